@@ -1,0 +1,3 @@
+//! The definition language: parsing, checking and the checked form.
+
+pub mod ir;

@@ -1,0 +1,177 @@
+//! The data model's scalar values and their types.
+//!
+//! Numbers are exact decimals ([`rust_decimal::Decimal`]) so that sums of money never
+//! drift across a threshold (ten `0.10` amounts sum to exactly `1.00`). Times are integer
+//! seconds since the Unix epoch. Text is reference counted because the same few strings
+//! (event kinds, categories, countries) repeat millions of times.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// The declared type of a column, attribute, feature or literal.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Type {
+    Text,
+    Number,
+    Time,
+    Bool,
+}
+
+impl Type {
+    /// Parses a type name as written in a `schema` statement.
+    pub fn from_name(name: &str) -> Option<Type> {
+        match name {
+            "text" => Some(Type::Text),
+            "number" => Some(Type::Number),
+            "time" => Some(Type::Time),
+            "bool" => Some(Type::Bool),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Type::Text => "text",
+            Type::Number => "number",
+            Type::Time => "time",
+            Type::Bool => "bool",
+        }
+    }
+}
+
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Shared, immutable text.
+pub type Text = Arc<str>;
+
+/// A scalar value. `Null` is a missing value: an empty CSV cell, an attribute of a user
+/// without a `users` row, or an aggregate with no defined result (`max` of nothing).
+///
+/// Values of different types are never compared with each other (the checker rejects
+/// such comparisons), so the derived cross-variant order is only used for sorting.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Number(Decimal),
+    Time(i64),
+    Text(Text),
+}
+
+impl Value {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// The order between two non-null values of the same type; `None` when either is
+    /// null, which makes every comparison with a missing value false.
+    pub fn compare(&self, other: &Value) -> Option<Ordering> {
+        match (self, other) {
+            (Value::Null, _) | (_, Value::Null) => None,
+            (Value::Bool(a), Value::Bool(b)) => Some(a.cmp(b)),
+            (Value::Number(a), Value::Number(b)) => Some(a.cmp(b)),
+            (Value::Time(a), Value::Time(b)) => Some(a.cmp(b)),
+            (Value::Text(a), Value::Text(b)) => Some(a.cmp(b)),
+            // Times and integer numbers meet when a literal like `1700000000` is compared
+            // with a time; the checker only allows that pairing.
+            (Value::Time(a), Value::Number(b)) => Some(Decimal::from(*a).cmp(b)),
+            (Value::Number(a), Value::Time(b)) => Some(a.cmp(&Decimal::from(*b))),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => Ok(()),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Number(n) => write!(f, "{n}"),
+            Value::Time(t) => write!(f, "{t}"),
+            Value::Text(s) => f.write_str(s),
+        }
+    }
+}
+
+/// A comparison operator.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl CmpOp {
+    /// Whether `ordering` (left compared with right) satisfies the operator.
+    pub fn holds(self, ordering: Ordering) -> bool {
+        match self {
+            CmpOp::Eq => ordering == Ordering::Equal,
+            CmpOp::Ne => ordering != Ordering::Equal,
+            CmpOp::Lt => ordering == Ordering::Less,
+            CmpOp::Le => ordering != Ordering::Greater,
+            CmpOp::Gt => ordering == Ordering::Greater,
+            CmpOp::Ge => ordering != Ordering::Less,
+        }
+    }
+
+    /// Applies the operator; false when either side is missing.
+    pub fn apply(self, left: &Value, right: &Value) -> bool {
+        left.compare(right).is_some_and(|o| self.holds(o))
+    }
+
+    /// The operator with its operands swapped: `a < b` is `b > a`.
+    pub fn flipped(self) -> CmpOp {
+        match self {
+            CmpOp::Lt => CmpOp::Gt,
+            CmpOp::Le => CmpOp::Ge,
+            CmpOp::Gt => CmpOp::Lt,
+            CmpOp::Ge => CmpOp::Le,
+            other => other,
+        }
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "=",
+            CmpOp::Ne => "!=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    #[test]
+    fn missing_values_fail_every_comparison() {
+        let one = Value::Number(Decimal::ONE);
+        for op in [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge] {
+            assert!(!op.apply(&Value::Null, &one), "{op:?}");
+            assert!(!op.apply(&one, &Value::Null), "{op:?}");
+        }
+    }
+
+    #[test]
+    fn decimals_compare_numerically() {
+        let a = Value::Number(Decimal::from_str("1.0").unwrap());
+        let b = Value::Number(Decimal::from_str("1.00").unwrap());
+        assert!(CmpOp::Eq.apply(&a, &b));
+        assert!(CmpOp::Lt.apply(&Value::Time(5), &Value::Number(Decimal::from(6))));
+    }
+}
