@@ -161,7 +161,14 @@ mod tests {
     #[test]
     fn missing_values_fail_every_comparison() {
         let one = Value::Number(Decimal::ONE);
-        for op in [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge] {
+        for op in [
+            CmpOp::Eq,
+            CmpOp::Ne,
+            CmpOp::Lt,
+            CmpOp::Le,
+            CmpOp::Gt,
+            CmpOp::Ge,
+        ] {
             assert!(!op.apply(&Value::Null, &one), "{op:?}");
             assert!(!op.apply(&one, &Value::Null), "{op:?}");
         }

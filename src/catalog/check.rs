@@ -1,0 +1,152 @@
+//! The checker: parsed files in, one resolved [`Catalog`] out.
+//!
+//! Order of work: the schema (all files), the namespace (all files), features (their
+//! bodies, then `feature a = b` aliases in dependency order), segments, then cycles
+//! between segments. Each step reports what it finds and carries on with what is left,
+//! so one run shows every independent error; the catalog is only assembled, and
+//! hashed, when there are none.
+
+use super::ast::{DefKind, Definition, Stmt};
+use super::diagnostic::{Checked, Reported, Reports};
+use super::expr::{feature_body, FeatureBody, PredChecker, Scope};
+use super::graph::{self, Cycle};
+use super::hash;
+use super::ir::{Catalog, Feature, Pred, Segment, ValueExpr};
+use super::names::Names;
+use super::schema::Schema;
+use super::source::{SourceMap, Span};
+use crate::value::Type;
+
+/// Checks all files together. Returns `None` when `reports` holds any error, including
+/// those of earlier passes.
+pub(crate) fn check(
+    sources: &SourceMap,
+    files: &[Vec<Stmt>],
+    reports: &mut Reports,
+) -> Option<Catalog> {
+    let schema = Schema::build(files, sources, reports);
+    let names = Names::collect(files, sources, reports);
+    let features = resolve_features(sources, &schema, &names, reports);
+    let scope = Scope {
+        sources,
+        schema: &schema,
+        names: &names,
+        features: &features,
+    };
+    let mut preds = Vec::with_capacity(names.segments.len());
+    let mut edges = Vec::with_capacity(names.segments.len());
+    for def in &names.segments {
+        let mut checker = PredChecker::new(&scope, reports);
+        let pred = def
+            .body
+            .as_ref()
+            .map_or(Err(Reported), |body| checker.pred(body));
+        edges.push(checker.into_deps());
+        preds.push(pred);
+    }
+    for def in &names.duplicates {
+        if let Some(body) = &def.body {
+            // Checked for their own errors only; the first definition is the one kept.
+            let _ = match def.kind {
+                DefKind::Feature => feature_body(body, &scope, reports).map(drop),
+                DefKind::Segment => PredChecker::new(&scope, reports).pred(body).map(drop),
+            };
+        }
+    }
+    let (order, cycles) = graph::analyze(&edges);
+    report_cycles("segment", &names.segments, &cycles, reports);
+    if !reports.is_empty() {
+        return None;
+    }
+
+    let preds: Vec<Pred> = preds.into_iter().collect::<Result<_, _>>().ok()?;
+    let hashes = hash::segment_hashes(&schema.users, &schema.events, &preds, &order);
+    let features = names
+        .features
+        .iter()
+        .zip(features)
+        .map(|(def, resolved)| {
+            let (expr, ty) = resolved.ok()?;
+            Some(Feature {
+                name: def.name.name.clone(),
+                expr,
+                ty,
+                loc: sources.location(def.name.span),
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let segments = names
+        .segments
+        .iter()
+        .zip(preds)
+        .zip(hashes)
+        .map(|((def, pred), hash)| Segment {
+            name: def.name.name.clone(),
+            pred,
+            loc: sources.location(def.name.span),
+            hash,
+        })
+        .collect();
+    Some(Catalog {
+        users: schema.users,
+        events: schema.events,
+        features,
+        segments,
+    })
+}
+
+/// Checks every feature body and follows aliases (`feature a = b`) to a value.
+fn resolve_features(
+    sources: &SourceMap,
+    schema: &Schema,
+    names: &Names,
+    reports: &mut Reports,
+) -> Vec<Checked<(ValueExpr, Type)>> {
+    let scope = Scope {
+        sources,
+        schema,
+        names,
+        features: &[],
+    };
+    let bodies: Vec<Checked<FeatureBody>> = names
+        .features
+        .iter()
+        .map(|def| match &def.body {
+            Some(body) => feature_body(body, &scope, reports),
+            None => Err(Reported),
+        })
+        .collect();
+    let edges: Vec<Vec<(usize, Span)>> = bodies
+        .iter()
+        .map(|body| match body {
+            Ok(FeatureBody::Alias(target, span)) => vec![(*target, *span)],
+            _ => Vec::new(),
+        })
+        .collect();
+    let (order, cycles) = graph::analyze(&edges);
+    report_cycles("feature", &names.features, &cycles, reports);
+    // Aliases come after their targets in `order`; a feature on a cycle finds its
+    // target still unresolved and fails (the cycle itself is reported above).
+    let mut resolved = vec![Err(Reported); bodies.len()];
+    for i in order {
+        resolved[i] = match &bodies[i] {
+            Ok(FeatureBody::Value(expr, ty)) => Ok((expr.clone(), *ty)),
+            Ok(FeatureBody::Alias(target, _)) => resolved[*target].clone(),
+            Err(reported) => Err(*reported),
+        };
+    }
+    resolved
+}
+
+/// Reports each cycle by the names along it, at the reference that closes it.
+fn report_cycles(kind: &str, defs: &[&Definition], cycles: &[Cycle], reports: &mut Reports) {
+    for cycle in cycles {
+        let path: Vec<&str> = cycle
+            .path
+            .iter()
+            .map(|&i| defs[i].name.name.as_str())
+            .collect();
+        let message = format!("{kind} cycle: {}", path.join(" -> "));
+        reports.error(cycle.span, message, "this reference closes the cycle");
+    }
+}

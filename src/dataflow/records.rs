@@ -1,0 +1,86 @@
+//! Records as they flow through the dataflow, keyed by [`UserKey`].
+
+use std::borrow::Cow;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::catalog::ir::{EventField, EventOperand, EventPred};
+use crate::value::{CmpOp, Text, Value};
+
+/// Users are keyed by a 64-bit hash of their opaque id string.
+///
+/// Hashing (rather than interning to dense integers) needs no coordination between
+/// workers or processes that read different parts of the input, and keeps keys small
+/// and cheap to sort. The id strings travel separately (the dictionary collection) and
+/// are joined back only for output; a hash collision between two distinct ids is
+/// detected there and reported as an error, never silently merged.
+pub type UserKey = u64;
+
+/// The key of a user id.
+pub fn user_key(user_id: &str) -> UserKey {
+    xxh3_64(user_id.as_bytes())
+}
+
+/// One event. `fields` holds the catalog's declared event columns, in schema order.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Event {
+    pub ts: u64,
+    pub kind: Text,
+    pub fields: Vec<Value>,
+}
+
+impl Event {
+    /// The value of a field of this event.
+    pub fn field(&self, field: EventField) -> Cow<'_, Value> {
+        match field {
+            EventField::Ts => Cow::Owned(Value::Time(self.ts as i64)),
+            EventField::Kind => Cow::Owned(Value::Text(self.kind.clone())),
+            EventField::Column(i) => Cow::Borrowed(&self.fields[i]),
+        }
+    }
+
+    fn operand<'a>(&'a self, operand: &'a EventOperand) -> Cow<'a, Value> {
+        match operand {
+            EventOperand::Field(f) => self.field(*f),
+            EventOperand::Const(v) => Cow::Borrowed(v),
+        }
+    }
+
+    /// Whether this event satisfies an aggregate's `where` clause.
+    pub fn matches(&self, pred: &EventPred) -> bool {
+        match pred {
+            EventPred::Const(b) => *b,
+            EventPred::Cmp(l, op, r) => op.apply(&self.operand(l), &self.operand(r)),
+            EventPred::In {
+                operand: o,
+                list,
+                negated,
+            } => {
+                let v = self.operand(o);
+                !v.is_null() && list.iter().any(|x| CmpOp::Eq.apply(&v, x)) != *negated
+            }
+            EventPred::And(l, r) => self.matches(l) && self.matches(r),
+            EventPred::Or(l, r) => self.matches(l) || self.matches(r),
+            EventPred::Not(p) => !self.matches(p),
+        }
+    }
+}
+
+/// One `users` row. The row with the greatest `seq` (its position in the input) is the
+/// user's current one: users are upserts.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub seq: u64,
+    pub attrs: Vec<Value>,
+}
+
+/// One model score. Ordered so that the greatest record is the current one: the latest
+/// `ts`, ties broken by the greater score.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ScoreRecord {
+    pub model: Text,
+    pub ts: u64,
+    pub score: Decimal,
+}

@@ -1,0 +1,138 @@
+//! Rendering of atoms and [`SetNode`]s: sets of users combined with set algebra.
+//!
+//! Every set holds each of its users once and is a subset of the universe, which makes
+//! `not` a linear operation (universe minus set) and `and` a join of arrangements that
+//! are built once per set and shared by every segment that uses them.
+
+use std::collections::HashMap;
+
+use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
+use differential_dataflow::operators::ThresholdTotal;
+use differential_dataflow::trace::implementations::KeySpine;
+use differential_dataflow::VecCollection;
+
+use crate::plan::{Atom, Plan, SetNode};
+use crate::value::Value;
+
+use super::records::UserKey;
+use super::sources::Values;
+use super::temporal::temporal_filter;
+
+/// A set of users.
+pub type Users<'scope> = VecCollection<'scope, u64, UserKey>;
+
+type ArrangedUsers<'scope> = Arranged<'scope, TraceAgent<KeySpine<UserKey, u64, isize>>>;
+
+/// Renders the set nodes of a plan, memoizing collections and arrangements.
+pub struct SetRenderer<'a, 'scope> {
+    plan: &'a Plan,
+    universe: Users<'scope>,
+    operands: Vec<Values<'scope>>,
+    sets: HashMap<usize, Users<'scope>>,
+    arranged: HashMap<usize, ArrangedUsers<'scope>>,
+}
+
+impl<'a, 'scope> SetRenderer<'a, 'scope> {
+    pub fn new(plan: &'a Plan, universe: Users<'scope>, operands: Vec<Values<'scope>>) -> Self {
+        SetRenderer {
+            plan,
+            universe,
+            operands,
+            sets: HashMap::new(),
+            arranged: HashMap::new(),
+        }
+    }
+
+    /// The collection of set node `index`.
+    pub fn set(&mut self, index: usize) -> Users<'scope> {
+        if let Some(set) = self.sets.get(&index) {
+            return set.clone();
+        }
+        let set = match &self.plan.sets[index] {
+            SetNode::Universe => self.universe.clone(),
+            SetNode::Empty => self.universe.clone().filter(|_| false),
+            SetNode::Exceptions(atom) => self.exceptions(&self.plan.atoms[*atom]),
+            SetNode::Not(inner) => {
+                let inner = self.set(*inner);
+                self.universe.clone().concat(inner.negate())
+            }
+            SetNode::Or(parts) => {
+                let parts: Vec<_> = parts.iter().map(|&p| self.set(p)).collect();
+                let scope = self.universe.scope();
+                differential_dataflow::collection::concatenate(scope, parts).distinct_total()
+            }
+            SetNode::And(parts) => {
+                let mut parts = parts.iter();
+                let first = *parts.next().expect("and of at least two sets");
+                let mut joined = self.arranged(first);
+                let mut result = None;
+                for &part in parts {
+                    let other = self.arranged(part);
+                    let both = joined.join_core(other, |user, _, _| Some(*user));
+                    joined = both.clone().arrange_by_self();
+                    result = Some(both);
+                }
+                result.expect("and of at least two sets")
+            }
+        };
+        self.sets.insert(index, set.clone());
+        set
+    }
+
+    fn arranged(&mut self, index: usize) -> ArrangedUsers<'scope> {
+        if let Some(arranged) = self.arranged.get(&index) {
+            return arranged.clone();
+        }
+        let arranged = self.set(index).arrange_by_self();
+        self.arranged.insert(index, arranged.clone());
+        arranged
+    }
+
+    /// The users whose result for `atom` differs from its default result.
+    fn exceptions(&self, atom: &Atom) -> Users<'scope> {
+        let atom = atom.clone();
+        match atom.operands.len() {
+            0 => {
+                // A test of `now` alone (`now > 1700000000`): everyone, during its intervals.
+                let intervals = atom.intervals(&[]);
+                temporal_filter(self.universe.clone(), move |_| intervals.clone())
+            }
+            1 => {
+                let rows = self.operands[atom.operands[0]].clone();
+                if atom.mentions_now() {
+                    temporal_filter(rows, move |(_user, value)| {
+                        atom.intervals(std::slice::from_ref(value))
+                    })
+                    .map(|(user, _)| user)
+                } else {
+                    let default = atom.default_result();
+                    rows.filter(move |(_user, value)| {
+                        atom.evaluate(std::slice::from_ref(value), 0) != default
+                    })
+                    .map(|(user, _)| user)
+                }
+            }
+            _ => {
+                // Several operands: gather each user's values, defaulting absent ones.
+                let scope = self.universe.scope();
+                let tagged = atom.operands.iter().enumerate().map(|(slot, &operand)| {
+                    self.operands[operand]
+                        .clone()
+                        .map(move |(user, value)| (user, (slot, value)))
+                });
+                let default = atom.default_result();
+                differential_dataflow::collection::concatenate(scope, tagged)
+                    .reduce_named("Atom", move |_user, rows, out| {
+                        let mut values: Vec<Value> = atom.defaults.clone();
+                        for ((slot, value), _count) in rows {
+                            values[*slot] = value.clone();
+                        }
+                        if atom.evaluate(&values, 0) != default {
+                            out.push(((), 1isize));
+                        }
+                    })
+                    .map(|(user, ())| user)
+            }
+        }
+    }
+}

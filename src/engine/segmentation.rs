@@ -1,0 +1,177 @@
+//! One worker's segmentation dataflow: input sessions in, named membership changes out.
+//!
+//! Used by batch runs today and meant for live runs: inputs may be fed at any time at or
+//! after the sessions' current time, and every change to a membership arrives at worker
+//! 0 as `((segment, user_id), time, diff)`.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use differential_dataflow::input::{Input, InputSession};
+use differential_dataflow::AsCollection;
+use timely::dataflow::operators::probe::Handle as ProbeHandle;
+use timely::dataflow::operators::Exchange;
+use timely::worker::Worker;
+
+use crate::dataflow::{render, Event, Inputs, ScoreRecord, UserKey, UserRecord};
+use crate::io::load::Rows;
+use crate::plan::Plan;
+
+/// A change to one membership: `((segment index, user id), time, diff)`.
+pub type Change = ((u32, String), u64, isize);
+
+/// Input sessions and output buffers of a segmentation dataflow on one worker.
+pub struct Segmentation {
+    users: InputSession<u64, (UserKey, UserRecord), isize>,
+    events: InputSession<u64, (UserKey, Event), isize>,
+    scores: InputSession<u64, (UserKey, ScoreRecord), isize>,
+    names: InputSession<u64, (UserKey, String), isize>,
+    probe: ProbeHandle<u64>,
+    /// Membership changes gathered on worker 0 (empty on other workers).
+    changes: Rc<RefCell<Vec<Change>>>,
+    /// Groups of distinct user ids that share a key, gathered on worker 0.
+    collisions: Rc<RefCell<Vec<Vec<String>>>>,
+}
+
+/// Rows that a feed did not apply because they lie after the time they were fed at.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Skipped {
+    pub events: u64,
+    pub scores: u64,
+}
+
+impl Segmentation {
+    /// Builds the dataflow for `plan` on this worker. Every worker must call this, in
+    /// the same order relative to other dataflows.
+    pub fn build(worker: &mut Worker, plan: &Plan) -> Segmentation {
+        let changes = Rc::new(RefCell::new(Vec::new()));
+        let collisions = Rc::new(RefCell::new(Vec::new()));
+        let probe = ProbeHandle::new();
+        let (changes_sink, collisions_sink) = (changes.clone(), collisions.clone());
+        let (users, events, scores, names) = worker.dataflow::<u64, _, _>(|scope| {
+            let (users_in, users) = scope.new_collection();
+            let (events_in, events) = scope.new_collection();
+            let (scores_in, scores) = scope.new_collection();
+            let (names_in, names) = scope.new_collection::<(UserKey, String), isize>();
+
+            let memberships = render(
+                plan,
+                Inputs {
+                    users,
+                    events,
+                    scores,
+                },
+            );
+
+            // The id strings of each key; more than one is a hash collision.
+            let ids = names.reduce_named("UserIds", |_key, ids, out| {
+                let ids: Vec<String> = ids.iter().map(|(id, _)| (*id).clone()).collect();
+                out.push((ids, 1isize));
+            });
+            ids.clone()
+                .filter(|(_key, ids)| ids.len() > 1)
+                .inner
+                .exchange(|_| 0)
+                .as_collection()
+                .inspect(move |((_key, ids), _time, diff)| {
+                    if *diff > 0 {
+                        collisions_sink.borrow_mut().push(ids.clone());
+                    }
+                })
+                .probe_with(&probe);
+            memberships
+                .join_map(ids, |_key, segment, ids| (*segment, ids[0].clone()))
+                .inner
+                .exchange(|_| 0)
+                .as_collection()
+                .inspect(move |change| changes_sink.borrow_mut().push(change.clone()))
+                .probe_with(&probe);
+            (users_in, events_in, scores_in, names_in)
+        });
+        Segmentation {
+            users,
+            events,
+            scores,
+            names,
+            probe,
+            changes,
+            collisions,
+        }
+    }
+
+    /// Feeds rows at logical time `time` (at or after the sessions' time). Events and
+    /// scores become visible at their own `ts` when that is later than `time`, so that
+    /// a row never counts before it happened; rows after `horizon` are not fed at all.
+    pub fn feed(&mut self, rows: Rows, time: u64, horizon: u64) -> Skipped {
+        let mut skipped = Skipped::default();
+        for session in [
+            &mut self.users as &mut dyn Advance,
+            &mut self.events,
+            &mut self.scores,
+            &mut self.names,
+        ] {
+            session.advance(time);
+        }
+        for row in rows.users {
+            self.users.insert(row);
+        }
+        for (user, event) in rows.events {
+            if event.ts > horizon {
+                skipped.events += 1;
+            } else {
+                let at = time.max(event.ts);
+                self.events.update_at((user, event), at, 1);
+            }
+        }
+        for (user, score) in rows.scores {
+            if score.ts > horizon {
+                skipped.scores += 1;
+            } else {
+                let at = time.max(score.ts);
+                self.scores.update_at((user, score), at, 1);
+            }
+        }
+        for row in rows.names {
+            self.names.insert(row);
+        }
+        skipped
+    }
+
+    /// Advances every input to `time` and runs the worker until all earlier times are
+    /// complete.
+    pub fn complete_before(&mut self, worker: &mut Worker, time: u64) {
+        for session in [
+            &mut self.users as &mut dyn Advance,
+            &mut self.events,
+            &mut self.scores,
+            &mut self.names,
+        ] {
+            session.advance(time);
+        }
+        worker.step_while(|| self.probe.less_than(&time));
+    }
+
+    /// Takes the changes gathered so far (worker 0 only; empty elsewhere).
+    pub fn take_changes(&mut self) -> Vec<Change> {
+        self.changes.take()
+    }
+
+    /// Takes the groups of colliding user ids detected so far.
+    pub fn take_collisions(&mut self) -> Vec<Vec<String>> {
+        self.collisions.take()
+    }
+}
+
+/// Moving an input session forward, whatever its record type.
+trait Advance {
+    fn advance(&mut self, time: u64);
+}
+
+impl<D: differential_dataflow::ExchangeData> Advance for InputSession<u64, D, isize> {
+    fn advance(&mut self, time: u64) {
+        if *self.time() < time {
+            self.advance_to(time);
+        }
+        self.flush();
+    }
+}

@@ -1,0 +1,246 @@
+//! CSV files read in parts, one part per worker.
+//!
+//! Each worker parses its own byte range of each file, cut at line ends, so loading
+//! scales with workers instead of funnelling through one of them. A line belongs to the
+//! part that contains its first byte. The price is that a quoted field may not contain
+//! a line break (a line break inside quotes is reported as an error, never misread).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use csv::ByteRecord;
+
+use super::error::{InputError, RowError};
+
+/// A CSV file held in memory with its header parsed.
+pub struct CsvFile {
+    /// The path as the user gave it, for messages.
+    pub name: String,
+    bytes: Arc<Vec<u8>>,
+    /// Column names from the header row.
+    pub header: Vec<String>,
+    /// Byte offset of the first data line.
+    data_start: usize,
+}
+
+impl CsvFile {
+    /// Reads a file and its header row.
+    pub fn open(path: &Path) -> Result<CsvFile, InputError> {
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| InputError {
+            file: name.clone(),
+            line: 0,
+            column: None,
+            reason: format!("cannot read file: {e}"),
+            raw: String::new(),
+        })?;
+        Self::from_bytes(name, bytes)
+    }
+
+    /// Parses the header of in-memory CSV content.
+    pub fn from_bytes(name: String, bytes: Vec<u8>) -> Result<CsvFile, InputError> {
+        let header_end = memchr::memchr(b'\n', &bytes).map_or(bytes.len(), |i| i + 1);
+        let header_error = |reason: String| InputError {
+            file: name.clone(),
+            line: 1,
+            column: None,
+            reason,
+            raw: String::from_utf8_lossy(&bytes[..header_end])
+                .trim_end()
+                .to_string(),
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(&bytes[..header_end]);
+        let mut record = ByteRecord::new();
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(header_error(
+                    "the file is empty; a header row is required".into(),
+                ))
+            }
+            Err(e) => return Err(header_error(format!("unreadable header row: {e}"))),
+        }
+        let mut header = Vec::with_capacity(record.len());
+        for field in record.iter() {
+            let column = std::str::from_utf8(field)
+                .map_err(|_| header_error("the header row is not valid UTF-8".into()))?;
+            header.push(column.trim().trim_start_matches('\u{feff}').to_string());
+        }
+        Ok(CsvFile {
+            name,
+            bytes: Arc::new(bytes),
+            header,
+            data_start: header_end,
+        })
+    }
+
+    /// Calls `row` with the 1-based line number and fields of every record in part
+    /// `index` of `parts`; rows for which `row` fails, and unreadable rows, are handed
+    /// to `reject`.
+    pub fn for_each_row(
+        &self,
+        index: usize,
+        parts: usize,
+        mut row: impl FnMut(u64, &ByteRecord) -> Result<(), RowError>,
+        mut reject: impl FnMut(InputError),
+    ) {
+        let (start, end) = self.part(index, parts);
+        if start >= end {
+            return;
+        }
+        let bytes = &self.bytes[start..end];
+        // Line numbers: the header is line 1; count the line breaks before our part.
+        let first_line = 1 + memchr::memchr_iter(b'\n', &self.bytes[..start]).count() as u64;
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(bytes);
+        let mut record = ByteRecord::new();
+        loop {
+            let line_of =
+                |record: &ByteRecord| first_line + record.position().map_or(0, |p| p.line() - 1);
+            match reader.read_byte_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => {
+                    let line = line_of(&record);
+                    let result = if record.iter().any(|field| field.contains(&b'\n')) {
+                        Err(RowError::row(
+                            "a quoted field contains a line break, which is not supported",
+                        ))
+                    } else if record.len() != self.header.len() {
+                        Err(RowError::row(format!(
+                            "expected {} columns as in the header, found {}",
+                            self.header.len(),
+                            record.len()
+                        )))
+                    } else {
+                        row(line, &record)
+                    };
+                    if let Err(error) = result {
+                        reject(self.error(line, &record, error));
+                    }
+                }
+                Err(e) => {
+                    let line = first_line + e.position().map_or(0, |p| p.line() - 1);
+                    reject(self.error(
+                        line,
+                        &record,
+                        RowError::row(format!("unreadable CSV: {e}")),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// The byte range `[start, end)` of part `index`: whole lines only.
+    fn part(&self, index: usize, parts: usize) -> (usize, usize) {
+        let len = self.bytes.len();
+        let body = len - self.data_start;
+        let boundary = |k: usize| -> usize {
+            if k == 0 {
+                return self.data_start;
+            }
+            if k >= parts {
+                return len;
+            }
+            // The first line that starts at or after the nominal cut.
+            let cut = self.data_start + (body as u128 * k as u128 / parts as u128) as usize;
+            match memchr::memchr(b'\n', &self.bytes[cut - 1..]) {
+                Some(offset) => cut + offset,
+                None => len,
+            }
+        };
+        (boundary(index), boundary(index + 1))
+    }
+
+    fn error(&self, line: u64, record: &ByteRecord, error: RowError) -> InputError {
+        let raw: Vec<String> = record
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).into_owned())
+            .collect();
+        InputError {
+            file: self.name.clone(),
+            line,
+            column: error.column,
+            reason: error.reason,
+            raw: raw.join(","),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(file: &CsvFile, parts: usize) -> Vec<(u64, Vec<String>)> {
+        let mut all = Vec::new();
+        for index in 0..parts {
+            file.for_each_row(
+                index,
+                parts,
+                |line, record| {
+                    let fields = record
+                        .iter()
+                        .map(|f| String::from_utf8_lossy(f).into_owned())
+                        .collect();
+                    all.push((line, fields));
+                    Ok(())
+                },
+                |e| panic!("unexpected error {e}"),
+            );
+        }
+        all.sort();
+        all
+    }
+
+    #[test]
+    fn every_row_is_read_once_whatever_the_number_of_parts() {
+        let text: String = std::iter::once("a,b\n".to_string())
+            .chain((0..50).map(|i| format!("{i},{}\n", "x".repeat(i % 7))))
+            .collect();
+        let file = CsvFile::from_bytes("t.csv".into(), text.into_bytes()).unwrap();
+        let one = rows(&file, 1);
+        assert_eq!(one.len(), 50);
+        assert_eq!(one[0], (2, vec!["0".to_string(), String::new()]));
+        for parts in [2, 3, 7, 64] {
+            assert_eq!(rows(&file, parts), one, "parts={parts}");
+        }
+    }
+
+    #[test]
+    fn short_rows_and_line_breaks_in_quotes_are_reported_with_their_line() {
+        let text = "a,b\n1,2\n3\n\"x\ny\",4\n5,6\n";
+        let file = CsvFile::from_bytes("t.csv".into(), text.as_bytes().to_vec()).unwrap();
+        let mut errors = Vec::new();
+        let mut good = 0;
+        file.for_each_row(
+            0,
+            1,
+            |_, _| {
+                good += 1;
+                Ok(())
+            },
+            |e| errors.push(e),
+        );
+        assert_eq!(good, 2);
+        assert_eq!(errors.len(), 2);
+        assert_eq!(errors[0].line, 3);
+        assert!(
+            errors[0].reason.contains("expected 2 columns"),
+            "{}",
+            errors[0]
+        );
+        assert_eq!(errors[1].line, 4);
+        assert!(errors[1].reason.contains("line break"), "{}", errors[1]);
+    }
+
+    #[test]
+    fn empty_file_needs_a_header() {
+        let err = CsvFile::from_bytes("t.csv".into(), Vec::new())
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("header row is required"));
+    }
+}
