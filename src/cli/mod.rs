@@ -116,13 +116,13 @@ fn run_batch(args: RunArgs) -> anyhow::Result<()> {
 
     let stats = &result.stats;
     println!(
-        "as of {}: read {} users, {} events, {} scores in {:.2}s; dataflow {:.2}s",
+        "as of {}: {} users, {} events, {} scores read and fed in {:.2}s, results complete {:.2}s later",
         result.as_of,
         stats.users,
         stats.events,
         stats.scores,
-        stats.parse.as_secs_f64(),
-        stats.dataflow.as_secs_f64()
+        stats.load.as_secs_f64(),
+        stats.finish.as_secs_f64()
     );
     if stats.after_as_of > 0 {
         println!(

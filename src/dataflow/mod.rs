@@ -5,6 +5,7 @@
 //! users combined by set algebra → all segments tagged `(user, segment)`.
 
 mod accum;
+mod combine;
 mod records;
 mod sets;
 mod sources;
@@ -19,6 +20,7 @@ use differential_dataflow::VecCollection;
 
 use crate::plan::Plan;
 
+use combine::combine;
 use sets::SetRenderer;
 use sources::{render_operand, render_sources, SourceInputs};
 
@@ -51,7 +53,10 @@ pub fn render<'scope>(plan: &Plan, inputs: Inputs<'scope>) -> Memberships<'scope
         scope,
         [
             inputs.users.clone().map(|(user, _)| user),
-            inputs.events.clone().map(|(user, _)| user),
+            combine(
+                inputs.events.clone().map(|(user, _)| user),
+                "CombineUniverse",
+            ),
             inputs.scores.clone().map(|(user, _)| user),
         ],
     )

@@ -20,6 +20,7 @@ use crate::plan::{EventSelection, Interval, Operand, Projection, Source};
 use crate::value::Value;
 
 use super::accum::Accum;
+use super::combine::combine;
 use super::records::{Event, ScoreRecord, UserKey};
 use super::temporal::{restrict, window};
 
@@ -71,8 +72,8 @@ pub fn render_sources<'scope>(
             };
             (user, Accum::one(amount))
         })
-        .explode(|(data, accum)| Some((data, accum)))
-        .count_total();
+        .explode(|(data, accum)| Some((data, accum)));
+        let totals = combine(totals, "CombineLinear").count_total();
         for (slot, (index, _)) in linear.iter().enumerate() {
             let slot = slot as u32;
             let rows = totals

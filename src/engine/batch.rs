@@ -14,12 +14,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::ir::Catalog;
 use crate::data::Dataset;
+use crate::dataflow::{Event, ScoreRecord, UserKey, UserRecord};
 use crate::io::error::InputError;
-use crate::io::load::{DataFiles, Parsed, Rows};
+use crate::io::load::{read_dataset_part, DataFiles, RowSink};
 use crate::plan::Plan;
 
 use super::gather::all_gather;
-use super::segmentation::{Segmentation, Skipped};
+use timely::worker::Worker;
+
+use super::segmentation::{Feed, Segmentation};
 
 /// What to do with a malformed input row.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -51,10 +54,10 @@ pub struct BatchStats {
     pub scores: u64,
     /// Events and scores after `as_of`, which a run as of that time does not see.
     pub after_as_of: u64,
-    /// Wall time until every worker had parsed its part and the workers agreed.
-    pub parse: Duration,
-    /// Wall time of building and running the dataflow.
-    pub dataflow: Duration,
+    /// Wall time until every row was parsed and fed (the dataflow works meanwhile).
+    pub load: Duration,
+    /// Wall time from then until the results were complete.
+    pub finish: Duration,
 }
 
 /// Why a batch run stopped.
@@ -68,6 +71,46 @@ pub enum BatchError {
     Cluster(String),
 }
 
+/// Inputs a batch run reads; every worker reads its own part.
+pub trait BatchInput: Send + Sync + 'static {
+    /// The greatest event or score time in part `index` of `parts`.
+    fn max_ts(&self, index: usize, parts: usize) -> Option<u64>;
+    /// Feeds part `index` of `parts` into `sink`; returns the rows that were bad.
+    fn read(&self, index: usize, parts: usize, sink: &mut dyn RowSink) -> Vec<InputError>;
+}
+
+impl BatchInput for DataFiles {
+    fn max_ts(&self, index: usize, parts: usize) -> Option<u64> {
+        DataFiles::max_ts(self, index, parts)
+    }
+    fn read(&self, index: usize, parts: usize, sink: &mut dyn RowSink) -> Vec<InputError> {
+        self.read_part(index, parts, sink)
+    }
+}
+
+impl BatchInput for Dataset {
+    fn max_ts(&self, index: usize, parts: usize) -> Option<u64> {
+        let mine = |i: &usize| i % parts == index;
+        let events = self
+            .events
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| mine(i))
+            .map(|(_, e)| e.ts);
+        let scores = self
+            .scores
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| mine(i))
+            .map(|(_, s)| s.ts);
+        events.chain(scores).max()
+    }
+    fn read(&self, index: usize, parts: usize, sink: &mut dyn RowSink) -> Vec<InputError> {
+        read_dataset_part(self, index, parts, sink);
+        Vec::new()
+    }
+}
+
 /// Runs a catalog over the files of a data directory.
 pub fn run_files(
     catalog: &Catalog,
@@ -76,10 +119,7 @@ pub fn run_files(
     on_error: OnError,
     config: timely::Config,
 ) -> Result<BatchResult, BatchError> {
-    let files = Arc::new(files);
-    run(catalog, config, as_of, on_error, move |index, peers| {
-        files.parse_part(index, peers)
-    })
+    run(catalog, config, as_of, on_error, Arc::new(files))
 }
 
 /// Runs a catalog over an in-memory dataset (tests, examples, library use).
@@ -89,69 +129,54 @@ pub fn run_dataset(
     as_of: Option<u64>,
     config: timely::Config,
 ) -> Result<BatchResult, BatchError> {
-    run(
-        catalog,
-        config,
-        as_of,
-        OnError::Stop,
-        move |index, peers| {
-            let rows = Rows::from_dataset(&data, index, peers);
-            let max_ts = rows
-                .events
-                .iter()
-                .map(|(_, e)| e.ts)
-                .chain(rows.scores.iter().map(|(_, s)| s.ts))
-                .max();
-            Parsed {
-                rows,
-                rejects: Vec::new(),
-                max_ts,
-            }
-        },
-    )
+    run(catalog, config, as_of, OnError::Stop, data)
 }
 
-/// What each worker tells the others after parsing.
+/// What each worker tells the others after loading.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Summary {
-    max_ts: Option<u64>,
     rejects: Vec<InputError>,
-    counts: [u64; 3],
+    counts: Counts,
 }
 
 /// What each worker returns from the timely execution.
 type WorkerOutcome = Result<Option<BatchResult>, BatchError>;
 
-fn run<L>(
+fn run<I: BatchInput>(
     catalog: &Catalog,
     config: timely::Config,
     as_of: Option<u64>,
     on_error: OnError,
-    load: L,
-) -> Result<BatchResult, BatchError>
-where
-    L: Fn(usize, usize) -> Parsed + Send + Sync + 'static,
-{
+    input: Arc<I>,
+) -> Result<BatchResult, BatchError> {
     let plan = Arc::new(Plan::new(catalog));
     let segments = catalog.segments.len();
     let started = Instant::now();
     let guards = timely::execute(config, move |worker| -> WorkerOutcome {
         let (index, peers) = (worker.index(), worker.peers());
-        let parsed = load(index, peers);
-        let counts = [
-            parsed.rows.users.len(),
-            parsed.rows.events.len(),
-            parsed.rows.scores.len(),
-        ]
-        .map(|n| n as u64);
-        let summaries = all_gather(
+        // The run's time must be known before any row is fed: windows and `now`
+        // comparisons are relative to it.
+        let time = match as_of {
+            Some(time) => time,
+            None => {
+                let local = input.max_ts(index, peers);
+                all_gather(worker, local)
+                    .into_iter()
+                    .flatten()
+                    .max()
+                    .unwrap_or(0)
+            }
+        };
+
+        let mut segmentation = Segmentation::build(worker, &plan);
+        let mut loading = Loading {
+            feed: segmentation.feed(time, time),
             worker,
-            Summary {
-                max_ts: parsed.max_ts,
-                rejects: parsed.rejects,
-                counts,
-            },
-        );
+            counts: Counts::default(),
+        };
+        let rejects = input.read(index, peers, &mut loading);
+        let (counts, skipped) = (loading.counts, loading.feed.skipped);
+        let summaries = all_gather(worker, Summary { rejects, counts });
         let mut rejects: Vec<InputError> = summaries
             .iter()
             .flat_map(|s| s.rejects.iter().cloned())
@@ -164,14 +189,10 @@ where
                 count,
             });
         }
-        let time = as_of
-            .or_else(|| summaries.iter().filter_map(|s| s.max_ts).max())
-            .unwrap_or(0);
-        let parse = started.elapsed();
-
-        let mut segmentation = Segmentation::build(worker, &plan);
-        let Skipped { events, scores } = segmentation.feed(parsed.rows, time, time);
-        let after_as_of = all_gather(worker, events + scores).iter().sum();
+        let loaded = started.elapsed();
+        let after_as_of = all_gather(worker, skipped.events + skipped.scores)
+            .iter()
+            .sum();
         segmentation.complete_before(worker, time.saturating_add(1));
 
         if let Some(ids) = segmentation.take_collisions().first() {
@@ -181,18 +202,20 @@ where
             return Ok(None);
         }
         let members = members_at(segmentation.take_changes(), time, segments);
-        let total = |i: usize| summaries.iter().map(|s| s.counts[i]).sum();
+        let total = summaries
+            .iter()
+            .fold(Counts::default(), |a, s| a.plus(&s.counts));
         Ok(Some(BatchResult {
             as_of: time,
             members,
             rejects,
             stats: BatchStats {
-                users: total(0),
-                events: total(1),
-                scores: total(2),
+                users: total.users,
+                events: total.events,
+                scores: total.scores,
                 after_as_of,
-                parse,
-                dataflow: started.elapsed() - parse,
+                load: loaded,
+                finish: started.elapsed() - loaded,
             },
         }))
     })
@@ -207,6 +230,65 @@ where
         }
     }
     result.ok_or_else(|| BatchError::Cluster("worker 0 produced no result".into()))
+}
+
+/// Rows read, by input.
+#[derive(Copy, Clone, Debug, Default, Serialize, Deserialize)]
+struct Counts {
+    users: u64,
+    events: u64,
+    scores: u64,
+}
+
+impl Counts {
+    fn plus(&self, other: &Counts) -> Counts {
+        Counts {
+            users: self.users + other.users,
+            events: self.events + other.events,
+            scores: self.scores + other.scores,
+        }
+    }
+}
+
+/// Feeds rows as they are parsed and keeps the worker stepping, so parsed rows flow
+/// into the dataflow's batchers instead of piling up in memory.
+struct Loading<'a, 'w> {
+    feed: Feed<'a>,
+    worker: &'w mut Worker,
+    counts: Counts,
+}
+
+impl Loading<'_, '_> {
+    /// Rows between two steps of the worker.
+    const STEP_EVERY: u64 = 1 << 16;
+
+    fn tick(&mut self) {
+        let rows = self.counts.users + self.counts.events + self.counts.scores;
+        if rows.is_multiple_of(Self::STEP_EVERY) {
+            self.worker.step();
+        }
+    }
+}
+
+impl RowSink for Loading<'_, '_> {
+    fn user(&mut self, user: UserKey, record: UserRecord) {
+        self.feed.user(user, record);
+        self.counts.users += 1;
+        self.tick();
+    }
+    fn event(&mut self, user: UserKey, event: Event) {
+        self.feed.event(user, event);
+        self.counts.events += 1;
+        self.tick();
+    }
+    fn score(&mut self, user: UserKey, record: ScoreRecord) {
+        self.feed.score(user, record);
+        self.counts.scores += 1;
+        self.tick();
+    }
+    fn name(&mut self, user: UserKey, id: String) {
+        self.feed.name(user, id);
+    }
 }
 
 /// Accumulates membership changes up to and including `time` into sorted member lists.

@@ -14,7 +14,7 @@ use timely::dataflow::operators::Exchange;
 use timely::worker::Worker;
 
 use crate::dataflow::{render, Event, Inputs, ScoreRecord, UserKey, UserRecord};
-use crate::io::load::Rows;
+use crate::io::load::RowSink;
 use crate::plan::Plan;
 
 /// A change to one membership: `((segment index, user id), time, diff)`.
@@ -99,42 +99,30 @@ impl Segmentation {
         }
     }
 
-    /// Feeds rows at logical time `time` (at or after the sessions' time). Events and
-    /// scores become visible at their own `ts` when that is later than `time`, so that
-    /// a row never counts before it happened; rows after `horizon` are not fed at all.
-    pub fn feed(&mut self, rows: Rows, time: u64, horizon: u64) -> Skipped {
-        let mut skipped = Skipped::default();
-        for session in [
-            &mut self.users as &mut dyn Advance,
+    /// A sink that feeds rows at logical time `time` (at or after the sessions' time).
+    /// Events and scores become visible at their own `ts` when that is later than
+    /// `time`, so that a row never counts before it happened; rows after `horizon`
+    /// are not fed at all (a batch run as of `horizon` never looks past it).
+    pub fn feed(&mut self, time: u64, horizon: u64) -> Feed<'_> {
+        self.advance(time);
+        Feed {
+            segmentation: self,
+            time,
+            horizon,
+            skipped: Skipped::default(),
+        }
+    }
+
+    fn advance(&mut self, time: u64) {
+        let sessions: [&mut dyn Advance; 4] = [
+            &mut self.users,
             &mut self.events,
             &mut self.scores,
             &mut self.names,
-        ] {
+        ];
+        for session in sessions {
             session.advance(time);
         }
-        for row in rows.users {
-            self.users.insert(row);
-        }
-        for (user, event) in rows.events {
-            if event.ts > horizon {
-                skipped.events += 1;
-            } else {
-                let at = time.max(event.ts);
-                self.events.update_at((user, event), at, 1);
-            }
-        }
-        for (user, score) in rows.scores {
-            if score.ts > horizon {
-                skipped.scores += 1;
-            } else {
-                let at = time.max(score.ts);
-                self.scores.update_at((user, score), at, 1);
-            }
-        }
-        for row in rows.names {
-            self.names.insert(row);
-        }
-        skipped
     }
 
     /// Advances every input to `time` and runs the worker until all earlier times are
@@ -159,6 +147,43 @@ impl Segmentation {
     /// Takes the groups of colliding user ids detected so far.
     pub fn take_collisions(&mut self) -> Vec<Vec<String>> {
         self.collisions.take()
+    }
+}
+
+/// Feeds rows into a [`Segmentation`]; see [`Segmentation::feed`].
+pub struct Feed<'a> {
+    segmentation: &'a mut Segmentation,
+    time: u64,
+    horizon: u64,
+    /// Rows not fed because they lie after the horizon.
+    pub skipped: Skipped,
+}
+
+impl RowSink for Feed<'_> {
+    fn user(&mut self, user: UserKey, record: UserRecord) {
+        self.segmentation.users.insert((user, record));
+    }
+
+    fn event(&mut self, user: UserKey, event: Event) {
+        if event.ts > self.horizon {
+            self.skipped.events += 1;
+        } else {
+            let at = self.time.max(event.ts);
+            self.segmentation.events.update_at((user, event), at, 1);
+        }
+    }
+
+    fn score(&mut self, user: UserKey, record: ScoreRecord) {
+        if record.ts > self.horizon {
+            self.skipped.scores += 1;
+        } else {
+            let at = self.time.max(record.ts);
+            self.segmentation.scores.update_at((user, record), at, 1);
+        }
+    }
+
+    fn name(&mut self, user: UserKey, id: String) {
+        self.segmentation.names.insert((user, id));
     }
 }
 

@@ -216,7 +216,7 @@ pub fn parse_time(text: &str, column: &str) -> Result<u64, RowError> {
 /// Shares one allocation among equal strings (event kinds, categories, countries).
 #[derive(Default)]
 pub struct Interner {
-    texts: HashMap<Box<str>, Text>,
+    texts: rustc_hash::FxHashMap<Box<str>, Text>,
 }
 
 impl Interner {

@@ -1,7 +1,8 @@
 //! Loading a data directory: `users.csv`, `events.csv`, `scores.csv`, each optional.
 
-use std::collections::HashSet;
 use std::path::Path;
+
+use rustc_hash::FxHashSet;
 
 use crate::catalog::ir::Catalog;
 use crate::data::{Dataset, EventRow, ScoreRow, UserRow};
@@ -11,23 +12,37 @@ use super::csv_file::CsvFile;
 use super::error::{InputError, RowError};
 use super::layout::{parse_number, parse_time, InputKind, Interner, Layout};
 
-/// Rows ready to enter a dataflow, keyed by user, plus the user id strings.
+/// Where parsed rows go: straight into a dataflow's inputs, or into memory.
+pub trait RowSink {
+    fn user(&mut self, user: UserKey, record: UserRecord);
+    fn event(&mut self, user: UserKey, event: Event);
+    fn score(&mut self, user: UserKey, record: ScoreRecord);
+    /// The id string of a key, at least once per reader that sees the key.
+    fn name(&mut self, user: UserKey, id: String);
+}
+
+/// Rows held in memory, keyed by user, plus the user id strings.
 #[derive(Default)]
 pub struct Rows {
     pub users: Vec<(UserKey, UserRecord)>,
     pub events: Vec<(UserKey, Event)>,
     pub scores: Vec<(UserKey, ScoreRecord)>,
-    /// Each user id seen, once per reader (readers may see the same id).
     pub names: Vec<(UserKey, String)>,
 }
 
-/// What one worker parsed from its part of the files.
-#[derive(Default)]
-pub struct Parsed {
-    pub rows: Rows,
-    pub rejects: Vec<InputError>,
-    /// Greatest event or score time among the parsed rows.
-    pub max_ts: Option<u64>,
+impl RowSink for Rows {
+    fn user(&mut self, user: UserKey, record: UserRecord) {
+        self.users.push((user, record));
+    }
+    fn event(&mut self, user: UserKey, event: Event) {
+        self.events.push((user, event));
+    }
+    fn score(&mut self, user: UserKey, record: ScoreRecord) {
+        self.scores.push((user, record));
+    }
+    fn name(&mut self, user: UserKey, id: String) {
+        self.names.push((user, id));
+    }
 }
 
 /// The data directory's files, opened and with headers checked against the catalog.
@@ -63,29 +78,58 @@ impl DataFiles {
         Ok(DataFiles { files })
     }
 
-    /// Parses part `index` of `parts` of every file.
-    pub fn parse_part(&self, index: usize, parts: usize) -> Parsed {
+    /// Parses part `index` of `parts` of every file into `sink`; returns the rows that
+    /// could not be parsed.
+    pub fn read_part<S: RowSink + ?Sized>(
+        &self,
+        index: usize,
+        parts: usize,
+        sink: &mut S,
+    ) -> Vec<InputError> {
         let mut parser = RowParser::default();
         let mut rejects = Vec::new();
         for (kind, file, layout) in &self.files {
             file.for_each_row(
                 index,
                 parts,
-                |line, record| parser.parse(*kind, layout, line, record),
+                |line, record| parser.parse(*kind, layout, line, record, sink),
                 |error| rejects.push(error),
             );
         }
-        parser.parsed.rejects = rejects;
-        parser.parsed
+        rejects
+    }
+
+    /// The greatest event or score `ts` in part `index` of `parts`: the default as-of
+    /// time, needed before any row can be fed. Rows whose `ts` does not parse are
+    /// skipped here and reported by [`DataFiles::read_part`].
+    pub fn max_ts(&self, index: usize, parts: usize) -> Option<u64> {
+        let mut max = None;
+        for (kind, file, layout) in &self.files {
+            let column = match kind {
+                InputKind::Events => 1,
+                InputKind::Scores => 3,
+                InputKind::Users => continue,
+            };
+            file.for_each_row(
+                index,
+                parts,
+                |_line, record| {
+                    let ts = parse_time(layout.required(record, column, "ts")?, "ts")?;
+                    max = max.max(Some(ts));
+                    Ok(())
+                },
+                |_error| {},
+            );
+        }
+        max
     }
 }
 
 /// Turns CSV records into keyed rows, sharing repeated strings.
 #[derive(Default)]
 struct RowParser {
-    parsed: Parsed,
     texts: Interner,
-    named: HashSet<UserKey>,
+    named: FxHashSet<UserKey>,
 }
 
 impl RowParser {
@@ -95,100 +139,100 @@ impl RowParser {
         layout: &Layout,
         line: u64,
         record: &csv::ByteRecord,
+        sink: &mut (impl RowSink + ?Sized),
     ) -> Result<(), RowError> {
         let user_id = layout.required(record, 0, "user_id")?;
         let user = user_key(user_id);
-        let rows = &mut self.parsed.rows;
         match kind {
             InputKind::Users => {
                 let attrs = layout.declared(record, &mut self.texts)?;
-                rows.users.push((user, UserRecord { seq: line, attrs }));
+                sink.user(user, UserRecord { seq: line, attrs });
             }
             InputKind::Events => {
                 let ts = parse_time(layout.required(record, 1, "ts")?, "ts")?;
                 let kind = self.texts.intern(layout.required(record, 2, "kind")?);
                 let fields = layout.declared(record, &mut self.texts)?;
-                rows.events.push((user, Event { ts, kind, fields }));
-                self.parsed.max_ts = self.parsed.max_ts.max(Some(ts));
+                sink.event(user, Event { ts, kind, fields });
             }
             InputKind::Scores => {
                 let model = self.texts.intern(layout.required(record, 1, "model")?);
                 let score = parse_number(layout.required(record, 2, "score")?, "score")?;
                 let ts = parse_time(layout.required(record, 3, "ts")?, "ts")?;
-                rows.scores.push((user, ScoreRecord { model, ts, score }));
-                self.parsed.max_ts = self.parsed.max_ts.max(Some(ts));
+                sink.score(user, ScoreRecord { model, ts, score });
             }
         }
         if self.named.insert(user) {
-            rows.names.push((user, user_id.to_string()));
+            sink.name(user, user_id.to_string());
         }
         Ok(())
     }
 }
 
-impl Rows {
-    /// Part `index` of `parts` of an in-memory dataset (rows dealt round-robin).
-    pub fn from_dataset(data: &Dataset, index: usize, parts: usize) -> Rows {
-        let mine = |i: usize| i % parts == index;
-        let mut rows = Rows::default();
-        let mut named = HashSet::new();
-        let mut name = |rows: &mut Rows, id: &str| {
-            let key = user_key(id);
-            if named.insert(key) {
-                rows.names.push((key, id.to_string()));
-            }
-            key
-        };
-        for (i, UserRow { user_id, attrs }) in
-            data.users.iter().enumerate().filter(|(i, _)| mine(*i))
-        {
-            let key = name(&mut rows, user_id);
-            let record = UserRecord {
+/// Feeds part `index` of `parts` of an in-memory dataset (rows dealt round-robin,
+/// users numbered by their position so the last row of a user wins).
+pub fn read_dataset_part<S: RowSink + ?Sized>(
+    data: &Dataset,
+    index: usize,
+    parts: usize,
+    sink: &mut S,
+) {
+    let mine = |i: &usize| i % parts == index;
+    let mut named = FxHashSet::default();
+    let mut key = |sink: &mut S, id: &str| {
+        let key = user_key(id);
+        if named.insert(key) {
+            sink.name(key, id.to_string());
+        }
+        key
+    };
+    for (i, UserRow { user_id, attrs }) in data.users.iter().enumerate().filter(|(i, _)| mine(i)) {
+        let user = key(sink, user_id);
+        sink.user(
+            user,
+            UserRecord {
                 seq: i as u64,
                 attrs: attrs.clone(),
-            };
-            rows.users.push((key, record));
-        }
-        for EventRow {
+            },
+        );
+    }
+    for (
+        _,
+        EventRow {
             user_id,
             ts,
             kind,
             fields,
-        } in data
-            .events
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| mine(*i))
-            .map(|(_, e)| e)
-        {
-            let key = name(&mut rows, user_id);
-            let event = Event {
+        },
+    ) in data.events.iter().enumerate().filter(|(i, _)| mine(i))
+    {
+        let user = key(sink, user_id);
+        sink.event(
+            user,
+            Event {
                 ts: *ts,
                 kind: kind.clone(),
                 fields: fields.clone(),
-            };
-            rows.events.push((key, event));
-        }
-        for ScoreRow {
+            },
+        );
+    }
+    for (
+        _,
+        ScoreRow {
             user_id,
             model,
             score,
             ts,
-        } in data
-            .scores
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| mine(*i))
-            .map(|(_, s)| s)
-        {
-            let key = name(&mut rows, user_id);
-            let record = ScoreRecord {
+        },
+    ) in data.scores.iter().enumerate().filter(|(i, _)| mine(i))
+    {
+        let user = key(sink, user_id);
+        sink.score(
+            user,
+            ScoreRecord {
                 model: model.clone(),
                 ts: *ts,
                 score: *score,
-            };
-            rows.scores.push((key, record));
-        }
-        rows
+            },
+        );
     }
 }
