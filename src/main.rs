@@ -15,7 +15,14 @@ fn main() -> ExitCode {
     match segflow::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            // Catalog diagnostics carry their own `error:` headers and source excerpts.
+            match error.downcast_ref::<segflow::catalog::CatalogError>() {
+                Some(invalid @ segflow::catalog::CatalogError::Invalid(_)) => {
+                    eprintln!("{invalid}")
+                }
+                Some(other) => eprintln!("error: {other}"),
+                None => eprintln!("error: {error:#}"),
+            }
             ExitCode::FAILURE
         }
     }

@@ -12,6 +12,11 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+/// The greatest logical time and the greatest `ts` an input may carry: times must fit
+/// a signed 64-bit `time` value, and a run as of `T` completes when the frontier
+/// reaches `T + 1`.
+pub const MAX_TIME: u64 = i64::MAX as u64;
+
 /// The declared type of a column, attribute, feature or literal.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Type {

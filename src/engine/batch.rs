@@ -6,7 +6,6 @@
 //! inside a window are inserted with their retraction scheduled at `ts + D`, so the same
 //! dataflow could go on over live input.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,11 +17,12 @@ use crate::dataflow::{Event, ScoreRecord, UserKey, UserRecord};
 use crate::io::error::InputError;
 use crate::io::load::{read_dataset_part, DataFiles, RowSink};
 use crate::plan::Plan;
+use crate::value::MAX_TIME;
 
 use super::gather::all_gather;
 use timely::worker::Worker;
 
-use super::segmentation::{Feed, Segmentation};
+use super::segmentation::{Change, Feed, Segmentation};
 
 /// What to do with a malformed input row.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -67,6 +67,8 @@ pub enum BatchError {
     BadInput { first: InputError, count: usize },
     #[error("user ids {0} hash to the same internal key; please report this")]
     Collision(String),
+    #[error("time {0} is out of range: logical times are at most {max}", max = crate::value::MAX_TIME)]
+    TimeOutOfRange(u64),
     #[error("{0}")]
     Cluster(String),
 }
@@ -168,6 +170,9 @@ fn run<I: BatchInput>(
             }
         };
 
+        if time > MAX_TIME {
+            return Err(BatchError::TimeOutOfRange(time));
+        }
         let mut segmentation = Segmentation::build(worker, &plan);
         let mut loading = Loading {
             feed: segmentation.feed(time, time),
@@ -195,13 +200,20 @@ fn run<I: BatchInput>(
             .sum();
         segmentation.complete_before(worker, time.saturating_add(1));
 
-        if let Some(ids) = segmentation.take_collisions().first() {
+        let collisions = segmentation.take_collisions();
+        let changes = segmentation.take_changes();
+        // The run ends at `time`: drop the dataflows rather than let the worker go on
+        // through every pending window retraction after it.
+        for dataflow in worker.installed_dataflows() {
+            worker.drop_dataflow(dataflow);
+        }
+        if let Some(ids) = collisions.first() {
             return Err(BatchError::Collision(ids.join(", ")));
         }
         if index != 0 {
             return Ok(None);
         }
-        let members = members_at(segmentation.take_changes(), time, segments);
+        let members = members_at(changes, time, segments);
         let total = summaries
             .iter()
             .fold(Counts::default(), |a, s| a.plus(&s.counts));
@@ -292,25 +304,19 @@ impl RowSink for Loading<'_, '_> {
 }
 
 /// Accumulates membership changes up to and including `time` into sorted member lists.
-fn members_at(
-    changes: Vec<super::segmentation::Change>,
-    time: u64,
-    segments: usize,
-) -> Vec<Vec<String>> {
-    let mut counts: BTreeMap<(u32, String), isize> = BTreeMap::new();
-    for ((segment, user), t, diff) in changes {
-        if t <= time {
-            *counts.entry((segment, user)).or_default() += diff;
+fn members_at(mut changes: Vec<Change>, time: u64, segments: usize) -> Vec<Vec<String>> {
+    changes.retain(|(_, t, _)| *t <= time);
+    changes.sort_unstable_by(|(a, _, _), (b, _, _)| a.cmp(b));
+    let mut members = vec![Vec::new(); segments];
+    let mut changes = changes.into_iter().peekable();
+    while let Some(((segment, user), _, mut count)) = changes.next() {
+        while let Some((_, _, more)) = changes.next_if(|((s, u), _, _)| *s == segment && *u == user)
+        {
+            count += more;
         }
-    }
-    let mut members = vec![BTreeSet::new(); segments];
-    for ((segment, user), count) in counts {
         if count > 0 {
-            members[segment as usize].insert(user);
+            members[segment as usize].push(user);
         }
     }
     members
-        .into_iter()
-        .map(|set| set.into_iter().collect())
-        .collect()
 }

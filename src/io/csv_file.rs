@@ -91,20 +91,18 @@ impl CsvFile {
             return;
         }
         let bytes = &self.bytes[start..end];
-        // Line numbers: the header is line 1; count the line breaks before our part.
-        let first_line = 1 + memchr::memchr_iter(b'\n', &self.bytes[..start]).count() as u64;
+        let mut lines = LineCounter::new(&self.bytes, start);
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
             .from_reader(bytes);
         let mut record = ByteRecord::new();
         loop {
-            let line_of =
-                |record: &ByteRecord| first_line + record.position().map_or(0, |p| p.line() - 1);
             match reader.read_byte_record(&mut record) {
                 Ok(false) => break,
                 Ok(true) => {
-                    let line = line_of(&record);
+                    let offset = start + record.position().map_or(0, |p| p.byte() as usize);
+                    let (line, raw) = lines.locate(offset);
                     let result = if record.iter().any(|field| field.contains(&b'\n')) {
                         Err(RowError::row(
                             "a quoted field contains a line break, which is not supported",
@@ -119,16 +117,13 @@ impl CsvFile {
                         row(line, &record)
                     };
                     if let Err(error) = result {
-                        reject(self.error(line, &record, error));
+                        reject(self.error(line, raw, error));
                     }
                 }
                 Err(e) => {
-                    let line = first_line + e.position().map_or(0, |p| p.line() - 1);
-                    reject(self.error(
-                        line,
-                        &record,
-                        RowError::row(format!("unreadable CSV: {e}")),
-                    ));
+                    let offset = start + e.position().map_or(0, |p| p.byte() as usize);
+                    let (line, raw) = lines.locate(offset);
+                    reject(self.error(line, raw, RowError::row(format!("unreadable CSV: {e}"))));
                 }
             }
         }
@@ -155,18 +150,50 @@ impl CsvFile {
         (boundary(index), boundary(index + 1))
     }
 
-    fn error(&self, line: u64, record: &ByteRecord, error: RowError) -> InputError {
-        let raw: Vec<String> = record
-            .iter()
-            .map(|f| String::from_utf8_lossy(f).into_owned())
-            .collect();
+    fn error(&self, line: u64, raw: &[u8], error: RowError) -> InputError {
         InputError {
             file: self.name.clone(),
             line,
             column: error.column,
             reason: error.reason,
-            raw: raw.join(","),
+            raw: String::from_utf8_lossy(raw).into_owned(),
         }
+    }
+}
+
+/// Line numbers of byte offsets, counted incrementally as a part is read in order.
+struct LineCounter<'a> {
+    bytes: &'a [u8],
+    offset: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    /// Starts at `offset`; the header is line 1.
+    fn new(bytes: &'a [u8], offset: usize) -> Self {
+        let line = 1 + memchr::memchr_iter(b'\n', &bytes[..offset]).count() as u64;
+        LineCounter {
+            bytes,
+            offset,
+            line,
+        }
+    }
+
+    /// The line number and text of the record that the CSV reader places at `offset`.
+    ///
+    /// The reader may report a record's position before the line breaks and blank
+    /// lines that precede it, so the record starts at the first byte after them.
+    fn locate(&mut self, offset: usize) -> (u64, &'a [u8]) {
+        let mut start = offset.max(self.offset);
+        while start < self.bytes.len() && matches!(self.bytes[start], b'\n' | b'\r') {
+            start += 1;
+        }
+        self.line += memchr::memchr_iter(b'\n', &self.bytes[self.offset..start]).count() as u64;
+        self.offset = start;
+        let end =
+            memchr::memchr(b'\n', &self.bytes[start..]).map_or(self.bytes.len(), |i| start + i);
+        let text = &self.bytes[start..end];
+        (self.line, text.strip_suffix(b"\r").unwrap_or(text))
     }
 }
 

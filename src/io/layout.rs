@@ -13,7 +13,7 @@ use csv::ByteRecord;
 use rust_decimal::Decimal;
 
 use crate::catalog::ir::{Catalog, Column};
-use crate::value::{Text, Type, Value};
+use crate::value::{Text, Type, Value, MAX_TIME};
 
 use super::error::{InputError, RowError};
 
@@ -205,12 +205,19 @@ pub fn parse_number(text: &str, column: &str) -> Result<Decimal, RowError> {
 
 /// Integer seconds since the Unix epoch.
 pub fn parse_time(text: &str, column: &str) -> Result<u64, RowError> {
-    text.trim().parse::<u64>().map_err(|_| {
+    let time = text.trim().parse::<u64>().map_err(|_| {
         RowError::column(
             column,
             format!("cannot parse `{text}` as a time (integer seconds since the Unix epoch)"),
         )
-    })
+    })?;
+    if time > MAX_TIME {
+        return Err(RowError::column(
+            column,
+            format!("time `{text}` is out of range (at most {MAX_TIME})"),
+        ));
+    }
+    Ok(time)
 }
 
 /// Shares one allocation among equal strings (event kinds, categories, countries).
