@@ -908,7 +908,6 @@ fn rejected_row_reads_back_as_the_original_fields() {
     );
 }
 
-#[test]
 /// Times are limited to `i64::MAX` seconds (see `value::MAX_TIME`): a larger `ts` is a
 /// bad row, reported like any other, and `--as-of` beyond it is a usage error.
 #[test]
