@@ -61,22 +61,51 @@ impl<'a, 'scope> SetRenderer<'a, 'scope> {
                 let scope = self.universe.scope();
                 differential_dataflow::collection::concatenate(scope, parts).distinct_total()
             }
-            SetNode::And(parts) => {
-                let mut parts = parts.iter();
-                let first = *parts.next().expect("and of at least two sets");
-                let mut joined = self.arranged(first);
-                let mut result = None;
-                for &part in parts {
-                    let other = self.arranged(part);
-                    let both = joined.join_core(other, |user, _, _| Some(*user));
-                    joined = both.clone().arrange_by_self();
-                    result = Some(both);
-                }
-                result.expect("and of at least two sets")
-            }
+            SetNode::And(parts) => self.and(parts),
         };
         self.sets.insert(index, set.clone());
         set
+    }
+
+    /// `and` of several sets. Complemented parts are subtracted rather than joined:
+    /// `a and not b` is `a` minus the users of `a` in `b`, which costs the size of `a`
+    /// and `b`, not of the universe; with no positive part at all, `not a and not b` is
+    /// the universe minus `a or b`.
+    fn and(&mut self, parts: &[usize]) -> Users<'scope> {
+        let (mut positive, mut negative) = (Vec::new(), Vec::new());
+        for &part in parts {
+            match self.plan.sets[part] {
+                SetNode::Not(inner) => negative.push(inner),
+                _ => positive.push(part),
+            }
+        }
+        let Some((&first, rest)) = positive.split_first() else {
+            let excluded: Vec<_> = negative.iter().map(|&n| self.set(n)).collect();
+            let scope = self.universe.scope();
+            let excluded =
+                differential_dataflow::collection::concatenate(scope, excluded).distinct_total();
+            return self.universe.clone().concat(excluded.negate());
+        };
+        // Each step joins the result so far with the next part; the first part's
+        // arrangement is shared, later intermediate results are arranged once each.
+        let mut result = self.set(first);
+        let mut arranged = Some(self.arranged(first));
+        let steps = rest
+            .iter()
+            .map(|&p| (p, false))
+            .chain(negative.into_iter().map(|n| (n, true)));
+        for (part, subtract) in steps {
+            let current = arranged
+                .take()
+                .unwrap_or_else(|| result.clone().arrange_by_self());
+            let overlap = current.join_core(self.arranged(part), |user, _, _| Some(*user));
+            result = if subtract {
+                result.concat(overlap.negate())
+            } else {
+                overlap
+            };
+        }
+        result
     }
 
     fn arranged(&mut self, index: usize) -> ArrangedUsers<'scope> {

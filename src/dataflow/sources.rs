@@ -120,8 +120,9 @@ pub fn render_sources<'scope>(
     });
     if !distinct.is_empty() {
         let selections: Vec<_> = distinct.iter().map(|(_, sel)| sel.clone()).collect();
-        let counts = contributions(&inputs.events, selections, field_value)
-            .explode(|(data, ())| Some((data, 1isize)))
+        let values = contributions(&inputs.events, selections, field_value)
+            .explode(|(data, ())| Some((data, 1isize)));
+        let counts = combine(values, "CombineDistinct")
             .distinct_total()
             .map(|(slot, (user, _value))| (slot, user))
             .count_total();

@@ -272,7 +272,7 @@ struct Loading<'a, 'w> {
 
 impl Loading<'_, '_> {
     /// Rows between two steps of the worker.
-    const STEP_EVERY: u64 = 1 << 16;
+    const STEP_EVERY: u64 = 1 << 18;
 
     fn tick(&mut self) {
         let rows = self.counts.users + self.counts.events + self.counts.scores;

@@ -129,6 +129,45 @@ impl CsvFile {
         }
     }
 
+    /// Calls `cell` with the bytes of column `position` of every well-formed row of part
+    /// `index` of `parts`; malformed rows are skipped (they are reported when the rows
+    /// are read in full).
+    ///
+    /// Used to find the default as-of time before the rows are read: a part without any
+    /// quote character is split on commas directly, several times faster than a CSV
+    /// parse; a part with quotes goes through the CSV reader.
+    pub fn for_each_cell(
+        &self,
+        index: usize,
+        parts: usize,
+        position: usize,
+        mut cell: impl FnMut(&[u8]),
+    ) {
+        let (start, end) = self.part(index, parts);
+        let bytes = &self.bytes[start.min(end)..end];
+        if memchr::memchr(b'"', bytes).is_some() {
+            self.for_each_row(
+                index,
+                parts,
+                |_line, record| {
+                    cell(record.get(position).unwrap_or_default());
+                    Ok(())
+                },
+                |_error| {},
+            );
+            return;
+        }
+        for line in bytes.split(|&b| b == b'\n') {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let mut fields = line.split(|&b| b == b',');
+            if let (Some(field), false) = (fields.nth(position), line.is_empty()) {
+                if line.split(|&b| b == b',').count() == self.header.len() {
+                    cell(field);
+                }
+            }
+        }
+    }
+
     /// The byte range `[start, end)` of part `index`: whole lines only.
     fn part(&self, index: usize, parts: usize) -> (usize, usize) {
         let len = self.bytes.len();

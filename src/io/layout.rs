@@ -150,6 +150,11 @@ impl Layout {
         Ok(text)
     }
 
+    /// Where required column `i` (in [`InputKind::required`] order) sits in a record.
+    pub fn required_position(&self, i: usize) -> usize {
+        self.required[i]
+    }
+
     /// The declared columns' values, in schema order.
     pub fn declared(
         &self,

@@ -110,16 +110,14 @@ impl DataFiles {
                 InputKind::Scores => 3,
                 InputKind::Users => continue,
             };
-            file.for_each_row(
-                index,
-                parts,
-                |_line, record| {
-                    let ts = parse_time(layout.required(record, column, "ts")?, "ts")?;
+            file.for_each_cell(index, parts, layout.required_position(column), |cell| {
+                if let Some(ts) = std::str::from_utf8(cell)
+                    .ok()
+                    .and_then(|t| parse_time(t, "ts").ok())
+                {
                     max = max.max(Some(ts));
-                    Ok(())
-                },
-                |_error| {},
-            );
+                }
+            });
         }
         max
     }
