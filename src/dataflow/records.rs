@@ -23,21 +23,27 @@ pub fn user_key(user_id: &str) -> UserKey {
     xxh3_64(user_id.as_bytes())
 }
 
-/// One event. `fields` holds the catalog's declared event columns, in schema order.
+/// One event: its time, and its `kind` followed by the catalog's declared event
+/// columns in schema order (the kind is stored as a value so that `where` clauses
+/// read every field by reference).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Event {
     pub ts: u64,
-    pub kind: Text,
-    pub fields: Vec<Value>,
+    values: Vec<Value>,
 }
 
 impl Event {
+    pub fn new(ts: u64, kind: Text, mut fields: Vec<Value>) -> Event {
+        fields.insert(0, Value::Text(kind));
+        Event { ts, values: fields }
+    }
+
     /// The value of a field of this event.
     pub fn field(&self, field: EventField) -> Cow<'_, Value> {
         match field {
             EventField::Ts => Cow::Owned(Value::Time(self.ts as i64)),
-            EventField::Kind => Cow::Owned(Value::Text(self.kind.clone())),
-            EventField::Column(i) => Cow::Borrowed(&self.fields[i]),
+            EventField::Kind => Cow::Borrowed(&self.values[0]),
+            EventField::Column(i) => Cow::Borrowed(&self.values[i + 1]),
         }
     }
 

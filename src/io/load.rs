@@ -150,7 +150,7 @@ impl RowParser {
                 let ts = parse_time(layout.required(record, 1, "ts")?, "ts")?;
                 let kind = self.texts.intern(layout.required(record, 2, "kind")?);
                 let fields = layout.declared(record, &mut self.texts)?;
-                sink.event(user, Event { ts, kind, fields });
+                sink.event(user, Event::new(ts, kind, fields));
             }
             InputKind::Scores => {
                 let model = self.texts.intern(layout.required(record, 1, "model")?);
@@ -204,14 +204,7 @@ pub fn read_dataset_part<S: RowSink + ?Sized>(
     ) in data.events.iter().enumerate().filter(|(i, _)| mine(i))
     {
         let user = key(sink, user_id);
-        sink.event(
-            user,
-            Event {
-                ts: *ts,
-                kind: kind.clone(),
-                fields: fields.clone(),
-            },
-        );
+        sink.event(user, Event::new(*ts, kind.clone(), fields.clone()));
     }
     for (
         _,
