@@ -6,6 +6,7 @@
 
 mod accum;
 mod combine;
+mod fanout;
 mod records;
 mod sets;
 mod sources;
@@ -48,26 +49,24 @@ pub fn render<'scope>(plan: &Plan, inputs: Inputs<'scope>) -> Memberships<'scope
             out.push((record.attrs.clone(), 1isize));
         });
 
+    let source_inputs = SourceInputs {
+        events: inputs.events,
+        scores: inputs.scores.clone(),
+        attrs,
+    };
+    let (sources, known) = render_sources(&plan.sources, &source_inputs);
+
     // Everyone known: with a users row, or any visible event or score.
     let universe = differential_dataflow::collection::concatenate(
         scope,
         [
-            inputs.users.clone().map(|(user, _)| user),
-            combine(
-                inputs.events.clone().map(|(user, _)| user),
-                "CombineUniverse",
-            ),
-            inputs.scores.clone().map(|(user, _)| user),
+            inputs.users.map(|(user, _)| user),
+            combine(known, "CombineUniverse"),
+            inputs.scores.map(|(user, _)| user),
         ],
     )
     .distinct_total();
 
-    let source_inputs = SourceInputs {
-        events: inputs.events,
-        scores: inputs.scores,
-        attrs,
-    };
-    let sources = render_sources(&plan.sources, &source_inputs);
     let operands: Vec<_> = plan
         .operands
         .iter()
