@@ -146,12 +146,24 @@ fn operand_label(catalog: &Catalog, plan: &Plan, operand: usize) -> String {
                 let _ = write!(text, " where {}", event_pred(catalog, filter));
             }
             if let Some(within) = sel.within {
-                let _ = write!(text, " within {within}s");
+                let _ = write!(text, " within {}", duration(within));
             }
             text.push(')');
             text
         }
     }
+}
+
+/// A duration in the largest unit that divides it: `30d`, `90m`, `45s`.
+fn duration(seconds: u64) -> String {
+    const UNITS: [(u64, &str); 4] = [(604_800, "w"), (86_400, "d"), (3_600, "h"), (60, "m")];
+    UNITS
+        .iter()
+        .find(|(size, _)| seconds.is_multiple_of(*size))
+        .map_or_else(
+            || format!("{seconds}s"),
+            |(size, unit)| format!("{}{unit}", seconds / size),
+        )
 }
 
 fn event_pred(catalog: &Catalog, pred: &EventPred) -> String {
@@ -187,5 +199,18 @@ fn literal(value: &crate::value::Value) -> String {
     match value {
         crate::value::Value::Text(s) => format!("'{}'", s.replace('\'', "''")),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_shown_in_their_largest_exact_unit() {
+        assert_eq!(duration(2_592_000), "30d");
+        assert_eq!(duration(1_209_600), "2w");
+        assert_eq!(duration(5_400), "90m");
+        assert_eq!(duration(45), "45s");
     }
 }
