@@ -852,34 +852,24 @@ fn many_bad_rows_are_reported_at_their_lines_whatever_the_workers() {
     assert!(seen.windows(2).all(|w| w[0] == w[1]));
 }
 
+/// Line numbers are counted from byte offsets: CRLF line ends and blank lines before
+/// a bad row do not shift them.
 #[test]
-fn line_numbers_are_right_with_crlf_line_ends() {
-    let tmp = TempDir::new().unwrap();
-    let catalog = tmp.path().join("small.seg");
-    write(&catalog, SMALL);
-    let data = tmp.path().join("data");
-    write(
-        &data.join("events.csv"),
-        "user_id,ts,kind,amount,category\r\nu1,10,view,,a\r\nu2,10,view,,a\r\nu3,abc,view,,a\r\n",
-    );
-    let err = assert_failure(&run_cmd(&[&catalog], &data, &tmp.path().join("o"), &[]));
-    let place = format!("{}:4:", data.join("events.csv").display());
-    assert!(err.contains(&place), "u3 is on line 4: {err}");
-}
-
-#[test]
-fn line_numbers_count_blank_lines() {
-    let tmp = TempDir::new().unwrap();
-    let catalog = tmp.path().join("small.seg");
-    write(&catalog, SMALL);
-    let data = tmp.path().join("data");
-    write(
-        &data.join("events.csv"),
-        "user_id,ts,kind,amount,category\nu1,10,view,,a\n\n\nu3,abc,view,,a\n",
-    );
-    let err = assert_failure(&run_cmd(&[&catalog], &data, &tmp.path().join("o"), &[]));
-    let place = format!("{}:5:", data.join("events.csv").display());
-    assert!(err.contains(&place), "u3 is on line 5: {err}");
+fn line_numbers_survive_crlf_and_blank_lines() {
+    let cases = [
+        ("user_id,ts,kind,amount,category\r\nu1,10,view,,a\r\nu2,10,view,,a\r\nu3,abc,view,,a\r\n", 4),
+        ("user_id,ts,kind,amount,category\nu1,10,view,,a\n\n\nu3,abc,view,,a\n", 5),
+    ];
+    for (contents, line) in cases {
+        let tmp = TempDir::new().unwrap();
+        let catalog = tmp.path().join("small.seg");
+        write(&catalog, SMALL);
+        let data = tmp.path().join("data");
+        write(&data.join("events.csv"), contents);
+        let err = assert_failure(&run_cmd(&[&catalog], &data, &tmp.path().join("o"), &[]));
+        let place = format!("{}:{line}:", data.join("events.csv").display());
+        assert!(err.contains(&place), "u3 is on line {line}: {err}");
+    }
 }
 
 #[test]
