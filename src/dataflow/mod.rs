@@ -12,9 +12,7 @@ mod sets;
 mod sources;
 mod temporal;
 
-pub use accum::Accum;
 pub use records::{user_key, Event, ScoreRecord, UserKey, UserRecord};
-pub use temporal::temporal_filter;
 
 use differential_dataflow::operators::ThresholdTotal;
 use differential_dataflow::VecCollection;
