@@ -60,6 +60,7 @@ impl Contribution {
 pub fn fan_out<'scope>(
     events: VecCollection<'scope, u64, (UserKey, Event)>,
     selections: Selections,
+    ticks_per_second: u64,
 ) -> Contributions<'scope> {
     let Selections {
         linear,
@@ -69,7 +70,7 @@ pub fn fan_out<'scope>(
     let tagged = events.inner.flat_map(move |((user, event), time, diff)| {
         let mut out = vec![(Contribution::Known(user), time, diff)];
         let mut emit = |contribution: &dyn Fn() -> Contribution, selection: &EventSelection| {
-            for (at, insert) in restrict(time, validity(event.ts, selection)) {
+            for (at, insert) in restrict(time, validity(event.ts, selection).in_ticks(ticks_per_second)) {
                 out.push((contribution(), at, if insert { diff } else { -diff }));
             }
         };

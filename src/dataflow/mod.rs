@@ -12,7 +12,7 @@ mod sets;
 mod sources;
 mod temporal;
 
-pub use records::{user_key, Event, ScoreRecord, UserKey, UserRecord};
+pub use records::{user_key, user_key_in, Event, ScoreRecord, UserKey, UserRecord};
 
 use differential_dataflow::operators::ThresholdTotal;
 use differential_dataflow::VecCollection;
@@ -29,6 +29,9 @@ pub struct Inputs<'scope> {
     pub users: VecCollection<'scope, u64, (UserKey, UserRecord)>,
     pub events: VecCollection<'scope, u64, (UserKey, Event)>,
     pub scores: VecCollection<'scope, u64, (UserKey, ScoreRecord)>,
+    /// Logical time units per second of event time: 1 for batch runs; live runs use
+    /// finer ticks so that each round of input can become final within its second.
+    pub ticks_per_second: u64,
 }
 
 /// Every segment's members, as `(user, segment index)`; each pair present at most once.
@@ -47,7 +50,9 @@ pub fn render<'scope>(plan: &Plan, inputs: Inputs<'scope>) -> Memberships<'scope
             out.push((record.attrs.clone(), 1isize));
         });
 
+    let ticks = inputs.ticks_per_second;
     let source_inputs = SourceInputs {
+        ticks_per_second: ticks,
         events: inputs.events,
         scores: inputs.scores.clone(),
         attrs,
@@ -71,7 +76,7 @@ pub fn render<'scope>(plan: &Plan, inputs: Inputs<'scope>) -> Memberships<'scope
         .map(|operand| render_operand(operand, &sources[operand.source]))
         .collect();
 
-    let mut renderer = SetRenderer::new(plan, universe, operands);
+    let mut renderer = SetRenderer::new(plan, universe, operands, ticks);
     let segments: Vec<_> = plan
         .segments
         .iter()

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use xxhash_rust::xxh3::xxh3_64;
+use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 use crate::catalog::ir::{EventField, EventOperand, EventPred};
 use crate::value::{CmpOp, Text, Value};
@@ -21,6 +21,12 @@ pub type UserKey = u64;
 /// The key of a user id.
 pub fn user_key(user_id: &str) -> UserKey {
     xxh3_64(user_id.as_bytes())
+}
+
+/// The key of a user id after it has been erased `incarnation` times: each erasure
+/// starts the id over under a fresh key (incarnation 0 is [`user_key`]).
+pub fn user_key_in(user_id: &str, incarnation: u64) -> UserKey {
+    xxh3_64_with_seed(user_id.as_bytes(), incarnation)
 }
 
 /// One event: its time, and its `kind` followed by the catalog's declared event
@@ -89,4 +95,16 @@ pub struct ScoreRecord {
     pub model: Text,
     pub ts: u64,
     pub score: Decimal,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_incarnation_is_the_plain_key_and_later_ones_differ() {
+        assert_eq!(user_key_in("u1", 0), user_key("u1"));
+        assert_ne!(user_key_in("u1", 1), user_key("u1"));
+        assert_ne!(user_key_in("u1", 1), user_key_in("u1", 2));
+    }
 }

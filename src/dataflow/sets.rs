@@ -11,7 +11,7 @@ use differential_dataflow::operators::ThresholdTotal;
 use differential_dataflow::trace::implementations::KeySpine;
 use differential_dataflow::VecCollection;
 
-use crate::plan::{Atom, Plan, SetNode};
+use crate::plan::{Atom, Interval, Plan, SetNode};
 use crate::value::Value;
 
 use super::records::UserKey;
@@ -30,11 +30,19 @@ pub struct SetRenderer<'a, 'scope> {
     operands: Vec<Values<'scope>>,
     sets: HashMap<usize, Users<'scope>>,
     arranged: HashMap<usize, ArrangedUsers<'scope>>,
+    /// Logical time units per second, to place `now` intervals in logical time.
+    ticks_per_second: u64,
 }
 
 impl<'a, 'scope> SetRenderer<'a, 'scope> {
-    pub fn new(plan: &'a Plan, universe: Users<'scope>, operands: Vec<Values<'scope>>) -> Self {
+    pub fn new(
+        plan: &'a Plan,
+        universe: Users<'scope>,
+        operands: Vec<Values<'scope>>,
+        ticks_per_second: u64,
+    ) -> Self {
         SetRenderer {
+            ticks_per_second,
             plan,
             universe,
             operands,
@@ -120,17 +128,21 @@ impl<'a, 'scope> SetRenderer<'a, 'scope> {
     /// The users whose result for `atom` differs from its default result.
     fn exceptions(&self, atom: &Atom) -> Users<'scope> {
         let atom = atom.clone();
+        let ticks = self.ticks_per_second;
+        let in_ticks = move |intervals: Vec<Interval>| -> Vec<Interval> {
+            intervals.into_iter().map(|i| i.in_ticks(ticks)).collect()
+        };
         match atom.operands.len() {
             0 => {
                 // A test of `now` alone (`now > 1700000000`): everyone, during its intervals.
-                let intervals = atom.intervals(&[]);
+                let intervals = in_ticks(atom.intervals(&[]));
                 temporal_filter(self.universe.clone(), move |_| intervals.clone())
             }
             1 => {
                 let rows = self.operands[atom.operands[0]].clone();
                 if atom.mentions_now() {
                     temporal_filter(rows, move |(_user, value)| {
-                        atom.intervals(std::slice::from_ref(value))
+                        in_ticks(atom.intervals(std::slice::from_ref(value)))
                     })
                     .map(|(user, _)| user)
                 } else {

@@ -40,6 +40,8 @@ pub struct SourceInputs<'scope> {
     pub scores: VecCollection<'scope, u64, (UserKey, ScoreRecord)>,
     /// Each user's current attribute row (users are upserts, resolved upstream).
     pub attrs: VecCollection<'scope, u64, (UserKey, Vec<Value>)>,
+    /// Logical time units per second (see [`super::Inputs`]).
+    pub ticks_per_second: u64,
 }
 
 /// Renders every source of a plan, in plan order, and the users with visible events.
@@ -71,7 +73,7 @@ pub fn render_sources<'scope>(
             Source::Score(_) | Source::Attr(_) => {}
         }
     }
-    let contributions = fan_out(inputs.events.clone(), selections);
+    let contributions = fan_out(inputs.events.clone(), selections, inputs.ticks_per_second);
 
     let totals = combine(contributions.linear, "CombineLinear").count_total();
     for (slot, index) in linear.into_iter().enumerate() {

@@ -173,7 +173,7 @@ fn run<I: BatchInput>(
         if time > MAX_TIME {
             return Err(BatchError::TimeOutOfRange(time));
         }
-        let mut segmentation = Segmentation::build(worker, &plan);
+        let mut segmentation = Segmentation::build(worker, &plan, 1);
         let mut loading = Loading {
             feed: segmentation.feed(time, time),
             worker,

@@ -1,8 +1,13 @@
 //! One worker's segmentation dataflow: input sessions in, named membership changes out.
 //!
-//! Used by batch runs today and meant for live runs: inputs may be fed at any time at or
-//! after the sessions' current time, and every change to a membership arrives at worker
-//! 0 as `((segment, user_id), time, diff)`.
+//! Used by batch and live runs: inputs may be fed at any time at or after the sessions'
+//! current time, and every change to a membership arrives at worker 0 as
+//! `((segment, user_id), time, diff)`.
+//!
+//! Erasing a user (`delete_user`) marks its key erased in the names collection: the
+//! output join then drops every membership of the key at once. Records that arrive for
+//! the same id afterwards use a fresh key (see [`crate::dataflow::user_key_in`]), so a
+//! returning user starts from nothing and the erased key's state can never resurface.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -25,7 +30,10 @@ pub struct Segmentation {
     users: InputSession<u64, (UserKey, UserRecord), isize>,
     events: InputSession<u64, (UserKey, Event), isize>,
     scores: InputSession<u64, (UserKey, ScoreRecord), isize>,
-    names: InputSession<u64, (UserKey, String), isize>,
+    /// Each key's id string; `None` marks the key erased.
+    names: InputSession<u64, (UserKey, Option<String>), isize>,
+    /// Logical time units per second of event time.
+    ticks_per_second: u64,
     probe: ProbeHandle<u64>,
     /// Membership changes gathered on worker 0 (empty on other workers).
     changes: Rc<RefCell<Vec<Change>>>,
@@ -43,7 +51,7 @@ pub struct Skipped {
 impl Segmentation {
     /// Builds the dataflow for `plan` on this worker. Every worker must call this, in
     /// the same order relative to other dataflows.
-    pub fn build(worker: &mut Worker, plan: &Plan) -> Segmentation {
+    pub fn build(worker: &mut Worker, plan: &Plan, ticks_per_second: u64) -> Segmentation {
         let changes = Rc::new(RefCell::new(Vec::new()));
         let collisions = Rc::new(RefCell::new(Vec::new()));
         let probe = ProbeHandle::new();
@@ -52,7 +60,7 @@ impl Segmentation {
             let (users_in, users) = scope.new_collection();
             let (events_in, events) = scope.new_collection();
             let (scores_in, scores) = scope.new_collection();
-            let (names_in, names) = scope.new_collection::<(UserKey, String), isize>();
+            let (names_in, names) = scope.new_collection::<(UserKey, Option<String>), isize>();
 
             let memberships = render(
                 plan,
@@ -60,13 +68,17 @@ impl Segmentation {
                     users,
                     events,
                     scores,
+                    ticks_per_second,
                 },
             );
 
-            // The id strings of each key; more than one is a hash collision.
+            // The id strings of each key; more than one is a hash collision. An erased
+            // key (its `None` sorts first) has no ids, so none of its memberships join.
             let ids = names.reduce_named("UserIds", |_key, ids, out| {
-                let ids: Vec<String> = ids.iter().map(|(id, _)| (*id).clone()).collect();
-                out.push((ids, 1isize));
+                if ids[0].0.is_some() {
+                    let ids: Vec<String> = ids.iter().flat_map(|(id, _)| (*id).clone()).collect();
+                    out.push((ids, 1isize));
+                }
             });
             ids.clone()
                 .filter(|(_key, ids)| ids.len() > 1)
@@ -93,6 +105,7 @@ impl Segmentation {
             events,
             scores,
             names,
+            ticks_per_second,
             probe,
             changes,
             collisions,
@@ -102,18 +115,19 @@ impl Segmentation {
     /// A sink that feeds rows at logical time `time` (at or after the sessions' time).
     /// Events and scores become visible at their own `ts` when that is later than
     /// `time`, so that a row never counts before it happened; rows after `horizon`
-    /// are not fed at all (a batch run as of `horizon` never looks past it).
+    /// (in seconds of event time) are not fed at all: a batch run as of `horizon`
+    /// never looks past it.
     pub fn feed(&mut self, time: u64, horizon: u64) -> Feed<'_> {
         self.advance(time);
         Feed {
             segmentation: self,
-            time,
             horizon,
             skipped: Skipped::default(),
         }
     }
 
-    fn advance(&mut self, time: u64) {
+    /// Moves every input to logical time `time` (no earlier than now) and flushes.
+    pub fn advance(&mut self, time: u64) {
         let sessions: [&mut dyn Advance; 4] = [
             &mut self.users,
             &mut self.events,
@@ -125,18 +139,49 @@ impl Segmentation {
         }
     }
 
+    /// The logical time at which a row of event time `ts` takes effect: its own time,
+    /// or now if that has passed.
+    fn effective(&self, ts: u64) -> u64 {
+        (*self.events.time()).max(ts.saturating_mul(self.ticks_per_second))
+    }
+
+    /// Adds (`diff` 1) or removes (-1) an event.
+    pub fn event(&mut self, user: UserKey, event: Event, diff: isize) {
+        let at = self.effective(event.ts);
+        self.events.update_at((user, event), at, diff);
+    }
+
+    /// Adds a model score, visible from its `ts` on.
+    pub fn score(&mut self, user: UserKey, record: ScoreRecord) {
+        let at = self.effective(record.ts);
+        self.scores.update_at((user, record), at, 1);
+    }
+
+    /// Adds a users row, now; the row with the greatest `seq` is the user's current one.
+    pub fn user(&mut self, user: UserKey, record: UserRecord) {
+        self.users.insert((user, record));
+    }
+
+    /// Records the id string of a key.
+    pub fn name(&mut self, user: UserKey, id: String) {
+        self.names.insert((user, Some(id)));
+    }
+
+    /// Erases a key, now: every membership of it ends.
+    pub fn erase(&mut self, user: UserKey) {
+        self.names.insert((user, None));
+    }
+
     /// Advances every input to `time` and runs the worker until all earlier times are
     /// complete.
     pub fn complete_before(&mut self, worker: &mut Worker, time: u64) {
-        for session in [
-            &mut self.users as &mut dyn Advance,
-            &mut self.events,
-            &mut self.scores,
-            &mut self.names,
-        ] {
-            session.advance(time);
-        }
+        self.advance(time);
         worker.step_while(|| self.probe.less_than(&time));
+    }
+
+    /// Whether every change before `time` has reached the output.
+    pub fn is_complete_before(&self, time: u64) -> bool {
+        !self.probe.less_than(&time)
     }
 
     /// Takes the changes gathered so far (worker 0 only; empty elsewhere).
@@ -153,7 +198,6 @@ impl Segmentation {
 /// Feeds rows into a [`Segmentation`]; see [`Segmentation::feed`].
 pub struct Feed<'a> {
     segmentation: &'a mut Segmentation,
-    time: u64,
     horizon: u64,
     /// Rows not fed because they lie after the horizon.
     pub skipped: Skipped,
@@ -161,15 +205,14 @@ pub struct Feed<'a> {
 
 impl RowSink for Feed<'_> {
     fn user(&mut self, user: UserKey, record: UserRecord) {
-        self.segmentation.users.insert((user, record));
+        self.segmentation.user(user, record);
     }
 
     fn event(&mut self, user: UserKey, event: Event) {
         if event.ts > self.horizon {
             self.skipped.events += 1;
         } else {
-            let at = self.time.max(event.ts);
-            self.segmentation.events.update_at((user, event), at, 1);
+            self.segmentation.event(user, event, 1);
         }
     }
 
@@ -177,13 +220,12 @@ impl RowSink for Feed<'_> {
         if record.ts > self.horizon {
             self.skipped.scores += 1;
         } else {
-            let at = self.time.max(record.ts);
-            self.segmentation.scores.update_at((user, record), at, 1);
+            self.segmentation.score(user, record);
         }
     }
 
     fn name(&mut self, user: UserKey, id: String) {
-        self.segmentation.names.insert((user, id));
+        self.segmentation.name(user, id);
     }
 }
 

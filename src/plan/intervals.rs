@@ -24,6 +24,15 @@ impl Interval {
         end: None,
     };
 
+    /// The interval in logical time units of `ticks_per_second` per second: a second
+    /// `s` covers the ticks `[s * ticks, (s + 1) * ticks)`.
+    pub fn in_ticks(self, ticks_per_second: u64) -> Interval {
+        Interval {
+            start: self.start.saturating_mul(ticks_per_second),
+            end: self.end.map(|end| end.saturating_mul(ticks_per_second)),
+        }
+    }
+
     /// An interval from signed bounds, clamped to the logical time range; `None` when
     /// it contains no logical time.
     fn clamped(start: i128, end: Option<i128>) -> Option<Interval> {
