@@ -45,6 +45,7 @@ pub mod dataflow;
 pub mod engine;
 pub mod gen;
 pub mod io;
+pub mod live;
 pub mod plan;
 pub mod reference;
 pub mod value;

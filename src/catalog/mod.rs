@@ -16,6 +16,7 @@ mod call;
 mod check;
 mod diagnostic;
 mod duration;
+pub(crate) use duration::parse as parse_duration;
 mod event;
 mod expr;
 mod graph;

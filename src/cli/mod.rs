@@ -1,4 +1,6 @@
-//! Command-line interface: `segflow run`, `segflow check`, `segflow gen`.
+//! Command-line interface: `segflow run`, `tail`, `check`, `gen`.
+
+mod tail;
 
 use std::path::PathBuf;
 
@@ -26,6 +28,9 @@ pub struct Cli {
 pub enum Command {
     /// Evaluate every segment of a catalog over a data directory, as of one time.
     Run(RunArgs),
+    /// Load a backfill, then follow live JSON-lines files and append every membership
+    /// change to a change log.
+    Tail(tail::TailArgs),
     /// Check catalog files and print the plan: segments, kinds, dependencies, sharing.
     Check(CheckArgs),
     /// Write deterministic synthetic users.csv, events.csv and scores.csv.
@@ -82,6 +87,7 @@ pub struct GenArgs {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => run_batch(args),
+        Command::Tail(args) => tail::tail(args),
         Command::Check(args) => {
             let catalog = catalog::load(&args.catalogs)?;
             print!("{}", describe(&catalog, &Plan::new(&catalog)));

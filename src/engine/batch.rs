@@ -13,16 +13,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::ir::Catalog;
 use crate::data::Dataset;
-use crate::dataflow::{Event, ScoreRecord, UserKey, UserRecord};
 use crate::io::error::InputError;
 use crate::io::load::{read_dataset_part, DataFiles, RowSink};
 use crate::plan::Plan;
 use crate::value::MAX_TIME;
 
 use super::gather::all_gather;
-use timely::worker::Worker;
 
-use super::segmentation::{Change, Feed, Segmentation};
+use super::loading::{Counts, Loading};
+use super::segmentation::{Change, Segmentation};
 
 /// What to do with a malformed input row.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -242,65 +241,6 @@ fn run<I: BatchInput>(
         }
     }
     result.ok_or_else(|| BatchError::Cluster("worker 0 produced no result".into()))
-}
-
-/// Rows read, by input.
-#[derive(Copy, Clone, Debug, Default, Serialize, Deserialize)]
-struct Counts {
-    users: u64,
-    events: u64,
-    scores: u64,
-}
-
-impl Counts {
-    fn plus(&self, other: &Counts) -> Counts {
-        Counts {
-            users: self.users + other.users,
-            events: self.events + other.events,
-            scores: self.scores + other.scores,
-        }
-    }
-}
-
-/// Feeds rows as they are parsed and keeps the worker stepping, so parsed rows flow
-/// into the dataflow's batchers instead of piling up in memory.
-struct Loading<'a, 'w> {
-    feed: Feed<'a>,
-    worker: &'w mut Worker,
-    counts: Counts,
-}
-
-impl Loading<'_, '_> {
-    /// Rows between two steps of the worker.
-    const STEP_EVERY: u64 = 1 << 18;
-
-    fn tick(&mut self) {
-        let rows = self.counts.users + self.counts.events + self.counts.scores;
-        if rows.is_multiple_of(Self::STEP_EVERY) {
-            self.worker.step();
-        }
-    }
-}
-
-impl RowSink for Loading<'_, '_> {
-    fn user(&mut self, user: UserKey, record: UserRecord) {
-        self.feed.user(user, record);
-        self.counts.users += 1;
-        self.tick();
-    }
-    fn event(&mut self, user: UserKey, event: Event) {
-        self.feed.event(user, event);
-        self.counts.events += 1;
-        self.tick();
-    }
-    fn score(&mut self, user: UserKey, record: ScoreRecord) {
-        self.feed.score(user, record);
-        self.counts.scores += 1;
-        self.tick();
-    }
-    fn name(&mut self, user: UserKey, id: String) {
-        self.feed.name(user, id);
-    }
 }
 
 /// Accumulates membership changes up to and including `time` into sorted member lists.

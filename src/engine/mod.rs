@@ -2,4 +2,6 @@
 
 pub mod batch;
 mod gather;
+mod loading;
 pub mod segmentation;
+pub mod tail;

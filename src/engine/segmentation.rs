@@ -121,6 +121,7 @@ impl Segmentation {
         self.advance(time);
         Feed {
             segmentation: self,
+            time,
             horizon,
             skipped: Skipped::default(),
         }
@@ -139,37 +140,35 @@ impl Segmentation {
         }
     }
 
-    /// The logical time at which a row of event time `ts` takes effect: its own time,
-    /// or now if that has passed.
-    fn effective(&self, ts: u64) -> u64 {
-        (*self.events.time()).max(ts.saturating_mul(self.ticks_per_second))
+    /// The logical time at which a row of event time `ts` takes effect when fed at
+    /// `time`: its own time, or `time` if that is later.
+    pub fn effective(&self, ts: u64, time: u64) -> u64 {
+        time.max(ts.saturating_mul(self.ticks_per_second))
     }
 
-    /// Adds (`diff` 1) or removes (-1) an event.
-    pub fn event(&mut self, user: UserKey, event: Event, diff: isize) {
-        let at = self.effective(event.ts);
+    /// Adds (`diff` 1) or removes (-1) an event at logical time `at`.
+    pub fn event(&mut self, user: UserKey, event: Event, at: u64, diff: isize) {
         self.events.update_at((user, event), at, diff);
     }
 
-    /// Adds a model score, visible from its `ts` on.
-    pub fn score(&mut self, user: UserKey, record: ScoreRecord) {
-        let at = self.effective(record.ts);
+    /// Adds a model score at logical time `at`.
+    pub fn score(&mut self, user: UserKey, record: ScoreRecord, at: u64) {
         self.scores.update_at((user, record), at, 1);
     }
 
-    /// Adds a users row, now; the row with the greatest `seq` is the user's current one.
-    pub fn user(&mut self, user: UserKey, record: UserRecord) {
-        self.users.insert((user, record));
+    /// Adds a users row at `at`; the row with the greatest `seq` is the user's current one.
+    pub fn user(&mut self, user: UserKey, record: UserRecord, at: u64) {
+        self.users.update_at((user, record), at, 1);
     }
 
-    /// Records the id string of a key.
-    pub fn name(&mut self, user: UserKey, id: String) {
-        self.names.insert((user, Some(id)));
+    /// Records the id string of a key at `at`.
+    pub fn name(&mut self, user: UserKey, id: String, at: u64) {
+        self.names.update_at((user, Some(id)), at, 1);
     }
 
-    /// Erases a key, now: every membership of it ends.
-    pub fn erase(&mut self, user: UserKey) {
-        self.names.insert((user, None));
+    /// Erases a key at `at`: every membership of it ends.
+    pub fn erase(&mut self, user: UserKey, at: u64) {
+        self.names.update_at((user, None), at, 1);
     }
 
     /// Advances every input to `time` and runs the worker until all earlier times are
@@ -198,6 +197,7 @@ impl Segmentation {
 /// Feeds rows into a [`Segmentation`]; see [`Segmentation::feed`].
 pub struct Feed<'a> {
     segmentation: &'a mut Segmentation,
+    time: u64,
     horizon: u64,
     /// Rows not fed because they lie after the horizon.
     pub skipped: Skipped,
@@ -205,14 +205,15 @@ pub struct Feed<'a> {
 
 impl RowSink for Feed<'_> {
     fn user(&mut self, user: UserKey, record: UserRecord) {
-        self.segmentation.user(user, record);
+        self.segmentation.user(user, record, self.time);
     }
 
     fn event(&mut self, user: UserKey, event: Event) {
         if event.ts > self.horizon {
             self.skipped.events += 1;
         } else {
-            self.segmentation.event(user, event, 1);
+            let at = self.segmentation.effective(event.ts, self.time);
+            self.segmentation.event(user, event, at, 1);
         }
     }
 
@@ -220,12 +221,13 @@ impl RowSink for Feed<'_> {
         if record.ts > self.horizon {
             self.skipped.scores += 1;
         } else {
-            self.segmentation.score(user, record);
+            let at = self.segmentation.effective(record.ts, self.time);
+            self.segmentation.score(user, record, at);
         }
     }
 
     fn name(&mut self, user: UserKey, id: String) {
-        self.segmentation.name(user, id);
+        self.segmentation.name(user, id, self.time);
     }
 }
 

@@ -8,6 +8,7 @@ use anyhow::Context;
 
 use crate::catalog::ir::Catalog;
 use crate::engine::batch::BatchResult;
+use crate::io::error::InputError;
 
 /// Writes the results into `out`. Old member files in `out/members/` are removed first
 /// so the directory describes exactly this run's catalog.
@@ -50,22 +51,29 @@ pub fn write_results(out: &Path, catalog: &Catalog, result: &BatchResult) -> any
         }
     } else {
         let mut writer = csv::Writer::from_writer(create(&path)?);
-        writer.write_record(["file", "line", "column", "reason", "row"])?;
+        writer.write_record(REJECTS_HEADER)?;
         for r in &result.rejects {
-            let line = r.line.to_string();
-            writer.write_record([
-                r.file.as_str(),
-                &line,
-                r.column.as_deref().unwrap_or(""),
-                &r.reason,
-                &r.raw,
-            ])?;
+            writer.write_record(reject_record(r))?;
         }
         writer
             .flush()
             .with_context(|| format!("cannot write '{}'", path.display()))?;
     }
     Ok(())
+}
+
+/// The columns of a rejects file.
+pub const REJECTS_HEADER: [&str; 5] = ["file", "line", "column", "reason", "row"];
+
+/// A rejected row as a rejects-file record.
+pub fn reject_record(r: &InputError) -> [String; 5] {
+    [
+        r.file.clone(),
+        r.line.to_string(),
+        r.column.clone().unwrap_or_default(),
+        r.reason.clone(),
+        r.raw.clone(),
+    ]
 }
 
 fn create(path: &Path) -> anyhow::Result<BufWriter<fs::File>> {

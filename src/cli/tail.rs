@@ -1,0 +1,123 @@
+//! `segflow tail`: backfill, then follow live files and append membership changes.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::catalog;
+use crate::engine::batch::{BatchInput, OnError};
+use crate::engine::tail::{run_tail, TailOptions};
+use crate::io::load::DataFiles;
+use crate::live::changelog::LogFormat;
+use crate::live::frontier::{format_tick, ClockKind};
+
+#[derive(Args, Debug)]
+pub struct TailArgs {
+    /// Catalog file(s) of segment definitions; repeat to combine several.
+    #[arg(long = "catalog", short = 'c', required = true, value_name = "FILE")]
+    pub catalogs: Vec<PathBuf>,
+    /// Directory of users.csv, events.csv and/or scores.csv loaded first, as of its
+    /// greatest `ts`.
+    #[arg(long, value_name = "DIR")]
+    pub backfill: Option<PathBuf>,
+    /// Directory whose `*.jsonl` files are followed (growing files and new ones).
+    #[arg(long, value_name = "DIR")]
+    pub follow: PathBuf,
+    /// The change log to append to; an existing one is resumed after a restart.
+    #[arg(long, value_name = "FILE")]
+    pub changes: PathBuf,
+    /// Record format of the change log.
+    #[arg(long, value_enum, default_value_t = LogFormat::Csv)]
+    pub format: LogFormat,
+    /// Where bad lines are set aside [default: the change log's name + `.rejects.csv`].
+    #[arg(long, value_name = "FILE")]
+    pub rejects: Option<PathBuf>,
+    /// What moves time: the greatest event time seen, or the machine's clock.
+    #[arg(long, value_enum, default_value_t = ClockKind::Event)]
+    pub clock: ClockKind,
+    /// How long a second stays open for out-of-order records (`0`, `30s`, `5m`, ...).
+    #[arg(long, default_value = "0", value_parser = parse_lateness, value_name = "DURATION")]
+    pub allowed_lateness: u64,
+    /// What to do with a malformed backfill row (bad live lines are always set aside).
+    #[arg(long, value_enum, default_value_t = OnError::Stop)]
+    pub on_error: OnError,
+    /// Read what the files hold now, then stop (for scripts and tests).
+    #[arg(long)]
+    pub once: bool,
+    /// Print nothing but errors.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Worker threads.
+    #[arg(short = 'w', long, default_value_t = 1, value_name = "N")]
+    pub workers: usize,
+}
+
+fn parse_lateness(text: &str) -> Result<u64, String> {
+    if text == "0" {
+        return Ok(0);
+    }
+    catalog::parse_duration(text).map_err(|reason| format!("bad duration `{text}`: {reason}"))
+}
+
+pub fn tail(args: TailArgs) -> anyhow::Result<()> {
+    if args.workers == 0 {
+        anyhow::bail!("--workers must be at least 1");
+    }
+    let catalog = catalog::load(&args.catalogs)?;
+    let backfill = match &args.backfill {
+        Some(dir) => Some(Arc::new(DataFiles::open(dir, &catalog)?) as Arc<dyn BatchInput>),
+        None => None,
+    };
+    let rejects = args.rejects.clone().unwrap_or_else(|| {
+        let mut name = args.changes.clone().into_os_string();
+        name.push(".rejects.csv");
+        PathBuf::from(name)
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let handler_stop = stop.clone();
+    ctrlc::set_handler(move || handler_stop.store(true, Ordering::Relaxed))?;
+    let options = TailOptions {
+        follow: args.follow.clone(),
+        changes: args.changes.clone(),
+        format: args.format,
+        rejects: rejects.clone(),
+        clock: args.clock,
+        lateness: args.allowed_lateness,
+        on_error: args.on_error,
+        once: args.once,
+        poll_interval: Duration::from_millis(1),
+        status_every: (!args.quiet).then_some(Duration::from_secs(5)),
+        stop,
+    };
+    if !args.quiet {
+        eprintln!(
+            "following {} into {} (Ctrl-C stops cleanly)",
+            args.follow.display(),
+            args.changes.display()
+        );
+    }
+    let summary = run_tail(&catalog, backfill, options, timely::Config::process(args.workers))?;
+    if !args.quiet {
+        if let Some(time) = summary.backfill_time {
+            println!("backfill: {} rows as of {time}", summary.backfill_rows);
+        }
+        println!(
+            "live: {} records ({} events, {} late), {} rejected{}; {} changes written; complete before {}",
+            summary.records,
+            summary.events,
+            summary.late,
+            summary.rejected,
+            if summary.rejected > 0 {
+                format!(" (see {})", rejects.display())
+            } else {
+                String::new()
+            },
+            summary.changes_written,
+            format_tick(summary.frontier),
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! Feeding parsed rows into a dataflow while it runs: shared by batch runs and the
+//! backfill of live runs.
+
+use serde::{Deserialize, Serialize};
+use timely::worker::Worker;
+
+use crate::dataflow::{Event, ScoreRecord, UserKey, UserRecord};
+use crate::io::load::RowSink;
+
+use super::segmentation::Feed;
+
+/// Rows read, by input.
+#[derive(Copy, Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Counts {
+    pub users: u64,
+    pub events: u64,
+    pub scores: u64,
+}
+
+impl Counts {
+    pub fn plus(&self, other: &Counts) -> Counts {
+        Counts {
+            users: self.users + other.users,
+            events: self.events + other.events,
+            scores: self.scores + other.scores,
+        }
+    }
+}
+
+/// Feeds rows as they are parsed and keeps the worker stepping, so parsed rows flow
+/// into the dataflow's batchers instead of piling up in memory.
+pub struct Loading<'a, 'w> {
+    pub feed: Feed<'a>,
+    pub worker: &'w mut Worker,
+    pub counts: Counts,
+}
+
+impl Loading<'_, '_> {
+    /// Rows between two steps of the worker.
+    const STEP_EVERY: u64 = 1 << 18;
+
+    fn tick(&mut self) {
+        let rows = self.counts.users + self.counts.events + self.counts.scores;
+        if rows.is_multiple_of(Self::STEP_EVERY) {
+            self.worker.step();
+        }
+    }
+}
+
+impl RowSink for Loading<'_, '_> {
+    fn user(&mut self, user: UserKey, record: UserRecord) {
+        self.feed.user(user, record);
+        self.counts.users += 1;
+        self.tick();
+    }
+    fn event(&mut self, user: UserKey, event: Event) {
+        self.feed.event(user, event);
+        self.counts.events += 1;
+        self.tick();
+    }
+    fn score(&mut self, user: UserKey, record: ScoreRecord) {
+        self.feed.score(user, record);
+        self.counts.scores += 1;
+        self.tick();
+    }
+    fn name(&mut self, user: UserKey, id: String) {
+        self.feed.name(user, id);
+    }
+}

@@ -1,0 +1,691 @@
+//! Live runs: a backfill, then the same dataflow kept running over followed files.
+//!
+//! Every worker loads its part of the backfill at the backfill's time, as a batch run
+//! does. Then worker 0 alone reads the live files: live input is a trickle next to a
+//! backfill, and one reader gives every record a single, replayable place in time (see
+//! [`crate::live::frontier`]). The other workers close their inputs and keep working
+//! on their share of the dataflow until worker 0 tells them to stop.
+//!
+//! Each round reads what the files gained, applies it, moves the frontier, runs the
+//! dataflow until every change before the frontier is out, and appends those changes
+//! and a progress record to the change log. A restart with an existing log replays the
+//! rounds the log recorded, writes nothing it already holds, and carries on.
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
+use timely::dataflow::operators::probe::Handle as ProbeHandle;
+use timely::dataflow::operators::vec::{Broadcast, Input};
+use timely::dataflow::operators::{Inspect, Probe};
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::InputHandle;
+use timely::worker::Worker;
+
+use crate::catalog::ir::Catalog;
+use crate::data::EventRow;
+use crate::dataflow::{user_key_in, Event, ScoreRecord, UserKey, UserRecord};
+use crate::io::error::InputError;
+use crate::io::load::RowSink;
+use crate::live::changelog::{Change, ChangeLog, LogFormat, LogHeader, Round};
+use crate::live::follow::{Follower, Line, Position};
+use crate::live::frontier::{ClockKind, Frontier, MAX_LIVE_SECONDS, TICKS_PER_SECOND};
+use crate::live::record::{LiveRecord, RecordParser};
+use crate::live::rejects::Rejects;
+use crate::plan::Plan;
+
+use super::batch::{BatchInput, OnError};
+use super::gather::{all_gather, gather_to_first};
+use super::loading::{Counts, Loading};
+use super::segmentation::Segmentation;
+
+/// How a live run behaves.
+#[derive(Clone, Debug)]
+pub struct TailOptions {
+    /// The directory whose `*.jsonl` files are followed.
+    pub follow: PathBuf,
+    /// The change log.
+    pub changes: PathBuf,
+    pub format: LogFormat,
+    /// Where bad lines (and, with `OnError::Skip`, bad backfill rows) go.
+    pub rejects: PathBuf,
+    pub clock: ClockKind,
+    /// Allowed lateness in seconds.
+    pub lateness: u64,
+    /// What to do with a malformed backfill row (live lines are always set aside).
+    pub on_error: OnError,
+    /// Stop once a poll finds nothing new, instead of following forever.
+    pub once: bool,
+    /// Pause between polls that found nothing.
+    pub poll_interval: Duration,
+    /// Print a status line this often (never when `None`).
+    pub status_every: Option<Duration>,
+    /// Set to stop the run cleanly (Ctrl-C).
+    pub stop: Arc<AtomicBool>,
+}
+
+/// Counts of a live run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TailSummary {
+    /// Backfill rows read.
+    pub backfill_rows: u64,
+    /// The backfill's time, when there was a backfill.
+    pub backfill_time: Option<u64>,
+    /// Live records applied (including those replayed after a restart).
+    pub records: u64,
+    /// Live events (of those records).
+    pub events: u64,
+    /// Records whose second had closed when they arrived.
+    pub late: u64,
+    /// Entries in the rejects file.
+    pub rejected: u64,
+    /// Changes appended to the log by this run.
+    pub changes_written: u64,
+    /// The final frontier, in ticks.
+    pub frontier: u64,
+}
+
+/// Why a live run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum TailError {
+    #[error("{first}\n({count} bad row(s) in the backfill; rerun with --on-error skip to set them aside)")]
+    BadBackfill { first: InputError, count: usize },
+    #[error("backfill time {0} is out of range: live runs accept times up to {MAX_LIVE_SECONDS}")]
+    TimeOutOfRange(u64),
+    #[error("user ids {0} hash to the same internal key; please report this")]
+    Collision(String),
+    #[error("{0:#}")]
+    Run(anyhow::Error),
+    #[error("{0}")]
+    Cluster(String),
+}
+
+/// Runs a catalog over an optional backfill and then the followed files, until the
+/// stop flag is set (or, with `once`, until the files hold nothing new).
+pub fn run_tail(
+    catalog: &Catalog,
+    backfill: Option<Arc<dyn BatchInput>>,
+    options: TailOptions,
+    config: timely::Config,
+) -> Result<TailSummary, TailError> {
+    let plan = Arc::new(Plan::new(catalog));
+    let catalog = Arc::new(catalog.clone());
+    let guards = timely::execute(config, move |worker| {
+        let mut control = Control::build(worker);
+        let mut segmentation = Segmentation::build(worker, &plan, TICKS_PER_SECOND);
+        let loaded = load_backfill(worker, &mut segmentation, backfill.as_deref(), &options);
+        let loaded = match loaded {
+            Ok(loaded) => loaded,
+            Err(error) => {
+                control.stop(worker);
+                return Err(error);
+            }
+        };
+        if worker.index() != 0 {
+            drop(segmentation);
+            control.wait(worker);
+            return Ok(None);
+        }
+        let mut live = Live::new(&catalog, &options, segmentation, loaded);
+        let outcome = live.run(worker).map_err(TailError::Run);
+        control.stop(worker);
+        let summary = live.summary();
+        outcome?;
+        if let Some(ids) = live.collisions.first() {
+            return Err(TailError::Collision(ids.join(", ")));
+        }
+        Ok(Some(summary))
+    })
+    .map_err(TailError::Cluster)?;
+    let mut summary = None;
+    for outcome in guards.join() {
+        match outcome.map_err(TailError::Cluster)? {
+            Ok(Some(s)) => summary = Some(s),
+            Ok(None) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    summary.ok_or_else(|| TailError::Cluster("worker 0 produced no result".into()))
+}
+
+/// What the backfill left for worker 0.
+struct Loaded {
+    /// The backfill's time in seconds.
+    time: Option<u64>,
+    rows: u64,
+    /// Fingerprints of the backfill's events, for checking `retract_event`s.
+    fingerprints: Vec<u64>,
+    rejects: Vec<InputError>,
+}
+
+/// Loads this worker's part of the backfill at the backfill's time.
+fn load_backfill(
+    worker: &mut Worker,
+    segmentation: &mut Segmentation,
+    backfill: Option<&dyn BatchInput>,
+    options: &TailOptions,
+) -> Result<Loaded, TailError> {
+    let (index, peers) = (worker.index(), worker.peers());
+    let Some(input) = backfill else {
+        return Ok(Loaded {
+            time: None,
+            rows: 0,
+            fingerprints: Vec::new(),
+            rejects: Vec::new(),
+        });
+    };
+    let time = all_gather(worker, input.max_ts(index, peers))
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(0);
+    if time > MAX_LIVE_SECONDS {
+        return Err(TailError::TimeOutOfRange(time));
+    }
+    let tick = time * TICKS_PER_SECOND;
+    let mut sink = Fingerprinting {
+        loading: Loading {
+            feed: segmentation.feed(tick, time),
+            worker,
+            counts: Counts::default(),
+        },
+        fingerprints: Vec::new(),
+    };
+    let rejects = input.read(index, peers, &mut sink);
+    let Fingerprinting {
+        loading,
+        fingerprints,
+    } = sink;
+    let counts = loading.counts;
+    let summaries = all_gather(worker, (rejects, counts.users + counts.events + counts.scores));
+    let mut rejects: Vec<InputError> = summaries.iter().flat_map(|(r, _)| r.clone()).collect();
+    rejects.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    if options.on_error == OnError::Stop && !rejects.is_empty() {
+        let count = rejects.len();
+        return Err(TailError::BadBackfill {
+            first: rejects.swap_remove(0),
+            count,
+        });
+    }
+    let fingerprints = gather_to_first(worker, fingerprints).unwrap_or_default();
+    Ok(Loaded {
+        time: Some(time),
+        rows: summaries.iter().map(|(_, n)| n).sum(),
+        fingerprints,
+        rejects,
+    })
+}
+
+/// The identity of an event for matching a later `retract_event`.
+fn fingerprint(user: UserKey, event: &Event) -> u64 {
+    let mut hasher = FxHasher::default();
+    user.hash(&mut hasher);
+    event.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// A backfill sink that also notes each event's fingerprint.
+struct Fingerprinting<'a, 'w> {
+    loading: Loading<'a, 'w>,
+    fingerprints: Vec<u64>,
+}
+
+impl RowSink for Fingerprinting<'_, '_> {
+    fn user(&mut self, user: UserKey, record: UserRecord) {
+        self.loading.user(user, record);
+    }
+    fn event(&mut self, user: UserKey, event: Event) {
+        self.fingerprints.push(fingerprint(user, &event));
+        self.loading.event(user, event);
+    }
+    fn score(&mut self, user: UserKey, record: ScoreRecord) {
+        self.loading.score(user, record);
+    }
+    fn name(&mut self, user: UserKey, id: String) {
+        self.loading.name(user, id);
+    }
+}
+
+/// Worker 0's side of a live run.
+struct Live<'c> {
+    catalog: &'c Catalog,
+    options: &'c TailOptions,
+    segmentation: Segmentation,
+    parser: RecordParser<'c>,
+    frontier: Frontier,
+    backfill_time: Option<u64>,
+    backfill_rows: u64,
+    backfill_rejects: Vec<InputError>,
+    /// How many times each erased id has been erased.
+    incarnations: FxHashMap<String, u64>,
+    /// Keys given their id string since the backfill.
+    named: FxHashSet<UserKey>,
+    /// Events present, by fingerprint, with their multiplicity.
+    events: FxHashMap<u64, u32>,
+    /// Users rows are ordered after every backfill row, in arrival order.
+    next_seq: u64,
+    /// Changes at or after the frontier, held until it passes them.
+    pending: Vec<Change>,
+    /// Changes before this tick are already in the log (a restart).
+    written_through: u64,
+    collisions: Vec<Vec<String>>,
+    counts: LiveCounts,
+}
+
+#[derive(Clone, Debug, Default)]
+struct LiveCounts {
+    records: u64,
+    events: u64,
+    late: u64,
+    rejected: u64,
+    changes_written: u64,
+}
+
+impl<'c> Live<'c> {
+    fn new(
+        catalog: &'c Catalog,
+        options: &'c TailOptions,
+        segmentation: Segmentation,
+        loaded: Loaded,
+    ) -> Live<'c> {
+        let start = loaded.time.map_or(0, |t| (t + 1) * TICKS_PER_SECOND);
+        let mut events = FxHashMap::default();
+        for fingerprint in loaded.fingerprints {
+            *events.entry(fingerprint).or_insert(0) += 1;
+        }
+        Live {
+            catalog,
+            options,
+            segmentation,
+            parser: RecordParser::new(catalog),
+            frontier: Frontier::new(options.clock, options.lateness, start, loaded.time),
+            backfill_time: loaded.time,
+            backfill_rows: loaded.rows,
+            backfill_rejects: loaded.rejects,
+            incarnations: FxHashMap::default(),
+            named: FxHashSet::default(),
+            events,
+            next_seq: 1 << 63,
+            pending: Vec::new(),
+            written_through: 0,
+            collisions: Vec::new(),
+            counts: LiveCounts::default(),
+        }
+    }
+
+    fn summary(&self) -> TailSummary {
+        TailSummary {
+            backfill_rows: self.backfill_rows,
+            backfill_time: self.backfill_time,
+            records: self.counts.records,
+            events: self.counts.events,
+            late: self.counts.late,
+            rejected: self.counts.rejected,
+            changes_written: self.counts.changes_written,
+            frontier: self.frontier.now(),
+        }
+    }
+
+    fn header(&self) -> LogHeader {
+        LogHeader {
+            definitions: self
+                .catalog
+                .segments
+                .iter()
+                .map(|s| (s.name.clone(), s.hash.clone()))
+                .collect(),
+            clock: format!(
+                "{}, allowed lateness {}s",
+                match self.options.clock {
+                    ClockKind::Event => "event",
+                    ClockKind::Wall => "wall",
+                },
+                self.options.lateness
+            ),
+            backfill: self.backfill_time,
+        }
+    }
+
+    fn run(&mut self, worker: &mut Worker) -> anyhow::Result<()> {
+        let (mut log, rounds) =
+            ChangeLog::open(&self.options.changes, self.options.format, &self.header())?;
+        let mut follower = Follower::new(&self.options.follow, BTreeMap::new())?;
+        // A log without rounds starts over: so do its rejects.
+        let kept = (!rounds.is_empty()).then(|| replay_positions(&rounds));
+        let mut rejects = Rejects::open(&self.options.rejects, kept.as_ref())?;
+        self.counts.rejected = rejects.count();
+
+        if rounds.is_empty() {
+            for reject in &self.backfill_rejects {
+                rejects.add(reject)?;
+            }
+            rejects.flush()?;
+            self.finish_round(worker, &mut log, &BTreeMap::new())?;
+        } else {
+            self.replay(worker, &mut follower, &rounds)?;
+        }
+
+        let mut status = Status::new(self.options.status_every);
+        let mut written = follower.positions().clone();
+        loop {
+            if self.options.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let before = self.frontier.now();
+            self.frontier.tick_wall_clock();
+            if self.frontier.now() != before {
+                self.finish_round(worker, &mut log, &BTreeMap::new())?;
+            }
+            let lines = follower.poll()?;
+            if lines.is_empty() {
+                if self.options.once {
+                    break;
+                }
+                status.maybe_print(&self.summary());
+                std::thread::sleep(self.options.poll_interval);
+                continue;
+            }
+            self.apply(&lines, Some(&mut rejects))?;
+            rejects.flush()?;
+            let moved = moved_since(&written, follower.positions());
+            written = follower.positions().clone();
+            self.finish_round(worker, &mut log, &moved)?;
+            status.maybe_print(&self.summary());
+        }
+        Ok(())
+    }
+
+    /// Re-applies the rounds an earlier run recorded, writing none of their changes.
+    fn replay(
+        &mut self,
+        worker: &mut Worker,
+        follower: &mut Follower,
+        rounds: &[Round],
+    ) -> anyhow::Result<()> {
+        for round in rounds {
+            let lines = follower.read_to(&round.moved)?;
+            self.apply(&lines, None)?;
+            self.frontier.set(round.frontier);
+            worker.step();
+        }
+        self.written_through = self.frontier.now();
+        self.segmentation.advance(self.frontier.now());
+        let through = self.frontier.now();
+        worker.step_while(|| !self.segmentation.is_complete_before(through));
+        self.collisions.extend(self.segmentation.take_collisions());
+        self.pending.extend(
+            self.segmentation
+                .take_changes()
+                .into_iter()
+                .filter(|(_, tick, _)| *tick >= through)
+                .map(|((segment, user), tick, diff)| (tick, segment, user, diff)),
+        );
+        Ok(())
+    }
+
+    /// Applies lines in order; bad ones go to `rejects` (not during a replay, whose
+    /// rejects are in the file already).
+    fn apply(&mut self, lines: &[Line], mut rejects: Option<&mut Rejects>) -> anyhow::Result<()> {
+        for line in lines {
+            if let Err(error) = self.apply_line(line) {
+                if let Some(rejects) = rejects.as_deref_mut() {
+                    self.counts.rejected += 1;
+                    let error = InputError {
+                        file: self.options.follow.join(&line.file).display().to_string(),
+                        line: line.number,
+                        column: error.column,
+                        reason: error.reason,
+                        raw: String::from_utf8_lossy(&line.bytes).into_owned(),
+                    };
+                    rejects.add(&error)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_line(&mut self, line: &Line) -> Result<(), crate::io::error::RowError> {
+        use crate::io::error::RowError;
+        let text = std::str::from_utf8(&line.bytes)
+            .map_err(|_| RowError::row("the line is not valid UTF-8"))?;
+        let record = self.parser.parse(text)?;
+        let ts = record.ts();
+        if let Some(ts) = ts.filter(|ts| *ts > MAX_LIVE_SECONDS) {
+            return Err(RowError::column(
+                "ts",
+                format!("time {ts} is out of range for live runs (at most {MAX_LIVE_SECONDS})"),
+            ));
+        }
+        let (at, late) = self.frontier.effect(ts);
+        match record {
+            LiveRecord::Clock(_) => {
+                self.frontier.saw(ts);
+                return Ok(());
+            }
+            LiveRecord::Event(row) => {
+                let (user, event) = self.event(row, at);
+                *self.events.entry(fingerprint(user, &event)).or_insert(0) += 1;
+                self.segmentation.event(user, event, at, 1);
+                self.counts.events += 1;
+            }
+            LiveRecord::RetractEvent(row) => {
+                let (user, event) = self.event(row, at);
+                let print = fingerprint(user, &event);
+                match self.events.get_mut(&print) {
+                    Some(count) if *count > 0 => *count -= 1,
+                    _ => return Err(RowError::row("no earlier identical event to retract")),
+                }
+                self.segmentation.event(user, event, at, -1);
+            }
+            LiveRecord::User(row) => {
+                let user = self.key(&row.user_id, at);
+                let record = UserRecord {
+                    seq: self.next_seq,
+                    attrs: row.attrs,
+                };
+                self.next_seq += 1;
+                self.segmentation.user(user, record, at);
+            }
+            LiveRecord::Score(row) => {
+                let user = self.key(&row.user_id, at);
+                let record = ScoreRecord {
+                    model: row.model,
+                    ts: row.ts,
+                    score: row.score,
+                };
+                self.segmentation.score(user, record, at);
+            }
+            LiveRecord::DeleteUser(id) => {
+                let incarnation = self.incarnations.entry(id.clone()).or_insert(0);
+                self.segmentation.erase(user_key_in(&id, *incarnation), at);
+                *incarnation += 1;
+            }
+        }
+        self.counts.records += 1;
+        self.counts.late += u64::from(late);
+        self.frontier.admitted(ts);
+        Ok(())
+    }
+
+    fn event(&mut self, row: EventRow, at: u64) -> (UserKey, Event) {
+        let user = self.key(&row.user_id, at);
+        (user, Event::new(row.ts, row.kind, row.fields))
+    }
+
+    /// The current key of a user id, named in the dataflow on first use.
+    fn key(&mut self, id: &str, at: u64) -> UserKey {
+        let incarnation = self.incarnations.get(id).copied().unwrap_or(0);
+        let user = user_key_in(id, incarnation);
+        if self.named.insert(user) {
+            self.segmentation.name(user, id.to_string(), at);
+        }
+        user
+    }
+
+    /// Runs the dataflow to the frontier and writes the changes before it and a
+    /// progress record.
+    fn finish_round(
+        &mut self,
+        worker: &mut Worker,
+        log: &mut ChangeLog,
+        moved: &BTreeMap<String, Position>,
+    ) -> anyhow::Result<()> {
+        let frontier = self.frontier.now();
+        self.segmentation.advance(frontier);
+        worker.step_while(|| !self.segmentation.is_complete_before(frontier));
+        self.collisions.extend(self.segmentation.take_collisions());
+        if let Some(ids) = self.collisions.first() {
+            anyhow::bail!("user ids {} hash to the same internal key; please report this", ids.join(", "));
+        }
+        let arrived = self.segmentation.take_changes().into_iter();
+        self.pending
+            .extend(arrived.map(|((segment, user), tick, diff)| (tick, segment, user, diff)));
+        let (mut ready, later): (Vec<Change>, Vec<Change>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|(tick, ..)| *tick < frontier);
+        self.pending = later;
+        ready.retain(|(tick, ..)| *tick >= self.written_through);
+        let ready = consolidate(ready);
+        log.write_changes(&ready)
+            .map_err(|e| anyhow::anyhow!("cannot write '{}': {e}", log.path().display()))?;
+        log.write_progress(frontier, moved)
+            .map_err(|e| anyhow::anyhow!("cannot write '{}': {e}", log.path().display()))?;
+        self.counts.changes_written += ready.len() as u64;
+        Ok(())
+    }
+}
+
+/// Sorts changes by time, segment and user and sums those that coincide.
+fn consolidate(mut changes: Vec<Change>) -> Vec<Change> {
+    changes.sort_unstable();
+    let mut out: Vec<Change> = Vec::with_capacity(changes.len());
+    for (tick, segment, user, diff) in changes {
+        match out.last_mut() {
+            Some(last) if last.0 == tick && last.1 == segment && last.2 == user => last.3 += diff,
+            _ => out.push((tick, segment, user, diff)),
+        }
+    }
+    out.retain(|change| change.3 != 0);
+    out
+}
+
+/// The positions the rounds of a log reached, per file.
+fn replay_positions(rounds: &[Round]) -> BTreeMap<String, Position> {
+    let mut positions = BTreeMap::new();
+    for round in rounds {
+        positions.extend(round.moved.clone());
+    }
+    positions
+}
+
+/// The files whose position changed.
+fn moved_since(
+    before: &BTreeMap<String, Position>,
+    now: &BTreeMap<String, Position>,
+) -> BTreeMap<String, Position> {
+    now.iter()
+        .filter(|(name, position)| before.get(*name) != Some(position))
+        .map(|(name, position)| (name.clone(), *position))
+        .collect()
+}
+
+/// The periodic one-line status on stderr.
+struct Status {
+    every: Option<Duration>,
+    last: Instant,
+    events_then: u64,
+}
+
+impl Status {
+    fn new(every: Option<Duration>) -> Status {
+        Status {
+            every,
+            last: Instant::now(),
+            events_then: 0,
+        }
+    }
+
+    fn maybe_print(&mut self, summary: &TailSummary) {
+        let Some(every) = self.every else { return };
+        let elapsed = self.last.elapsed();
+        if elapsed < every {
+            return;
+        }
+        let rate = (summary.events - self.events_then) as f64 / elapsed.as_secs_f64();
+        let frontier = summary.frontier / TICKS_PER_SECOND;
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        eprintln!(
+            "live: {} events ({rate:.0}/s), {} late, {} rejected, {} changes; frontier {frontier} ({}s behind the wall clock)",
+            summary.events,
+            summary.late,
+            summary.rejected,
+            summary.changes_written,
+            wall.saturating_sub(frontier)
+        );
+        self.last = Instant::now();
+        self.events_then = summary.events;
+    }
+}
+
+/// Worker 0 telling the other workers to stop: a broadcast of one message.
+struct Control {
+    input: Option<InputHandle<u64, CapacityContainerBuilder<Vec<()>>>>,
+    probe: ProbeHandle<u64>,
+    stopped: Rc<Cell<bool>>,
+}
+
+impl Control {
+    fn build(worker: &mut Worker) -> Control {
+        let stopped = Rc::new(Cell::new(false));
+        let flag = stopped.clone();
+        let probe = ProbeHandle::new();
+        let input = worker.dataflow::<u64, _, _>(|scope| {
+            let (input, stream) = scope.new_input::<()>();
+            stream
+                .broadcast()
+                .inspect(move |_| flag.set(true))
+                .probe_with(&probe);
+            input
+        });
+        Control {
+            input: Some(input),
+            probe,
+            stopped,
+        }
+    }
+
+    /// Tells every worker to stop (from any worker), waits until they have heard, and
+    /// drops this worker's dataflows.
+    fn stop(&mut self, worker: &mut Worker) {
+        if let Some(mut input) = self.input.take() {
+            input.send(());
+            input.advance_to(1);
+        }
+        worker.step_while(|| !self.stopped.get() || self.probe.less_than(&1));
+        drop_dataflows(worker);
+    }
+
+    /// Works on this worker's share until some worker says stop.
+    fn wait(&mut self, worker: &mut Worker) {
+        while !self.stopped.get() {
+            worker.step_or_park(Some(Duration::from_millis(50)));
+        }
+        self.input.take();
+        drop_dataflows(worker);
+    }
+}
+
+/// Drops every dataflow: a live run never finishes its pending window retractions.
+fn drop_dataflows(worker: &mut Worker) {
+    for dataflow in worker.installed_dataflows() {
+        worker.drop_dataflow(dataflow);
+    }
+}

@@ -1,0 +1,361 @@
+//! The change log: every membership change, in time order, with progress records.
+//!
+//! CSV (default):
+//!
+//! ```text
+//! # segflow change log v1
+//! # definition high_value 5d41402abc4b2a76
+//! # clock event, allowed lateness 300s, backfill through 1700000000
+//! time,segment,user_id,diff
+//! 1700000000,high_value,u1,1
+//! # progress 1700000001 {"live.jsonl":{"offset":0,"line":0}}
+//! 1700000005.000001,high_value,u1,-1
+//! # progress 1700000005.000002 {"live.jsonl":{"offset":88,"line":1}}
+//! ```
+//!
+//! `# progress F` says every change at a time before `F` has been written: summing the
+//! changes with `time < T + 1` gives the memberships as of second `T` once a progress
+//! record at or past `T + 1` is in the log. It also records how far each live file had
+//! been read (only files that moved), so that a restart replays exactly the same
+//! records in the same rounds. JSON lines (`--format jsonl`) carry the same records as
+//! objects; times are strings there, because a JSON number would round the ticks.
+//!
+//! The header names every segment's definition hash, so each change can be traced to
+//! the definition version that produced it, and a restart refuses a log written by a
+//! different catalog, clock or backfill.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use super::follow::Position;
+use super::frontier::{format_tick, parse_tick};
+
+/// The log's record format.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Csv,
+    Jsonl,
+}
+
+/// What a log was written by: restarts must match it exactly.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogHeader {
+    /// Each segment's name and definition hash, in catalog order.
+    pub definitions: Vec<(String, String)>,
+    /// How time moves, as the user chose it (`event, allowed lateness 0s`).
+    pub clock: String,
+    /// The backfill's time in seconds (none without a backfill).
+    pub backfill: Option<u64>,
+}
+
+/// One round of a run that the log already holds: the frontier after it and the
+/// positions of the files it moved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Round {
+    pub frontier: u64,
+    pub moved: BTreeMap<String, Position>,
+}
+
+/// One membership change: `(tick, segment index, user id, diff)`.
+pub type Change = (u64, u32, String, isize);
+
+/// An open change log being appended to.
+pub struct ChangeLog {
+    path: PathBuf,
+    out: BufWriter<File>,
+    format: LogFormat,
+    segments: Vec<String>,
+}
+
+impl ChangeLog {
+    /// Opens `path` for a run: a new log gets the header; an existing one must carry
+    /// the same header, is cut back to its last progress record, and its rounds are
+    /// returned so that the run can replay them without writing their changes again.
+    pub fn open(
+        path: &Path,
+        format: LogFormat,
+        header: &LogHeader,
+    ) -> anyhow::Result<(ChangeLog, Vec<Round>)> {
+        let expected = header_lines(format, header);
+        let segments = header.definitions.iter().map(|(n, _)| n.clone()).collect();
+        let existing = path.exists() && std::fs::metadata(path)?.len() > 0;
+        let rounds = if existing {
+            let (rounds, keep) = read_existing(path, format, &expected)?;
+            let file = OpenOptions::new().write(true).open(path)?;
+            file.set_len(keep)?;
+            rounds
+        } else {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(path, expected.concat())
+                .map_err(|e| anyhow::anyhow!("cannot write '{}': {e}", path.display()))?;
+            Vec::new()
+        };
+        let mut file = OpenOptions::new().append(true).open(path)?;
+        file.seek(SeekFrom::End(0))?;
+        Ok((
+            ChangeLog {
+                path: path.to_path_buf(),
+                out: BufWriter::new(file),
+                format,
+                segments,
+            },
+            rounds,
+        ))
+    }
+
+    /// Appends changes, which must be consolidated and sorted.
+    pub fn write_changes(&mut self, changes: &[Change]) -> std::io::Result<()> {
+        for (tick, segment, user, diff) in changes {
+            let segment = &self.segments[*segment as usize];
+            match self.format {
+                LogFormat::Csv => writeln!(
+                    self.out,
+                    "{},{},{},{diff}",
+                    format_tick(*tick),
+                    segment,
+                    csv_field(user)
+                )?,
+                LogFormat::Jsonl => writeln!(
+                    self.out,
+                    "{}",
+                    json!({"time": format_tick(*tick), "segment": segment, "user_id": user, "diff": diff})
+                )?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends a progress record and flushes: every change before `frontier` is written.
+    pub fn write_progress(
+        &mut self,
+        frontier: u64,
+        moved: &BTreeMap<String, Position>,
+    ) -> std::io::Result<()> {
+        let moved = serde_json::to_string(moved).expect("positions serialize");
+        match self.format {
+            LogFormat::Csv => writeln!(self.out, "# progress {} {moved}", format_tick(frontier))?,
+            LogFormat::Jsonl => writeln!(
+                self.out,
+                r#"{{"progress":"{}","inputs":{moved}}}"#,
+                format_tick(frontier)
+            )?,
+        }
+        self.out.flush()
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// The header as lines (each ending in a newline).
+fn header_lines(format: LogFormat, header: &LogHeader) -> Vec<String> {
+    let backfill = header
+        .backfill
+        .map_or("no backfill".to_string(), |t| format!("backfill through {t}"));
+    match format {
+        LogFormat::Csv => {
+            let mut lines = vec!["# segflow change log v1\n".to_string()];
+            for (name, hash) in &header.definitions {
+                lines.push(format!("# definition {name} {hash}\n"));
+            }
+            lines.push(format!("# clock {}, {backfill}\n", header.clock));
+            lines.push("time,segment,user_id,diff\n".to_string());
+            lines
+        }
+        LogFormat::Jsonl => {
+            let definitions: serde_json::Map<String, serde_json::Value> = header
+                .definitions
+                .iter()
+                .map(|(n, h)| (n.clone(), json!(h)))
+                .collect();
+            let line = json!({
+                "segflow_change_log": 1,
+                "definitions": definitions,
+                "clock": header.clock,
+                "backfill": backfill,
+            });
+            vec![format!("{line}\n")]
+        }
+    }
+}
+
+/// Checks an existing log's header and reads its rounds; returns them with the length
+/// to keep (through the last progress record).
+fn read_existing(
+    path: &Path,
+    format: LogFormat,
+    expected: &[String],
+) -> anyhow::Result<(Vec<Round>, u64)> {
+    let name = path.display();
+    let mut reader = BufReader::new(
+        File::open(path).map_err(|e| anyhow::anyhow!("cannot read '{name}': {e}"))?,
+    );
+    let mut line = String::new();
+    let mut offset = 0u64;
+    for (number, want) in expected.iter().enumerate() {
+        line.clear();
+        offset += reader.read_line(&mut line)? as u64;
+        if line != *want {
+            anyhow::bail!(
+                "{name}:{}: this change log was written by a different catalog, clock, \
+                 backfill or format (found `{}`, expected `{}`); write to a new file, or \
+                 remove it to start over",
+                number + 1,
+                line.trim_end(),
+                want.trim_end()
+            );
+        }
+    }
+    let (mut rounds, mut keep) = (Vec::new(), offset);
+    let mut number = expected.len();
+    loop {
+        line.clear();
+        let read = reader.read_line(&mut line)?;
+        if read == 0 {
+            break;
+        }
+        number += 1;
+        offset += read as u64;
+        if !line.ends_with('\n') {
+            break; // a record cut short by a crash
+        }
+        if let Some(round) = progress(format, &line) {
+            let round = round.ok_or_else(|| {
+                anyhow::anyhow!("{name}:{number}: malformed progress record `{}`", line.trim_end())
+            })?;
+            rounds.push(round);
+            keep = offset;
+        }
+    }
+    Ok((rounds, keep))
+}
+
+/// The round a line records, if it is a progress record (`Some(None)`: malformed).
+fn progress(format: LogFormat, line: &str) -> Option<Option<Round>> {
+    match format {
+        LogFormat::Csv => {
+            let rest = line.strip_prefix("# progress ")?;
+            let parse = || {
+                let (tick, moved) = rest.trim_end().split_once(' ')?;
+                Some(Round {
+                    frontier: parse_tick(tick)?,
+                    moved: serde_json::from_str(moved).ok()?,
+                })
+            };
+            Some(parse())
+        }
+        LogFormat::Jsonl => {
+            if !line.starts_with(r#"{"progress""#) {
+                return None;
+            }
+            let parse = || {
+                let value: serde_json::Value = serde_json::from_str(line).ok()?;
+                Some(Round {
+                    frontier: parse_tick(value.get("progress")?.as_str()?)?,
+                    moved: serde_json::from_value(value.get("inputs")?.clone()).ok()?,
+                })
+            };
+            Some(parse())
+        }
+    }
+}
+
+/// A CSV field, quoted when it must be: separators, quotes, line breaks, or a leading
+/// `#` that would read as a comment.
+fn csv_field(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with('#') || text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\"")).into()
+    } else {
+        text.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> LogHeader {
+        LogHeader {
+            definitions: vec![("a".into(), "h1".into()), ("b".into(), "h2".into())],
+            clock: "event, allowed lateness 0s".into(),
+            backfill: Some(100),
+        }
+    }
+
+    fn moved(line: u64) -> BTreeMap<String, Position> {
+        BTreeMap::from([("x.jsonl".to_string(), Position { offset: line * 10, line })])
+    }
+
+    #[test]
+    fn reopening_cuts_back_to_the_last_progress_record_and_returns_the_rounds() {
+        for format in [LogFormat::Csv, LogFormat::Jsonl] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("changes");
+            let (mut log, rounds) = ChangeLog::open(&path, format, &header()).unwrap();
+            assert!(rounds.is_empty());
+            log.write_changes(&[(100_000_000, 0, "u,1".into(), 1)]).unwrap();
+            log.write_progress(101_000_000, &BTreeMap::new()).unwrap();
+            log.write_changes(&[(101_000_000, 1, "#u2".into(), -1)]).unwrap();
+            log.write_progress(101_000_002, &moved(2)).unwrap();
+            let complete = std::fs::read_to_string(&path).unwrap();
+            log.write_changes(&[(101_000_002, 0, "u3".into(), 1)]).unwrap();
+            drop(log);
+            let mut torn = std::fs::read_to_string(&path).unwrap();
+            torn.push_str("101.000003,a,u");
+
+            std::fs::write(&path, &torn).unwrap();
+            let (_log, rounds) = ChangeLog::open(&path, format, &header()).unwrap();
+            assert_eq!(
+                rounds,
+                vec![
+                    Round {
+                        frontier: 101_000_000,
+                        moved: BTreeMap::new()
+                    },
+                    Round {
+                        frontier: 101_000_002,
+                        moved: moved(2)
+                    },
+                ]
+            );
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), complete);
+        }
+    }
+
+    #[test]
+    fn csv_records_quote_what_would_be_misread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("changes.csv");
+        let (mut log, _) = ChangeLog::open(&path, LogFormat::Csv, &header()).unwrap();
+        log.write_changes(&[(5_000_000, 1, "a,\"b\"".into(), 1), (5_000_001, 0, "#x".into(), -1)])
+            .unwrap();
+        log.write_progress(6_000_000, &BTreeMap::new()).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("# segflow change log v1\n# definition a h1\n"));
+        assert!(text.ends_with(
+            "time,segment,user_id,diff\n5,b,\"a,\"\"b\"\"\",1\n5.000001,a,\"#x\",-1\n# progress 6 {}\n"
+        ));
+    }
+
+    #[test]
+    fn a_log_from_another_catalog_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("changes.csv");
+        ChangeLog::open(&path, LogFormat::Csv, &header()).unwrap();
+        let mut other = header();
+        other.definitions[1].1 = "h3".into();
+        let error = ChangeLog::open(&path, LogFormat::Csv, &other)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains("changes.csv:3: this change log was written by a different catalog"), "{error}");
+    }
+}

@@ -1,0 +1,233 @@
+//! Following a directory of growing `*.jsonl` files.
+//!
+//! Every poll reads the complete lines appended since the last one, file by file in
+//! name order. A last line without its newline is still being written: it is left in
+//! the file and read once complete. Files that appear later are picked up by the next
+//! poll. A file's position (byte offset and line number) is what progress records
+//! store, so a restart can read exactly the same lines again.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// How far a file has been read: `offset` bytes, which hold `line` lines.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    pub offset: u64,
+    pub line: u64,
+}
+
+/// One complete line read from a followed file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line {
+    /// The file's name within the followed directory.
+    pub file: String,
+    /// 1-based line number.
+    pub number: u64,
+    /// The line's bytes without the line terminator.
+    pub bytes: Vec<u8>,
+}
+
+/// Bytes read from one file per poll at most, so that one huge file does not hold
+/// every other file (and the output) back.
+const MAX_READ: u64 = 8 << 20;
+
+/// The followed directory and how far each file has been read.
+pub struct Follower {
+    dir: PathBuf,
+    positions: BTreeMap<String, Position>,
+}
+
+impl Follower {
+    /// Follows `dir` from the given positions (empty: from the start of every file).
+    pub fn new(dir: &Path, positions: BTreeMap<String, Position>) -> anyhow::Result<Follower> {
+        if !dir.is_dir() {
+            anyhow::bail!(
+                "live directory '{}' does not exist or is not a directory",
+                dir.display()
+            );
+        }
+        Ok(Follower {
+            dir: dir.to_path_buf(),
+            positions,
+        })
+    }
+
+    /// Where each file has been read to.
+    pub fn positions(&self) -> &BTreeMap<String, Position> {
+        &self.positions
+    }
+
+    /// The `*.jsonl` files of the directory, by name.
+    fn files(&self) -> anyhow::Result<Vec<String>> {
+        let entries = std::fs::read_dir(&self.dir)
+            .map_err(|e| anyhow::anyhow!("cannot list '{}': {e}", self.dir.display()))?;
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".jsonl") && entry.file_type()?.is_file() {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// Reads the complete lines appended since the last poll.
+    pub fn poll(&mut self) -> anyhow::Result<Vec<Line>> {
+        let mut lines = Vec::new();
+        for name in self.files()? {
+            self.read_file(&name, None, &mut lines)?;
+        }
+        Ok(lines)
+    }
+
+    /// Reads each file up to exactly `targets` (positions recorded by an earlier run).
+    pub fn read_to(&mut self, targets: &BTreeMap<String, Position>) -> anyhow::Result<Vec<Line>> {
+        let mut lines = Vec::new();
+        for (name, target) in targets {
+            self.read_file(name, Some(*target), &mut lines)?;
+            let reached = self.positions.get(name).copied().unwrap_or_default();
+            if reached != *target {
+                anyhow::bail!(
+                    "{}: the change log says it was read to line {} (byte {}), but it now \
+                     holds less; live files must only grow",
+                    self.dir.join(name).display(),
+                    target.line,
+                    target.offset
+                );
+            }
+        }
+        Ok(lines)
+    }
+
+    fn read_file(
+        &mut self,
+        name: &str,
+        target: Option<Position>,
+        lines: &mut Vec<Line>,
+    ) -> anyhow::Result<()> {
+        let path = self.dir.join(name);
+        let mut position = self.positions.get(name).copied().unwrap_or_default();
+        let mut file = File::open(&path)
+            .map_err(|e| anyhow::anyhow!("cannot open '{}': {e}", path.display()))?;
+        let len = file.metadata()?.len();
+        if len < position.offset {
+            anyhow::bail!(
+                "{}: the file shrank from {} to {len} bytes; live files must only grow",
+                path.display(),
+                position.offset
+            );
+        }
+        let end = match target {
+            Some(target) => target.offset.min(len),
+            None => len.min(position.offset + MAX_READ),
+        };
+        if end == position.offset {
+            return Ok(());
+        }
+        file.seek(SeekFrom::Start(position.offset))?;
+        let mut buffer = vec![0; (end - position.offset) as usize];
+        file.read_exact(&mut buffer)?;
+        let mut consumed = 0;
+        while let Some(newline) = memchr::memchr(b'\n', &buffer[consumed..]) {
+            let mut line = &buffer[consumed..consumed + newline];
+            if let Some(stripped) = line.strip_suffix(b"\r") {
+                line = stripped;
+            }
+            position.line += 1;
+            if !line.iter().all(u8::is_ascii_whitespace) {
+                lines.push(Line {
+                    file: name.to_string(),
+                    number: position.line,
+                    bytes: line.to_vec(),
+                });
+            }
+            consumed += newline + 1;
+        }
+        position.offset += consumed as u64;
+        self.positions.insert(name.to_string(), position);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn append(dir: &Path, name: &str, text: &str) {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(name))
+            .unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+    }
+
+    fn texts(lines: &[Line]) -> Vec<(String, u64, String)> {
+        lines
+            .iter()
+            .map(|l| {
+                let text = String::from_utf8(l.bytes.clone()).unwrap();
+                (l.file.clone(), l.number, text)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reads_complete_lines_of_growing_and_new_files_in_name_order() {
+        let dir = tempfile::tempdir().unwrap();
+        append(dir.path(), "b.jsonl", "b1\nb2\r\n\nb4 partial");
+        append(dir.path(), "a.jsonl", "a1\n");
+        append(dir.path(), "notes.txt", "ignored\n");
+        let mut follower = Follower::new(dir.path(), BTreeMap::new()).unwrap();
+        let first = follower.poll().unwrap();
+        assert_eq!(
+            texts(&first),
+            vec![
+                ("a.jsonl".into(), 1, "a1".into()),
+                ("b.jsonl".into(), 1, "b1".into()),
+                ("b.jsonl".into(), 2, "b2".into()),
+            ]
+        );
+        assert!(follower.poll().unwrap().is_empty());
+        append(dir.path(), "b.jsonl", " done\n");
+        append(dir.path(), "c.jsonl", "c1\n");
+        assert_eq!(
+            texts(&follower.poll().unwrap()),
+            vec![
+                ("b.jsonl".into(), 4, "b4 partial done".into()),
+                ("c.jsonl".into(), 1, "c1".into()),
+            ]
+        );
+        assert_eq!(
+            follower.positions()["b.jsonl"],
+            Position {
+                offset: 25,
+                line: 4
+            }
+        );
+    }
+
+    #[test]
+    fn replays_to_recorded_positions_and_notices_shrunk_files() {
+        let dir = tempfile::tempdir().unwrap();
+        append(dir.path(), "a.jsonl", "1\n2\n3\n");
+        let mut follower = Follower::new(dir.path(), BTreeMap::new()).unwrap();
+        let target = BTreeMap::from([("a.jsonl".to_string(), Position { offset: 4, line: 2 })]);
+        assert_eq!(follower.read_to(&target).unwrap().len(), 2);
+        assert_eq!(texts(&follower.poll().unwrap()), vec![("a.jsonl".into(), 3, "3".into())]);
+
+        std::fs::write(dir.path().join("a.jsonl"), "1\n").unwrap();
+        let error = follower.poll().unwrap_err().to_string();
+        assert!(error.contains("shrank"), "{error}");
+        let mut fresh = Follower::new(dir.path(), BTreeMap::new()).unwrap();
+        let error = fresh.read_to(&target).unwrap_err().to_string();
+        assert!(error.contains("must only grow"), "{error}");
+    }
+}

@@ -1,0 +1,334 @@
+//! Live records: one JSON object per line, with a `"type"`.
+//!
+//! ```text
+//! {"type":"event","user_id":"u1","ts":1700000000,"kind":"purchase","amount":"12.50"}
+//! {"type":"user","user_id":"u1","country":"US","signup_ts":1690000000}
+//! {"type":"score","user_id":"u1","model":"churn","ts":1700000000,"score":0.83}
+//! {"type":"retract_event","user_id":"u1","ts":1700000000,"kind":"purchase","amount":"12.50"}
+//! {"type":"delete_user","user_id":"u1"}
+//! {"type":"clock","ts":1700000100}
+//! ```
+//!
+//! Fields are checked against the catalog's schema exactly as CSV cells are: declared
+//! fields may be missing or `null` (a missing value), undeclared ones are an error (a
+//! typo is reported rather than silently ignored). Numbers are exact decimals: JSON
+//! numbers are read from their text, never through a float; a string holding a number
+//! is accepted too. User ids must be JSON strings, so that `"00042"` stays `00042`.
+
+
+use rust_decimal::Decimal;
+use serde_json::{Map, Value as Json};
+
+use crate::catalog::ir::{Catalog, Column};
+use crate::data::{EventRow, ScoreRow, UserRow};
+use crate::io::error::RowError;
+use crate::io::layout::{parse_number, parse_time, Interner};
+use crate::value::{Type, Value};
+
+/// One parsed live record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LiveRecord {
+    /// A new event.
+    Event(EventRow),
+    /// The user's attributes, replacing earlier ones; absent attributes are missing.
+    User(UserRow),
+    /// A model score for the user; the latest `ts` per model is current.
+    Score(ScoreRow),
+    /// Removes one earlier event identical to this one.
+    RetractEvent(EventRow),
+    /// Erases the user: everything received for it so far stops counting.
+    DeleteUser(String),
+    /// Event time has reached `ts` (a heartbeat: moves the event clock without data).
+    Clock(u64),
+}
+
+impl LiveRecord {
+    /// The event time the record carries, if any.
+    pub fn ts(&self) -> Option<u64> {
+        match self {
+            LiveRecord::Event(e) | LiveRecord::RetractEvent(e) => Some(e.ts),
+            LiveRecord::Score(s) => Some(s.ts),
+            LiveRecord::Clock(ts) => Some(*ts),
+            LiveRecord::User(_) | LiveRecord::DeleteUser(_) => None,
+        }
+    }
+}
+
+/// Parses JSON lines against one catalog's schema.
+pub struct RecordParser<'c> {
+    catalog: &'c Catalog,
+    texts: Interner,
+}
+
+impl<'c> RecordParser<'c> {
+    pub fn new(catalog: &'c Catalog) -> Self {
+        RecordParser {
+            catalog,
+            texts: Interner::default(),
+        }
+    }
+
+    /// Parses one line (without its line terminator).
+    pub fn parse(&mut self, line: &str) -> Result<LiveRecord, RowError> {
+        let mut object: Map<String, Json> = match serde_json::from_str(line) {
+            Ok(Json::Object(object)) => object,
+            Ok(_) => return Err(RowError::row("expected a JSON object")),
+            Err(error) => return Err(RowError::row(format!("invalid JSON: {error}"))),
+        };
+        let kind = match object.remove("type") {
+            Some(Json::String(kind)) => kind,
+            Some(_) => return Err(RowError::column("type", "must be a string")),
+            None => return Err(RowError::row("missing field `type`")),
+        };
+        let record = match kind.as_str() {
+            "event" => LiveRecord::Event(self.event(&mut object)?),
+            "retract_event" => LiveRecord::RetractEvent(self.event(&mut object)?),
+            "user" => LiveRecord::User(self.user(&mut object)?),
+            "score" => LiveRecord::Score(self.score(&mut object)?),
+            "delete_user" => LiveRecord::DeleteUser(user_id(&mut object)?),
+            "clock" => LiveRecord::Clock(time(&mut object, "ts")?),
+            other => {
+                return Err(RowError::column(
+                    "type",
+                    format!(
+                        "unknown record type `{other}` (expected event, user, score, \
+                         retract_event, delete_user or clock)"
+                    ),
+                ))
+            }
+        };
+        match object.keys().next() {
+            Some(extra) => Err(RowError::column(
+                extra,
+                format!("is not a field of a `{kind}` record{}", self.declared_hint(&kind)),
+            )),
+            None => Ok(record),
+        }
+    }
+
+    fn event(&mut self, object: &mut Map<String, Json>) -> Result<EventRow, RowError> {
+        let user_id = user_id(object)?;
+        let ts = time(object, "ts")?;
+        let kind = match object.remove("kind") {
+            Some(Json::String(kind)) => self.texts.intern(&kind),
+            Some(_) => return Err(RowError::column("kind", "must be a string")),
+            None => return Err(RowError::row("missing field `kind`")),
+        };
+        let fields = self.columns(&self.catalog.events, object)?;
+        Ok(EventRow {
+            user_id,
+            ts,
+            kind,
+            fields,
+        })
+    }
+
+    fn user(&mut self, object: &mut Map<String, Json>) -> Result<UserRow, RowError> {
+        let user_id = user_id(object)?;
+        let attrs = self.columns(&self.catalog.users, object)?;
+        Ok(UserRow { user_id, attrs })
+    }
+
+    fn score(&mut self, object: &mut Map<String, Json>) -> Result<ScoreRow, RowError> {
+        let user_id = user_id(object)?;
+        let model = match object.remove("model") {
+            Some(Json::String(model)) => self.texts.intern(&model),
+            Some(_) => return Err(RowError::column("model", "must be a string")),
+            None => return Err(RowError::row("missing field `model`")),
+        };
+        let ts = time(object, "ts")?;
+        let score = match object.remove("score") {
+            Some(json) => match number(&json, "score")? {
+                Some(score) => score,
+                None => return Err(RowError::column("score", "must not be null")),
+            },
+            None => return Err(RowError::row("missing field `score`")),
+        };
+        Ok(ScoreRow {
+            user_id,
+            model,
+            score,
+            ts,
+        })
+    }
+
+    /// The declared columns' values in schema order, taken out of `object`.
+    fn columns(
+        &mut self,
+        columns: &[Column],
+        object: &mut Map<String, Json>,
+    ) -> Result<Vec<Value>, RowError> {
+        columns
+            .iter()
+            .map(|column| match object.remove(&column.name) {
+                None | Some(Json::Null) => Ok(Value::Null),
+                Some(json) => self.value(&json, column),
+            })
+            .collect()
+    }
+
+    fn value(&mut self, json: &Json, column: &Column) -> Result<Value, RowError> {
+        let name = column.name.as_str();
+        match (column.ty, json) {
+            (Type::Text, Json::String(text)) => Ok(Value::Text(self.texts.intern(text))),
+            (Type::Text, _) => Err(RowError::column(name, "must be a string (text)")),
+            (Type::Number, _) => Ok(number(json, name)?.map_or(Value::Null, Value::Number)),
+            (Type::Time, _) => Ok(Value::Time(time_value(json, name)? as i64)),
+            (Type::Bool, Json::Bool(b)) => Ok(Value::Bool(*b)),
+            (Type::Bool, _) => Err(RowError::column(name, "must be true or false")),
+        }
+    }
+
+    fn declared_hint(&self, kind: &str) -> String {
+        let columns = match kind {
+            "event" | "retract_event" => &self.catalog.events,
+            "user" => &self.catalog.users,
+            _ => return String::new(),
+        };
+        let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+        if names.is_empty() {
+            " (the catalog declares no such fields)".to_string()
+        } else {
+            format!(" (declared: {})", names.join(", "))
+        }
+    }
+}
+
+fn user_id(object: &mut Map<String, Json>) -> Result<String, RowError> {
+    match object.remove("user_id") {
+        Some(Json::String(id)) if id.is_empty() => {
+            Err(RowError::column("user_id", "must not be empty"))
+        }
+        Some(Json::String(id)) => Ok(id),
+        Some(_) => Err(RowError::column(
+            "user_id",
+            "must be a JSON string (ids are opaque: write \"00042\", not 42)",
+        )),
+        None => Err(RowError::row("missing field `user_id`")),
+    }
+}
+
+fn time(object: &mut Map<String, Json>, field: &str) -> Result<u64, RowError> {
+    match object.remove(field) {
+        Some(json) => time_value(&json, field),
+        None => Err(RowError::row(format!("missing field `{field}`"))),
+    }
+}
+
+/// Integer seconds, as a JSON number or a string.
+fn time_value(json: &Json, field: &str) -> Result<u64, RowError> {
+    match json {
+        Json::Number(n) => parse_time(&n.to_string(), field),
+        Json::String(s) => parse_time(s, field),
+        _ => Err(RowError::column(
+            field,
+            "must be a time (integer seconds since the Unix epoch)",
+        )),
+    }
+}
+
+/// An exact decimal from a JSON number's text or a string; `null` is missing.
+fn number(json: &Json, field: &str) -> Result<Option<Decimal>, RowError> {
+    match json {
+        Json::Null => Ok(None),
+        Json::Number(n) => parse_number(&n.to_string(), field).map(Some),
+        Json::String(s) => parse_number(s, field).map(Some),
+        _ => Err(RowError::column(field, "must be a number")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::check_sources;
+    use crate::value::Text;
+    use std::str::FromStr;
+
+    fn catalog() -> Catalog {
+        check_sources(&[(
+            "t.seg",
+            "schema users(country: text, vip: bool)
+             schema events(amount: number)
+             segment s = users.country = 'US'",
+        )])
+        .unwrap()
+    }
+
+    fn parse(line: &str) -> Result<LiveRecord, RowError> {
+        let catalog = catalog();
+        RecordParser::new(&catalog).parse(line)
+    }
+
+    #[test]
+    fn reads_every_record_type() {
+        assert_eq!(
+            parse(r#"{"type":"event","user_id":"007","ts":5,"kind":"buy","amount":0.10}"#),
+            Ok(LiveRecord::Event(EventRow {
+                user_id: "007".into(),
+                ts: 5,
+                kind: Text::from("buy"),
+                fields: vec![Value::Number(Decimal::from_str("0.10").unwrap())],
+            }))
+        );
+        assert_eq!(
+            parse(r#"{"type":"user","user_id":"u","vip":true}"#),
+            Ok(LiveRecord::User(UserRow {
+                user_id: "u".into(),
+                attrs: vec![Value::Null, Value::Bool(true)],
+            }))
+        );
+        assert_eq!(
+            parse(r#"{"type":"score","user_id":"u","model":"m","ts":"9","score":"0.5"}"#)
+                .map(|r| r.ts()),
+            Ok(Some(9))
+        );
+        assert_eq!(
+            parse(r#"{"type":"delete_user","user_id":"u"}"#),
+            Ok(LiveRecord::DeleteUser("u".into()))
+        );
+        assert_eq!(
+            parse(r#"{"type":"clock","ts":100}"#),
+            Ok(LiveRecord::Clock(100))
+        );
+        assert!(matches!(
+            parse(r#"{"type":"retract_event","user_id":"u","ts":1,"kind":"k"}"#),
+            Ok(LiveRecord::RetractEvent(_))
+        ));
+    }
+
+    #[test]
+    fn large_and_precise_numbers_stay_exact() {
+        let Ok(LiveRecord::Event(event)) =
+            parse(r#"{"type":"event","user_id":"u","ts":1,"kind":"k","amount":12345678901234.000001}"#)
+        else {
+            panic!("expected an event");
+        };
+        assert_eq!(
+            event.fields,
+            vec![Value::Number(Decimal::from_str("12345678901234.000001").unwrap())]
+        );
+    }
+
+    #[test]
+    fn bad_lines_name_the_field_and_the_reason() {
+        let cases = [
+            (r#"{"type":"event","user_id":"u","ts":1}"#, None, "missing field `kind`"),
+            (r#"{"type":"event","user_id":7,"ts":1,"kind":"k"}"#, Some("user_id"), "JSON string"),
+            (r#"{"type":"event","user_id":"u","ts":-1,"kind":"k"}"#, Some("ts"), "cannot parse"),
+            (r#"{"type":"event","user_id":"u","ts":1,"kind":"k","amount":"x"}"#, Some("amount"), "as a number"),
+            (r#"{"type":"event","user_id":"u","ts":1,"kind":"k","amout":1}"#, Some("amout"), "declared: amount"),
+            (r#"{"type":"user","user_id":"u","vip":"yes"}"#, Some("vip"), "true or false"),
+            (r#"{"type":"user","user_id":""}"#, Some("user_id"), "must not be empty"),
+            (r#"{"type":"launch","user_id":"u"}"#, Some("type"), "unknown record type"),
+            (r#"{"user_id":"u"}"#, None, "missing field `type`"),
+            (r#"[1,2]"#, None, "JSON object"),
+            (r#"{"type":"event","#, None, "invalid JSON"),
+            (r#"{"type":"score","user_id":"u","model":"m","ts":1,"score":null}"#, Some("score"), "null"),
+        ];
+        for (line, column, reason) in cases {
+            let error = parse(line).expect_err(line);
+            assert_eq!(error.column.as_deref(), column, "{line}");
+            assert!(error.reason.contains(reason), "{line}: {}", error.reason);
+        }
+    }
+}

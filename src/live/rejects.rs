@@ -1,0 +1,89 @@
+//! The live rejects file: bad lines set aside with their file, line and reason.
+//!
+//! Same columns as a batch run's `rejects.csv`. A restart replays the files from the
+//! start, so on opening, entries past the positions the change log recorded (lines
+//! that the interrupted run rejected after its last progress record) are dropped:
+//! they are rejected again when read again, and appear once.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::io::error::InputError;
+use crate::io::output::{reject_record, REJECTS_HEADER};
+
+use super::follow::Position;
+
+/// An open rejects file.
+pub struct Rejects {
+    path: PathBuf,
+    writer: csv::Writer<File>,
+    count: u64,
+}
+
+impl Rejects {
+    /// Opens `path`. With `keep`, entries of lines at or before its position in each
+    /// live file are kept (and every entry of a file not followed, such as the
+    /// backfill's); without, the file starts empty.
+    pub fn open(path: &Path, keep: Option<&BTreeMap<String, Position>>) -> anyhow::Result<Rejects> {
+        let mut kept = Vec::new();
+        if let Some(read) = keep.filter(|_| path.exists()) {
+            let mut reader = csv::Reader::from_path(path)
+                .with_context(|| format!("cannot read '{}'", path.display()))?;
+            for record in reader.records() {
+                let record = record.with_context(|| format!("reading '{}'", path.display()))?;
+                let line: u64 = record.get(1).and_then(|l| l.parse().ok()).unwrap_or(0);
+                let file = record.get(0).unwrap_or_default();
+                let stale = std::path::Path::new(file)
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| read.get(n))
+                    .is_some_and(|p| line > p.line);
+                if !stale {
+                    kept.push(record);
+                }
+            }
+        }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        let file =
+            File::create(path).with_context(|| format!("cannot create '{}'", path.display()))?;
+        let mut writer = csv::Writer::from_writer(file);
+        writer.write_record(REJECTS_HEADER)?;
+        for record in &kept {
+            writer.write_record(record)?;
+        }
+        writer.flush()?;
+        Ok(Rejects {
+            path: path.to_path_buf(),
+            writer,
+            count: kept.len() as u64,
+        })
+    }
+
+    /// Sets a bad line aside.
+    pub fn add(&mut self, error: &InputError) -> anyhow::Result<()> {
+        self.writer.write_record(reject_record(error))?;
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Makes what was added durable.
+    pub fn flush(&mut self) -> anyhow::Result<()> {
+        self.writer
+            .flush()
+            .with_context(|| format!("cannot write '{}'", self.path.display()))
+    }
+
+    /// Entries in the file.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
