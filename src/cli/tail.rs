@@ -99,7 +99,12 @@ pub fn tail(args: TailArgs) -> anyhow::Result<()> {
             args.changes.display()
         );
     }
-    let summary = run_tail(&catalog, backfill, options, timely::Config::process(args.workers))?;
+    let summary = run_tail(
+        &catalog,
+        backfill,
+        options,
+        timely::Config::process(args.workers),
+    )?;
     if !args.quiet {
         if let Some(time) = summary.backfill_time {
             println!("backfill: {} rows as of {time}", summary.backfill_rows);

@@ -70,7 +70,10 @@ pub fn fan_out<'scope>(
     let tagged = events.inner.flat_map(move |((user, event), time, diff)| {
         let mut out = vec![(Contribution::Known(user), time, diff)];
         let mut emit = |contribution: &dyn Fn() -> Contribution, selection: &EventSelection| {
-            for (at, insert) in restrict(time, validity(event.ts, selection).in_ticks(ticks_per_second)) {
+            for (at, insert) in restrict(
+                time,
+                validity(event.ts, selection).in_ticks(ticks_per_second),
+            ) {
                 out.push((contribution(), at, if insert { diff } else { -diff }));
             }
         };

@@ -37,7 +37,10 @@ pub fn all_gather<T: ExchangeData + Clone>(worker: &mut Worker, item: T) -> Vec<
 
 /// Every worker's `items`, concatenated on worker 0 in no particular order (`None` on
 /// the other workers): for data only one worker needs, without copying it to all.
-pub fn gather_to_first<T: ExchangeData + Clone>(worker: &mut Worker, items: Vec<T>) -> Option<Vec<T>> {
+pub fn gather_to_first<T: ExchangeData + Clone>(
+    worker: &mut Worker,
+    items: Vec<T>,
+) -> Option<Vec<T>> {
     let index = worker.index();
     let gathered = Rc::new(RefCell::new(Vec::new()));
     let sink = gathered.clone();

@@ -4,8 +4,9 @@
 //! current time, and every change to a membership arrives at worker 0 as
 //! `((segment, user_id), time, diff)`.
 //!
-//! Erasing a user (`delete_user`) marks its key erased in the names collection: the
-//! output join then drops every membership of the key at once. Records that arrive for
+//! Erasing a user (`delete_user`) marks its key erased in the names collection (a row
+//! with the id and `true`): the output join then drops every membership of the key at
+//! once, and the id in the marker still takes part in collision detection. Records that arrive for
 //! the same id afterwards use a fresh key (see [`crate::dataflow::user_key_in`]), so a
 //! returning user starts from nothing and the erased key's state can never resurface.
 
@@ -30,8 +31,8 @@ pub struct Segmentation {
     users: InputSession<u64, (UserKey, UserRecord), isize>,
     events: InputSession<u64, (UserKey, Event), isize>,
     scores: InputSession<u64, (UserKey, ScoreRecord), isize>,
-    /// Each key's id string; `None` marks the key erased.
-    names: InputSession<u64, (UserKey, Option<String>), isize>,
+    /// Each key's id string, and whether the row marks the key erased.
+    names: InputSession<u64, (UserKey, (String, bool)), isize>,
     /// Logical time units per second of event time.
     ticks_per_second: u64,
     probe: ProbeHandle<u64>,
@@ -60,7 +61,7 @@ impl Segmentation {
             let (users_in, users) = scope.new_collection();
             let (events_in, events) = scope.new_collection();
             let (scores_in, scores) = scope.new_collection();
-            let (names_in, names) = scope.new_collection::<(UserKey, Option<String>), isize>();
+            let (names_in, names) = scope.new_collection::<(UserKey, (String, bool)), isize>();
 
             let memberships = render(
                 plan,
@@ -72,27 +73,28 @@ impl Segmentation {
                 },
             );
 
-            // The id strings of each key; more than one is a hash collision. An erased
-            // key (its `None` sorts first) has no ids, so none of its memberships join.
-            let ids = names.reduce_named("UserIds", |_key, ids, out| {
-                if ids[0].0.is_some() {
-                    let ids: Vec<String> = ids.iter().flat_map(|(id, _)| (*id).clone()).collect();
-                    out.push((ids, 1isize));
-                }
+            // The distinct id strings of each key (more than one is a hash collision),
+            // and whether the key has been erased.
+            let ids = names.reduce_named("UserIds", |_key, rows, out| {
+                let mut ids: Vec<String> = rows.iter().map(|((id, _), _)| id.clone()).collect();
+                ids.dedup();
+                let erased = rows.iter().any(|((_, erased), _)| *erased);
+                out.push(((ids, erased), 1isize));
             });
             ids.clone()
-                .filter(|(_key, ids)| ids.len() > 1)
+                .filter(|(_key, (ids, _))| ids.len() > 1)
                 .inner
                 .exchange(|_| 0)
                 .as_collection()
-                .inspect(move |((_key, ids), _time, diff)| {
+                .inspect(move |((_key, (ids, _)), _time, diff)| {
                     if *diff > 0 {
                         collisions_sink.borrow_mut().push(ids.clone());
                     }
                 })
                 .probe_with(&probe);
+            let ids = ids.filter(|(_key, (_, erased))| !erased);
             memberships
-                .join_map(ids, |_key, segment, ids| (*segment, ids[0].clone()))
+                .join_map(ids, |_key, segment, (ids, _)| (*segment, ids[0].clone()))
                 .inner
                 .exchange(|_| 0)
                 .as_collection()
@@ -163,12 +165,12 @@ impl Segmentation {
 
     /// Records the id string of a key at `at`.
     pub fn name(&mut self, user: UserKey, id: String, at: u64) {
-        self.names.update_at((user, Some(id)), at, 1);
+        self.names.update_at((user, (id, false)), at, 1);
     }
 
-    /// Erases a key at `at`: every membership of it ends.
-    pub fn erase(&mut self, user: UserKey, at: u64) {
-        self.names.update_at((user, None), at, 1);
+    /// Erases the key of id `id` at `at`: every membership of it ends.
+    pub fn erase(&mut self, user: UserKey, id: String, at: u64) {
+        self.names.update_at((user, (id, true)), at, 1);
     }
 
     /// Advances every input to `time` and runs the worker until all earlier times are

@@ -21,10 +21,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
+use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
 use timely::dataflow::operators::vec::{Broadcast, Input};
 use timely::dataflow::operators::{Inspect, Probe};
-use timely::container::CapacityContainerBuilder;
 use timely::dataflow::InputHandle;
 use timely::worker::Worker;
 
@@ -203,7 +203,10 @@ fn load_backfill(
         fingerprints,
     } = sink;
     let counts = loading.counts;
-    let summaries = all_gather(worker, (rejects, counts.users + counts.events + counts.scores));
+    let summaries = all_gather(
+        worker,
+        (rejects, counts.users + counts.events + counts.scores),
+    );
     let mut rejects: Vec<InputError> = summaries.iter().flat_map(|(r, _)| r.clone()).collect();
     rejects.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     if options.on_error == OnError::Stop && !rejects.is_empty() {
@@ -503,7 +506,8 @@ impl<'c> Live<'c> {
             }
             LiveRecord::DeleteUser(id) => {
                 let incarnation = self.incarnations.entry(id.clone()).or_insert(0);
-                self.segmentation.erase(user_key_in(&id, *incarnation), at);
+                self.segmentation
+                    .erase(user_key_in(&id, *incarnation), id.clone(), at);
                 *incarnation += 1;
             }
         }
@@ -541,7 +545,10 @@ impl<'c> Live<'c> {
         worker.step_while(|| !self.segmentation.is_complete_before(frontier));
         self.collisions.extend(self.segmentation.take_collisions());
         if let Some(ids) = self.collisions.first() {
-            anyhow::bail!("user ids {} hash to the same internal key; please report this", ids.join(", "));
+            anyhow::bail!(
+                "user ids {} hash to the same internal key; please report this",
+                ids.join(", ")
+            );
         }
         let arrived = self.segmentation.take_changes().into_iter();
         self.pending
@@ -678,7 +685,9 @@ impl Control {
         while !self.stopped.get() {
             worker.step_or_park(Some(Duration::from_millis(50)));
         }
+        // Release this worker's input and let that be known before dropping anything.
         self.input.take();
+        worker.step_while(|| self.probe.less_than(&1));
         drop_dataflows(worker);
     }
 }

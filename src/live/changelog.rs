@@ -157,9 +157,9 @@ impl ChangeLog {
 
 /// The header as lines (each ending in a newline).
 fn header_lines(format: LogFormat, header: &LogHeader) -> Vec<String> {
-    let backfill = header
-        .backfill
-        .map_or("no backfill".to_string(), |t| format!("backfill through {t}"));
+    let backfill = header.backfill.map_or("no backfill".to_string(), |t| {
+        format!("backfill through {t}")
+    });
     match format {
         LogFormat::Csv => {
             let mut lines = vec!["# segflow change log v1\n".to_string()];
@@ -195,9 +195,8 @@ fn read_existing(
     expected: &[String],
 ) -> anyhow::Result<(Vec<Round>, u64)> {
     let name = path.display();
-    let mut reader = BufReader::new(
-        File::open(path).map_err(|e| anyhow::anyhow!("cannot read '{name}': {e}"))?,
-    );
+    let mut reader =
+        BufReader::new(File::open(path).map_err(|e| anyhow::anyhow!("cannot read '{name}': {e}"))?);
     let mut line = String::new();
     let mut offset = 0u64;
     for (number, want) in expected.iter().enumerate() {
@@ -229,7 +228,10 @@ fn read_existing(
         }
         if let Some(round) = progress(format, &line) {
             let round = round.ok_or_else(|| {
-                anyhow::anyhow!("{name}:{number}: malformed progress record `{}`", line.trim_end())
+                anyhow::anyhow!(
+                    "{name}:{number}: malformed progress record `{}`",
+                    line.trim_end()
+                )
             })?;
             rounds.push(round);
             keep = offset;
@@ -291,7 +293,13 @@ mod tests {
     }
 
     fn moved(line: u64) -> BTreeMap<String, Position> {
-        BTreeMap::from([("x.jsonl".to_string(), Position { offset: line * 10, line })])
+        BTreeMap::from([(
+            "x.jsonl".to_string(),
+            Position {
+                offset: line * 10,
+                line,
+            },
+        )])
     }
 
     #[test]
@@ -301,12 +309,15 @@ mod tests {
             let path = dir.path().join("changes");
             let (mut log, rounds) = ChangeLog::open(&path, format, &header()).unwrap();
             assert!(rounds.is_empty());
-            log.write_changes(&[(100_000_000, 0, "u,1".into(), 1)]).unwrap();
+            log.write_changes(&[(100_000_000, 0, "u,1".into(), 1)])
+                .unwrap();
             log.write_progress(101_000_000, &BTreeMap::new()).unwrap();
-            log.write_changes(&[(101_000_000, 1, "#u2".into(), -1)]).unwrap();
+            log.write_changes(&[(101_000_000, 1, "#u2".into(), -1)])
+                .unwrap();
             log.write_progress(101_000_002, &moved(2)).unwrap();
             let complete = std::fs::read_to_string(&path).unwrap();
-            log.write_changes(&[(101_000_002, 0, "u3".into(), 1)]).unwrap();
+            log.write_changes(&[(101_000_002, 0, "u3".into(), 1)])
+                .unwrap();
             drop(log);
             let mut torn = std::fs::read_to_string(&path).unwrap();
             torn.push_str("101.000003,a,u");
@@ -335,8 +346,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("changes.csv");
         let (mut log, _) = ChangeLog::open(&path, LogFormat::Csv, &header()).unwrap();
-        log.write_changes(&[(5_000_000, 1, "a,\"b\"".into(), 1), (5_000_001, 0, "#x".into(), -1)])
-            .unwrap();
+        log.write_changes(&[
+            (5_000_000, 1, "a,\"b\"".into(), 1),
+            (5_000_001, 0, "#x".into(), -1),
+        ])
+        .unwrap();
         log.write_progress(6_000_000, &BTreeMap::new()).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("# segflow change log v1\n# definition a h1\n"));
@@ -356,6 +370,9 @@ mod tests {
             .err()
             .unwrap()
             .to_string();
-        assert!(error.contains("changes.csv:3: this change log was written by a different catalog"), "{error}");
+        assert!(
+            error.contains("changes.csv:3: this change log was written by a different catalog"),
+            "{error}"
+        );
     }
 }

@@ -208,7 +208,7 @@ mod tests {
         assert_eq!(
             follower.positions()["b.jsonl"],
             Position {
-                offset: 25,
+                offset: 24,
                 line: 4
             }
         );
@@ -221,7 +221,10 @@ mod tests {
         let mut follower = Follower::new(dir.path(), BTreeMap::new()).unwrap();
         let target = BTreeMap::from([("a.jsonl".to_string(), Position { offset: 4, line: 2 })]);
         assert_eq!(follower.read_to(&target).unwrap().len(), 2);
-        assert_eq!(texts(&follower.poll().unwrap()), vec![("a.jsonl".into(), 3, "3".into())]);
+        assert_eq!(
+            texts(&follower.poll().unwrap()),
+            vec![("a.jsonl".into(), 3, "3".into())]
+        );
 
         std::fs::write(dir.path().join("a.jsonl"), "1\n").unwrap();
         let error = follower.poll().unwrap_err().to_string();

@@ -15,7 +15,6 @@
 //! numbers are read from their text, never through a float; a string holding a number
 //! is accepted too. User ids must be JSON strings, so that `"00042"` stays `00042`.
 
-
 use rust_decimal::Decimal;
 use serde_json::{Map, Value as Json};
 
@@ -100,7 +99,10 @@ impl<'c> RecordParser<'c> {
         match object.keys().next() {
             Some(extra) => Err(RowError::column(
                 extra,
-                format!("is not a field of a `{kind}` record{}", self.declared_hint(&kind)),
+                format!(
+                    "is not a field of a `{kind}` record{}",
+                    self.declared_hint(&kind)
+                ),
             )),
             None => Ok(record),
         }
@@ -298,32 +300,70 @@ mod tests {
 
     #[test]
     fn large_and_precise_numbers_stay_exact() {
-        let Ok(LiveRecord::Event(event)) =
-            parse(r#"{"type":"event","user_id":"u","ts":1,"kind":"k","amount":12345678901234.000001}"#)
-        else {
+        let Ok(LiveRecord::Event(event)) = parse(
+            r#"{"type":"event","user_id":"u","ts":1,"kind":"k","amount":12345678901234.000001}"#,
+        ) else {
             panic!("expected an event");
         };
         assert_eq!(
             event.fields,
-            vec![Value::Number(Decimal::from_str("12345678901234.000001").unwrap())]
+            vec![Value::Number(
+                Decimal::from_str("12345678901234.000001").unwrap()
+            )]
         );
     }
 
     #[test]
     fn bad_lines_name_the_field_and_the_reason() {
         let cases = [
-            (r#"{"type":"event","user_id":"u","ts":1}"#, None, "missing field `kind`"),
-            (r#"{"type":"event","user_id":7,"ts":1,"kind":"k"}"#, Some("user_id"), "JSON string"),
-            (r#"{"type":"event","user_id":"u","ts":-1,"kind":"k"}"#, Some("ts"), "cannot parse"),
-            (r#"{"type":"event","user_id":"u","ts":1,"kind":"k","amount":"x"}"#, Some("amount"), "as a number"),
-            (r#"{"type":"event","user_id":"u","ts":1,"kind":"k","amout":1}"#, Some("amout"), "declared: amount"),
-            (r#"{"type":"user","user_id":"u","vip":"yes"}"#, Some("vip"), "true or false"),
-            (r#"{"type":"user","user_id":""}"#, Some("user_id"), "must not be empty"),
-            (r#"{"type":"launch","user_id":"u"}"#, Some("type"), "unknown record type"),
+            (
+                r#"{"type":"event","user_id":"u","ts":1}"#,
+                None,
+                "missing field `kind`",
+            ),
+            (
+                r#"{"type":"event","user_id":7,"ts":1,"kind":"k"}"#,
+                Some("user_id"),
+                "JSON string",
+            ),
+            (
+                r#"{"type":"event","user_id":"u","ts":-1,"kind":"k"}"#,
+                Some("ts"),
+                "cannot parse",
+            ),
+            (
+                r#"{"type":"event","user_id":"u","ts":1,"kind":"k","amount":"x"}"#,
+                Some("amount"),
+                "as a number",
+            ),
+            (
+                r#"{"type":"event","user_id":"u","ts":1,"kind":"k","amout":1}"#,
+                Some("amout"),
+                "declared: amount",
+            ),
+            (
+                r#"{"type":"user","user_id":"u","vip":"yes"}"#,
+                Some("vip"),
+                "true or false",
+            ),
+            (
+                r#"{"type":"user","user_id":""}"#,
+                Some("user_id"),
+                "must not be empty",
+            ),
+            (
+                r#"{"type":"launch","user_id":"u"}"#,
+                Some("type"),
+                "unknown record type",
+            ),
             (r#"{"user_id":"u"}"#, None, "missing field `type`"),
             (r#"[1,2]"#, None, "JSON object"),
             (r#"{"type":"event","#, None, "invalid JSON"),
-            (r#"{"type":"score","user_id":"u","model":"m","ts":1,"score":null}"#, Some("score"), "null"),
+            (
+                r#"{"type":"score","user_id":"u","model":"m","ts":1,"score":null}"#,
+                Some("score"),
+                "null",
+            ),
         ];
         for (line, column, reason) in cases {
             let error = parse(line).expect_err(line);

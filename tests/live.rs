@@ -1,0 +1,378 @@
+//! The invariant that ties batch and live together, property-tested: for random
+//! catalogs, a random backfill and a random live stream (out-of-order and late events,
+//! corrections, erasures, users and scores, clock-only advances), summing the change
+//! log up to any time gives exactly what the reference evaluator computes from scratch
+//! over the records in effect at that time.
+//!
+//! When a record takes effect is the documented rule of `segflow::live::frontier`,
+//! restated here on its own: at its event time if that is still open, else at the
+//! frontier, which moves one tick per applied record and follows the watermark.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{catalog_text, dataset};
+use proptest::prelude::*;
+use segflow::catalog::{self, ir::Catalog};
+use segflow::data::{Dataset, EventRow, ScoreRow, UserRow};
+use segflow::engine::batch::{BatchInput, OnError};
+use segflow::engine::tail::{run_tail, TailOptions};
+use segflow::live::changelog::LogFormat;
+use segflow::live::frontier::{parse_tick, ClockKind, TICKS_PER_SECOND as T};
+use segflow::reference;
+use segflow::value::Value;
+use serde_json::{json, Map, Value as Json};
+
+/// One live record as the test generates it.
+#[derive(Clone, Debug)]
+enum Op {
+    Event(EventRow),
+    Retract(EventRow),
+    User(UserRow),
+    Score(ScoreRow),
+    Delete(String),
+    Clock(u64),
+}
+
+impl Op {
+    fn ts(&self) -> Option<u64> {
+        match self {
+            Op::Event(e) | Op::Retract(e) => Some(e.ts),
+            Op::Score(s) => Some(s.ts),
+            Op::Clock(ts) => Some(*ts),
+            Op::User(_) | Op::Delete(_) => None,
+        }
+    }
+
+    fn json(&self, catalog: &Catalog) -> String {
+        let value = |v: &Value| match v {
+            Value::Null => Json::Null,
+            Value::Bool(b) => json!(b),
+            Value::Number(n) => json!(n.to_string()),
+            Value::Time(t) => json!(t),
+            Value::Text(t) => json!(t.as_ref()),
+        };
+        let mut object = Map::new();
+        let event = |kind: &str, e: &EventRow, object: &mut Map<String, Json>| {
+            object.insert("type".into(), json!(kind));
+            object.insert("user_id".into(), json!(e.user_id));
+            object.insert("ts".into(), json!(e.ts));
+            object.insert("kind".into(), json!(e.kind.as_ref()));
+            for (column, v) in catalog.events.iter().zip(&e.fields) {
+                object.insert(column.name.clone(), value(v));
+            }
+        };
+        match self {
+            Op::Event(e) => event("event", e, &mut object),
+            Op::Retract(e) => event("retract_event", e, &mut object),
+            Op::User(u) => {
+                object.insert("type".into(), json!("user"));
+                object.insert("user_id".into(), json!(u.user_id));
+                for (column, v) in catalog.users.iter().zip(&u.attrs) {
+                    object.insert(column.name.clone(), value(v));
+                }
+            }
+            Op::Score(s) => {
+                object.insert("type".into(), json!("score"));
+                object.insert("user_id".into(), json!(s.user_id));
+                object.insert("model".into(), json!(s.model.as_ref()));
+                object.insert("ts".into(), json!(s.ts));
+                object.insert("score".into(), json!(s.score.to_string()));
+            }
+            Op::Delete(id) => {
+                object.insert("type".into(), json!("delete_user"));
+                object.insert("user_id".into(), json!(id));
+            }
+            Op::Clock(ts) => {
+                object.insert("type".into(), json!("clock"));
+                object.insert("ts".into(), json!(ts));
+            }
+        }
+        Json::Object(object).to_string()
+    }
+}
+
+/// A live stream: events, scores and users drawn from a second random dataset and
+/// shifted in time, interleaved with corrections of earlier events (or of events that
+/// never happened), erasures and clock records.
+fn stream(
+    backfill: &Dataset,
+    pool: &Dataset,
+    kinds: &[u8],
+    picks: &[usize],
+    shift: u64,
+) -> Vec<Op> {
+    let mut events: Vec<EventRow> = backfill.events.clone();
+    let (mut next_event, mut next_user, mut next_score) = (0, 0, 0);
+    let mut ops = Vec::new();
+    for (i, kind) in kinds.iter().enumerate() {
+        let pick = picks[i % picks.len()];
+        let op = match kind {
+            0..=2 if next_event < pool.events.len() => {
+                let mut event = pool.events[next_event].clone();
+                next_event += 1;
+                event.ts += shift;
+                events.push(event.clone());
+                Op::Event(event)
+            }
+            3 if !events.is_empty() => Op::Retract(events[pick % events.len()].clone()),
+            4 if !pool.events.is_empty() => {
+                Op::Retract(pool.events[pick % pool.events.len()].clone())
+            }
+            5 if next_user < pool.users.len() => {
+                next_user += 1;
+                Op::User(pool.users[next_user - 1].clone())
+            }
+            6 if next_score < pool.scores.len() => {
+                let mut score = pool.scores[next_score].clone();
+                next_score += 1;
+                score.ts += shift;
+                Op::Score(score)
+            }
+            7 => Op::Delete(format!("u{:02}", pick % 10)),
+            _ => Op::Clock(pick as u64 % 130),
+        };
+        ops.push(op);
+    }
+    ops
+}
+
+/// Where each op takes effect (`None`: rejected), by the rule in the module docs.
+fn effect_ticks(ops: &[Op], backfill: &Dataset, lateness: u64) -> (Vec<Option<u64>>, u64) {
+    let start = backfill.max_ts().unwrap_or(0);
+    let (mut now, mut max_ts) = ((start + 1) * T, start);
+    let mut present: BTreeMap<String, Vec<EventRow>> = BTreeMap::new();
+    for e in &backfill.events {
+        present
+            .entry(e.user_id.clone())
+            .or_default()
+            .push(e.clone());
+    }
+    let mut ticks = Vec::new();
+    for op in ops {
+        match op {
+            Op::Clock(ts) => {
+                max_ts = max_ts.max(*ts);
+                now = now.max(max_ts.saturating_sub(lateness) * T);
+                ticks.push(None);
+                continue;
+            }
+            Op::Retract(e) => {
+                let mine = present.entry(e.user_id.clone()).or_default();
+                match mine.iter().position(|x| x == e) {
+                    Some(i) => {
+                        mine.remove(i);
+                    }
+                    None => {
+                        ticks.push(None);
+                        continue;
+                    }
+                }
+            }
+            Op::Event(e) => present
+                .entry(e.user_id.clone())
+                .or_default()
+                .push(e.clone()),
+            Op::Delete(id) => {
+                present.remove(id);
+            }
+            Op::User(_) | Op::Score(_) => {}
+        }
+        let at = op.ts().map_or(now, |ts| (ts * T).max(now));
+        ticks.push(Some(at));
+        if (now + 1) % T != 0 {
+            now += 1;
+        }
+        if let Some(ts) = op.ts() {
+            max_ts = max_ts.max(ts);
+            now = now.max(max_ts.saturating_sub(lateness) * T);
+        }
+    }
+    (ticks, now)
+}
+
+/// The records in effect at `tick`, as a dataset for the reference evaluator.
+fn visible(backfill: &Dataset, ops: &[Op], ticks: &[Option<u64>], tick: u64) -> Dataset {
+    let mut data = backfill.clone();
+    for (op, at) in ops.iter().zip(ticks) {
+        if !at.is_some_and(|at| at <= tick) {
+            continue;
+        }
+        match op {
+            Op::Event(e) => data.events.push(e.clone()),
+            Op::Retract(e) => {
+                let i = data
+                    .events
+                    .iter()
+                    .position(|x| x == e)
+                    .expect("checked on arrival");
+                data.events.remove(i);
+            }
+            Op::User(u) => data.users.push(u.clone()),
+            Op::Score(s) => data.scores.push(s.clone()),
+            Op::Delete(id) => {
+                data.events.retain(|e| &e.user_id != id);
+                data.users.retain(|u| &u.user_id != id);
+                data.scores.retain(|s| &s.user_id != id);
+            }
+            Op::Clock(_) => {}
+        }
+    }
+    data
+}
+
+/// The change log's records: `(tick, segment, user, diff)`, and its last progress.
+fn read_log(path: &std::path::Path) -> (Vec<(u64, String, String, i64)>, u64) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut changes = Vec::new();
+    let mut progress = 0;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# progress ") {
+            progress = parse_tick(rest.split(' ').next().unwrap()).unwrap();
+        } else if !line.starts_with('#') && line != "time,segment,user_id,diff" {
+            let fields: Vec<&str> = line.split(',').collect();
+            changes.push((
+                parse_tick(fields[0]).unwrap(),
+                fields[1].to_string(),
+                fields[2].to_string(),
+                fields[3].parse().unwrap(),
+            ));
+        }
+    }
+    (changes, progress)
+}
+
+fn run(
+    catalog: &Catalog,
+    backfill: &Dataset,
+    ops: &[Op],
+    lateness: u64,
+    workers: usize,
+) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("live");
+    std::fs::create_dir(&live).unwrap();
+    // Two files, read in name order: the stream is their concatenation.
+    let half = ops.len() / 2;
+    for (name, part) in [("a.jsonl", &ops[..half]), ("b.jsonl", &ops[half..])] {
+        let text: String = part.iter().map(|op| op.json(catalog) + "\n").collect();
+        std::fs::write(live.join(name), text).unwrap();
+    }
+    let options = TailOptions {
+        follow: live,
+        changes: dir.path().join("changes.csv"),
+        format: LogFormat::Csv,
+        rejects: dir.path().join("rejects.csv"),
+        clock: ClockKind::Event,
+        lateness,
+        on_error: OnError::Stop,
+        once: true,
+        poll_interval: Duration::from_millis(1),
+        status_every: None,
+        stop: Arc::new(AtomicBool::new(false)),
+    };
+    let input: Arc<dyn BatchInput> = Arc::new(backfill.clone());
+    run_tail(
+        catalog,
+        Some(input),
+        options,
+        timely::Config::process(workers),
+    )
+    .unwrap();
+    dir
+}
+
+fn check(
+    text: &str,
+    backfill: Dataset,
+    ops: Vec<Op>,
+    lateness: u64,
+    workers: usize,
+) -> Result<(), TestCaseError> {
+    let catalog = catalog::check_sources(&[("random.seg", text)]).unwrap();
+    let dir = run(&catalog, &backfill, &ops, lateness, workers);
+    let (changes, progress) = read_log(&dir.path().join("changes.csv"));
+    let (ticks, frontier) = effect_ticks(&ops, &backfill, lateness);
+    prop_assert_eq!(progress, frontier, "final progress");
+
+    // In time order, consolidated per time.
+    let keys: Vec<_> = changes
+        .iter()
+        .map(|(t, s, u, _)| (*t, s.clone(), u.clone()))
+        .collect();
+    prop_assert!(keys.windows(2).all(|w| w[0].0 <= w[1].0), "time order");
+    prop_assert_eq!(
+        keys.iter().collect::<BTreeSet<_>>().len(),
+        keys.len(),
+        "consolidated"
+    );
+    prop_assert!(changes.iter().all(|c| c.3 == 1 || c.3 == -1));
+
+    // Checked at every tick that changed something and at the end of every second.
+    let start = backfill.max_ts().unwrap_or(0);
+    let mut checks: BTreeSet<u64> = changes.iter().map(|c| c.0).collect();
+    checks.extend((start..frontier / T).map(|s| (s + 1) * T - 1));
+    checks.extend(ticks.iter().flatten().copied());
+    for tick in checks
+        .into_iter()
+        .filter(|t| *t < frontier && *t >= start * T)
+    {
+        let data = visible(&backfill, &ops, &ticks, tick);
+        let expected = reference::evaluate(&catalog, &data, tick / T);
+        let mut summed: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+        for (_, segment, user, diff) in changes.iter().filter(|c| c.0 <= tick) {
+            *summed
+                .entry(segment.clone())
+                .or_default()
+                .entry(user.clone())
+                .or_default() += diff;
+        }
+        let actual: BTreeMap<String, BTreeSet<String>> = catalog
+            .segments
+            .iter()
+            .map(|s| {
+                let members = summed.get(&s.name).into_iter().flatten();
+                let members = members.filter(|(_, n)| **n > 0).map(|(u, _)| u.clone());
+                (s.name.clone(), members.collect())
+            })
+            .collect();
+        prop_assert!(
+            summed.values().flatten().all(|(_, n)| *n == 0 || *n == 1),
+            "a membership summed to more than one at tick {}",
+            tick
+        );
+        prop_assert_eq!(
+            actual,
+            expected,
+            "at tick {} (second {})\ncatalog:\n{}\nops: {:#?}",
+            tick,
+            tick / T,
+            text,
+            ops
+        );
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn summed_change_log_equals_reference_at_every_time(
+        text in catalog_text(),
+        backfill in dataset(),
+        pool in dataset(),
+        kinds in prop::collection::vec(0..10u8, 0..30),
+        picks in prop::collection::vec(0..1000usize, 1..30),
+        shift in 0..40u64,
+        lateness in prop::sample::select(&[0u64, 3, 10][..]),
+        workers in prop::sample::select(&[1usize, 4][..]),
+    ) {
+        let ops = stream(&backfill, &pool, &kinds, &picks, shift);
+        check(&text, backfill, ops, lateness, workers)?;
+    }
+}
