@@ -47,4 +47,5 @@ pub mod gen;
 pub mod io;
 pub mod plan;
 pub mod reference;
+pub mod sql;
 pub mod value;
