@@ -1,0 +1,203 @@
+//! Random catalogs and data drawn from the whole language, shared by the property tests
+//! of the dataflow (`oracle.rs`) and of the SQL peer (`sql.rs`).
+
+use std::str::FromStr;
+
+use proptest::prelude::*;
+use rust_decimal::Decimal;
+use segflow::data::{Dataset, EventRow, ScoreRow, UserRow};
+use segflow::value::{Text, Value};
+
+const SCHEMA: &str = "schema users(country: text, signup_ts: time, vip: bool, age: number)\n\
+                      schema events(amount: number, category: text)\n";
+
+/// A random per-user value expression of type number, with its text.
+fn number_expr() -> impl Strategy<Value = String> {
+    let selection = (
+        prop::option::of(prop_oneof![
+            Just("kind = 'buy'".to_string()),
+            Just("kind in ('buy', 'view')".to_string()),
+            Just("category != 'x'".to_string()),
+            Just("amount >= 1".to_string()),
+            Just("not (kind = 'view') and ts > 20".to_string()),
+            Just("category not in ('y') or amount < 0.5".to_string()),
+        ]),
+        prop::option::of(prop_oneof![Just("5s"), Just("15s"), Just("1m")]),
+    )
+        .prop_map(|(filter, within)| {
+            let mut text = String::new();
+            if let Some(f) = filter {
+                text.push_str(&format!(" where {f}"));
+            }
+            if let Some(w) = within {
+                text.push_str(&format!(" within {w}"));
+            }
+            text
+        });
+    (0..7usize, selection).prop_map(|(func, sel)| match func {
+        0 => format!("count(events{sel})"),
+        1 => format!("sum(events.amount{sel})"),
+        2 => format!("avg(events.amount{sel})"),
+        3 => format!("min(events.amount{sel})"),
+        4 => format!("max(events.amount{sel})"),
+        5 => format!("count_distinct(events.category{sel})"),
+        _ => "score('m1')".to_string(),
+    })
+}
+
+/// A random atom (a comparison), as text.
+fn atom() -> impl Strategy<Value = String> {
+    let threshold = prop_oneof![
+        Just("0"),
+        Just("1"),
+        Just("2"),
+        Just("0.5"),
+        Just("1.00"),
+        Just("3")
+    ];
+    let cmp = prop_oneof![
+        Just("="),
+        Just("!="),
+        Just("<"),
+        Just("<="),
+        Just(">"),
+        Just(">=")
+    ];
+    prop_oneof![
+        4 => (number_expr(), cmp.clone(), threshold).prop_map(|(e, op, t)| format!("{e} {op} {t}")),
+        1 => (number_expr(), cmp.clone(), number_expr()).prop_map(|(a, op, b)| format!("{a} {op} {b}")),
+        1 => prop_oneof![Just("users.country = 'US'"), Just("users.country in ('US', 'DE')"), Just("users.country not in ('US')"), Just("users.vip"), Just("users.age > 30")].prop_map(str::to_string),
+        1 => (cmp.clone(), prop_oneof![Just("0s"), Just("10s"), Just("30s")]).prop_map(|(op, d)| {
+            if d == "0s" { format!("users.signup_ts {op} now") } else { format!("users.signup_ts {op} now - {d}") }
+        }),
+        1 => (cmp, prop_oneof![Just("5s"), Just("20s")]).prop_map(|(op, d)| format!("max(events.ts) {op} now - {d}")),
+        1 => prop_oneof![Just("exists(events within 10s)"), Just("exists(events where kind = 'buy')"), Just("now > 40")].prop_map(str::to_string),
+    ]
+}
+
+/// A random predicate tree over atoms and earlier segments.
+fn predicate(segments_before: usize) -> impl Strategy<Value = String> {
+    let leaf = if segments_before == 0 {
+        atom().boxed()
+    } else {
+        prop_oneof![3 => atom(), 1 => (0..segments_before).prop_map(|i| format!("s{i}"))].boxed()
+    };
+    leaf.prop_recursive(3, 8, 2, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} and {b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} or {b})")),
+            inner.prop_map(|a| format!("not {a}")),
+        ]
+    })
+}
+
+/// A random catalog of up to four segments, the later ones may reference earlier ones.
+pub fn catalog_text() -> impl Strategy<Value = String> {
+    (
+        predicate(0),
+        predicate(1),
+        predicate(2),
+        predicate(3),
+        1..=4usize,
+    )
+        .prop_map(|(a, b, c, d, n)| {
+            let mut text = SCHEMA.to_string();
+            for (i, p) in [a, b, c, d].into_iter().take(n).enumerate() {
+                text.push_str(&format!("segment s{i} = {p}\n"));
+            }
+            text
+        })
+}
+
+fn decimal(text: &str) -> Decimal {
+    Decimal::from_str(text).unwrap()
+}
+
+/// Random data over ten users and times 0..60.
+pub fn dataset() -> impl Strategy<Value = Dataset> {
+    let user = (0..10u32).prop_map(|i| format!("u{i:02}"));
+    let text = |options: &'static [&'static str]| {
+        prop::sample::select(options).prop_map(|s| {
+            if s.is_empty() {
+                Value::Null
+            } else {
+                Value::Text(Text::from(s))
+            }
+        })
+    };
+    let amount =
+        prop::sample::select(&["", "0.10", "0.25", "1", "2.50", "0.5"][..]).prop_map(|s| {
+            if s.is_empty() {
+                Value::Null
+            } else {
+                Value::Number(decimal(s))
+            }
+        });
+    let users = prop::collection::vec(
+        (
+            user.clone(),
+            text(&["US", "DE", "", "FR"]),
+            prop::option::of(0..60i64),
+            prop::option::of(any::<bool>()),
+            prop::option::of(20..40u32),
+        ),
+        0..8,
+    )
+    .prop_map(|rows| {
+        rows.into_iter()
+            .map(|(user_id, country, signup, vip, age)| UserRow {
+                user_id,
+                attrs: vec![
+                    country,
+                    signup.map_or(Value::Null, Value::Time),
+                    vip.map_or(Value::Null, Value::Bool),
+                    age.map_or(Value::Null, |a| Value::Number(a.into())),
+                ],
+            })
+            .collect::<Vec<_>>()
+    });
+    let events = prop::collection::vec(
+        (
+            user.clone(),
+            0..60u64,
+            prop::sample::select(&["buy", "view", "login"][..]),
+            amount,
+            text(&["x", "y", "z", ""]),
+        ),
+        0..40,
+    )
+    .prop_map(|rows| {
+        rows.into_iter()
+            .map(|(user_id, ts, kind, amount, category)| EventRow {
+                user_id,
+                ts,
+                kind: Text::from(kind),
+                fields: vec![amount, category],
+            })
+            .collect::<Vec<_>>()
+    });
+    let scores = prop::collection::vec(
+        (
+            user,
+            prop::sample::select(&["m1", "m2"][..]),
+            prop::sample::select(&["0.1", "0.5", "0.7", "0.9"][..]),
+            0..60u64,
+        ),
+        0..10,
+    )
+    .prop_map(|rows| {
+        rows.into_iter()
+            .map(|(user_id, model, score, ts)| ScoreRow {
+                user_id,
+                model: Text::from(model),
+                score: decimal(score),
+                ts,
+            })
+            .collect::<Vec<_>>()
+    });
+    (users, events, scores).prop_map(|(users, events, scores)| Dataset {
+        users,
+        events,
+        scores,
+    })
+}
