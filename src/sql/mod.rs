@@ -40,6 +40,8 @@ use values::Values;
 
 // The compiler's own CTE names; segments named like them are renamed (`features_2`).
 const PARAMS: &str = "params";
+/// The as-of time, in a query that reads `params`.
+const NOW: &str = "params.now";
 const USERS_NOW: &str = "users_now";
 const EVENTS_NOW: &str = "events_now";
 const SCORES_NOW: &str = "scores_now";
@@ -157,8 +159,8 @@ fn inputs(as_of: AsOf) -> String {
          {USERS_NOW} AS (\n  SELECT * EXCLUDE (_row) FROM users\n  \
          QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY _row DESC) = 1\n),\n\
          -- events and scores after now have not happened yet\n\
-         {EVENTS_NOW} AS (\n  SELECT events.* FROM events, {PARAMS} WHERE events.ts <= {PARAMS}.now\n),\n\
-         {SCORES_NOW} AS (\n  SELECT scores.* FROM scores, {PARAMS} WHERE scores.ts <= {PARAMS}.now\n),\n\
+         {EVENTS_NOW} AS (\n  SELECT events.* FROM events, {PARAMS} WHERE events.ts <= {NOW}\n),\n\
+         {SCORES_NOW} AS (\n  SELECT scores.* FROM scores, {PARAMS} WHERE scores.ts <= {NOW}\n),\n\
          -- every user known at now: with a users row, or a visible event or score\n\
          {UNIVERSE} AS (\n  SELECT user_id FROM users\n  UNION SELECT user_id FROM {EVENTS_NOW}\n  \
          UNION SELECT user_id FROM {SCORES_NOW}\n)"

@@ -95,19 +95,16 @@ impl SegmentWriter<'_> {
     }
 
     fn pred(&self, pred: &Pred) -> Result<Cond, Imprecise> {
-        let now = format!("{PARAMS}.now");
         Ok(match pred {
             Pred::Const(b) => predicate::constant(*b),
-            Pred::Cmp(l, op, r) => predicate::compare(
-                &self.values.term(l, &now)?,
-                *op,
-                &self.values.term(r, &now)?,
-            ),
+            Pred::Cmp(l, op, r) => {
+                predicate::compare(&self.values.term(l)?, *op, &self.values.term(r)?)
+            }
             Pred::In {
                 expr,
                 list,
                 negated,
-            } => predicate::in_list(&self.values.term(expr, &now)?, list, *negated)?,
+            } => predicate::in_list(&self.values.term(expr)?, list, *negated)?,
             Pred::Segment(i) => (
                 format!("user_id IN (SELECT user_id FROM {})", self.names[*i]),
                 Prec::Cmp,

@@ -23,8 +23,8 @@ use super::ident::{quote_str, Idents};
 use super::predicate::{self, combine, Cond, Imprecise, Prec, Term};
 use super::tables;
 use super::{
-    SqlError, EVENTS_NOW, EVENT_VALUES, FEATURES, LATEST_SCORES, PARAMS, SCORES_NOW, SCORE_VALUES,
-    UNIVERSE, USERS_NOW,
+    SqlError, EVENTS_NOW, EVENT_VALUES, FEATURES, LATEST_SCORES, NOW, PARAMS, SCORES_NOW,
+    SCORE_VALUES, UNIVERSE, USERS_NOW,
 };
 
 /// Where a value lives in `features`.
@@ -91,15 +91,14 @@ impl Values {
         });
     }
 
-    /// `expr` as a comparison operand in a query over `features` (and `params`, named
-    /// `now`).
+    /// `expr` as a comparison operand in a query over `features` (and `params`).
     ///
     /// # Panics
     /// If `expr` is a per-user value that was never [`add`](Values::add)ed.
-    pub fn term(&self, expr: &ValueExpr, now: &str) -> Result<Term, Imprecise> {
+    pub fn term(&self, expr: &ValueExpr) -> Result<Term, Imprecise> {
         Ok(match expr {
             ValueExpr::Const(v) => predicate::constant_term(v)?,
-            ValueExpr::Now(offset) => predicate::now_term(now, *offset),
+            ValueExpr::Now(offset) => predicate::now_term(*offset),
             ValueExpr::Attr(_) | ValueExpr::Score(_) | ValueExpr::Agg(_) => {
                 let never_missing = matches!(expr, ValueExpr::Agg(a) if defaults_to_zero(a.func));
                 match &self.entries[self.index[expr]].column {
@@ -281,9 +280,7 @@ fn filter(catalog: &Catalog, agg: &Aggregate) -> Result<String, Imprecise> {
         .as_ref()
         .map(|p| predicate::event_pred(catalog, p))
         .transpose()?;
-    let window: Option<Cond> = agg
-        .within
-        .map(|d| (format!("ts > {PARAMS}.now - {d}"), Prec::Cmp));
+    let window: Option<Cond> = agg.within.map(|d| (format!("ts > {NOW} - {d}"), Prec::Cmp));
     let cond = match (clause, window) {
         (Some(c), Some(w)) => combine(Prec::And, c, w),
         (Some(c), None) | (None, Some(c)) => c,
