@@ -48,4 +48,5 @@ pub mod io;
 pub mod live;
 pub mod plan;
 pub mod reference;
+pub mod sql;
 pub mod value;

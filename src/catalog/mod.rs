@@ -9,7 +9,8 @@
 //! `duration`, then the checker: `schema`, `names`, `expr` (features and segment
 //! predicates), `call` (aggregates, `exists`, `score`), `event` (`where` clauses),
 //! `typing` (comparisons), `graph` (cycles and dependency order), `hash`, driven by
-//! `check`; `diagnostic` and `suggest` serve them all.
+//! `check`; `diagnostic` and `suggest` serve them all. `show` writes checked
+//! expressions back as catalog text.
 
 mod ast;
 mod call;
@@ -26,6 +27,7 @@ mod lexer;
 mod names;
 mod parser;
 mod schema;
+pub mod show;
 mod source;
 mod suggest;
 #[cfg(test)]

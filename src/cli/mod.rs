@@ -35,6 +35,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Write deterministic synthetic users.csv, events.csv and scores.csv.
     Gen(GenArgs),
+    /// Compile a catalog into one SQL query (DuckDB) giving (segment, user_id) rows.
+    Sql(crate::sql::SqlArgs),
 }
 
 #[derive(Args, Debug)]
@@ -107,6 +109,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Sql(args) => crate::sql::run(args),
     }
 }
 

@@ -4,7 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use crate::catalog::ir::{Catalog, EventOperand, EventPred};
+use crate::catalog::ir::{AggFunc, Catalog};
+use crate::catalog::show;
 
 use super::{Plan, Projection, SetNode, Source};
 
@@ -131,86 +132,14 @@ fn operand_label(catalog: &Catalog, plan: &Plan, operand: usize) -> String {
         Source::Score(model) => format!("score('{model}')"),
         Source::Linear(sel) | Source::Distinct(sel) | Source::Extreme { selection: sel, .. } => {
             let func = match (source, op.projection) {
-                (Source::Linear(_), Projection::Count) => "count",
-                (Source::Linear(_), Projection::Sum) => "sum",
-                (Source::Linear(_), _) => "avg",
-                (Source::Distinct(_), _) => "count_distinct",
-                (Source::Extreme { max: true, .. }, _) => "max",
-                _ => "min",
+                (Source::Linear(_), Projection::Count) => AggFunc::Count,
+                (Source::Linear(_), Projection::Sum) => AggFunc::Sum,
+                (Source::Linear(_), _) => AggFunc::Avg,
+                (Source::Distinct(_), _) => AggFunc::CountDistinct,
+                (Source::Extreme { max: true, .. }, _) => AggFunc::Max,
+                _ => AggFunc::Min,
             };
-            let mut text = format!("{func}(events");
-            if let Some(field) = sel.field {
-                let _ = write!(text, ".{}", catalog.event_field_name(field));
-            }
-            if let Some(filter) = &sel.filter {
-                let _ = write!(text, " where {}", event_pred(catalog, filter));
-            }
-            if let Some(within) = sel.within {
-                let _ = write!(text, " within {}", duration(within));
-            }
-            text.push(')');
-            text
+            show::aggregate(catalog, func, sel.field, sel.filter.as_ref(), sel.within)
         }
-    }
-}
-
-/// A duration in the largest unit that divides it: `30d`, `90m`, `45s`.
-fn duration(seconds: u64) -> String {
-    const UNITS: [(u64, &str); 4] = [(604_800, "w"), (86_400, "d"), (3_600, "h"), (60, "m")];
-    UNITS
-        .iter()
-        .find(|(size, _)| seconds.is_multiple_of(*size))
-        .map_or_else(
-            || format!("{seconds}s"),
-            |(size, unit)| format!("{}{unit}", seconds / size),
-        )
-}
-
-fn event_pred(catalog: &Catalog, pred: &EventPred) -> String {
-    let operand = |o: &EventOperand| match o {
-        EventOperand::Field(f) => catalog.event_field_name(*f).to_string(),
-        EventOperand::Const(v) => literal(v),
-    };
-    match pred {
-        EventPred::Const(b) => b.to_string(),
-        EventPred::Cmp(l, op, r) => format!("{} {} {}", operand(l), op.symbol(), operand(r)),
-        EventPred::In {
-            operand: o,
-            list,
-            negated,
-        } => {
-            let items: Vec<_> = list.iter().map(literal).collect();
-            let not = if *negated { " not" } else { "" };
-            format!("{}{not} in ({})", operand(o), items.join(", "))
-        }
-        EventPred::And(l, r) => format!(
-            "({} and {})",
-            event_pred(catalog, l),
-            event_pred(catalog, r)
-        ),
-        EventPred::Or(l, r) => {
-            format!("({} or {})", event_pred(catalog, l), event_pred(catalog, r))
-        }
-        EventPred::Not(p) => format!("not {}", event_pred(catalog, p)),
-    }
-}
-
-fn literal(value: &crate::value::Value) -> String {
-    match value {
-        crate::value::Value::Text(s) => format!("'{}'", s.replace('\'', "''")),
-        other => other.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_are_shown_in_their_largest_exact_unit() {
-        assert_eq!(duration(2_592_000), "30d");
-        assert_eq!(duration(1_209_600), "2w");
-        assert_eq!(duration(5_400), "90m");
-        assert_eq!(duration(45), "45s");
     }
 }

@@ -1,7 +1,5 @@
-//! Generators shared by the property tests: random catalogs drawn from the whole
-//! language and random data over a few users and a minute of time.
-
-#![allow(dead_code)] // each test binary uses its own subset
+//! Random catalogs and data drawn from the whole language, shared by the property tests
+//! of the dataflow (`oracle.rs`), of live runs (`live.rs`) and of the SQL peer (`sql.rs`).
 
 use std::str::FromStr;
 
@@ -10,11 +8,11 @@ use rust_decimal::Decimal;
 use segflow::data::{Dataset, EventRow, ScoreRow, UserRow};
 use segflow::value::{Text, Value};
 
-pub const SCHEMA: &str = "schema users(country: text, signup_ts: time, vip: bool, age: number)\n\
+const SCHEMA: &str = "schema users(country: text, signup_ts: time, vip: bool, age: number)\n\
                       schema events(amount: number, category: text)\n";
 
 /// A random per-user value expression of type number, with its text.
-pub fn number_expr() -> impl Strategy<Value = String> {
+fn number_expr() -> impl Strategy<Value = String> {
     let selection = (
         prop::option::of(prop_oneof![
             Just("kind = 'buy'".to_string()),
@@ -48,7 +46,7 @@ pub fn number_expr() -> impl Strategy<Value = String> {
 }
 
 /// A random atom (a comparison), as text.
-pub fn atom() -> impl Strategy<Value = String> {
+fn atom() -> impl Strategy<Value = String> {
     let threshold = prop_oneof![
         Just("0"),
         Just("1"),
@@ -78,7 +76,7 @@ pub fn atom() -> impl Strategy<Value = String> {
 }
 
 /// A random predicate tree over atoms and earlier segments.
-pub fn predicate(segments_before: usize) -> impl Strategy<Value = String> {
+fn predicate(segments_before: usize) -> impl Strategy<Value = String> {
     let leaf = if segments_before == 0 {
         atom().boxed()
     } else {
@@ -111,7 +109,7 @@ pub fn catalog_text() -> impl Strategy<Value = String> {
         })
 }
 
-pub fn decimal(text: &str) -> Decimal {
+fn decimal(text: &str) -> Decimal {
     Decimal::from_str(text).unwrap()
 }
 

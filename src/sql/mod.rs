@@ -1,0 +1,195 @@
+//! `segflow sql`: a catalog compiled into one SQL query (DuckDB dialect) that gives the
+//! members of every segment as `(segment, user_id)` rows.
+//!
+//! The query exists so that a team can check segflow's answer in their warehouse, and
+//! so that benchmarks have a from-scratch peer (`benches/duckdb_peer.py`). It follows
+//! the reference evaluator ([`crate::reference`]) rule by rule, and the tests hold it
+//! to byte-identical output with `segflow run`. Its shape, top to bottom:
+//!
+//! - `params`: the as-of time `now`, a parameter `$as_of` or a literal;
+//! - `users_now`, `events_now`, `scores_now`: what is visible at `now`;
+//! - `universe`: every user known at `now`;
+//! - `event_values`, `latest_scores`, `score_values`, `features`: one row per user, one
+//!   column per value ([`values`]);
+//! - one CTE per segment, in dependency order ([`segment`]), conditions in two-valued
+//!   logic ([`predicate`]);
+//! - the union of the segments, sorted by segment and user id.
+//!
+//! Where SQL and segflow differ (NULL, decimal division, row order), the choices are
+//! recorded in docs/DESIGN.md ("SQL").
+
+mod command;
+mod ident;
+mod predicate;
+mod segment;
+mod tables;
+mod values;
+
+use std::fmt::Write;
+
+use rust_decimal::Decimal;
+
+use crate::catalog::ir::Catalog;
+
+pub use command::{run, SqlArgs};
+pub use tables::{create_tables, NUMBER, SCALE};
+
+use ident::{quote_str, Idents};
+use segment::SegmentWriter;
+use values::Values;
+
+// The compiler's own CTE names; segments named like them are renamed (`features_2`).
+const PARAMS: &str = "params";
+/// The as-of time, in a query that reads `params`.
+const NOW: &str = "params.now";
+const USERS_NOW: &str = "users_now";
+const EVENTS_NOW: &str = "events_now";
+const SCORES_NOW: &str = "scores_now";
+const UNIVERSE: &str = "universe";
+const EVENT_VALUES: &str = "event_values";
+const LATEST_SCORES: &str = "latest_scores";
+const SCORE_VALUES: &str = "score_values";
+const FEATURES: &str = "features";
+
+/// The as-of time of the query.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AsOf {
+    /// The named parameter `$as_of` (BIGINT seconds); NULL means the greatest `ts` in
+    /// `events` and `scores` (0 when both are empty), as `segflow run` does.
+    Param,
+    /// A fixed time, written into the query.
+    At(u64),
+}
+
+/// A catalog the SQL types cannot express.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SqlError {
+    #[error(
+        "{context} uses the number {number}, which has more than {SCALE} decimal places; \
+         SQL numbers are {NUMBER}"
+    )]
+    Precision { context: String, number: Decimal },
+    #[error(
+        "column `{column}` of `{table}` has the name of another column but for case \
+         (SQL names ignore case; `_row` belongs to `segflow sql`)"
+    )]
+    ColumnCase { table: &'static str, column: String },
+}
+
+/// The query giving every segment's members at the as-of time.
+pub fn compile(catalog: &Catalog, as_of: AsOf) -> Result<String, SqlError> {
+    let tables = tables::tables(catalog)?;
+    let mut values = Values::new();
+    for feature in &catalog.features {
+        values.add(catalog, &feature.expr, Some(&feature.name));
+    }
+    for segment in &catalog.segments {
+        for expr in segment::values_of(&segment.pred) {
+            values.add(catalog, expr, None);
+        }
+    }
+    let mut ctes = Idents::with(&[
+        PARAMS,
+        USERS_NOW,
+        EVENTS_NOW,
+        SCORES_NOW,
+        UNIVERSE,
+        EVENT_VALUES,
+        LATEST_SCORES,
+        SCORE_VALUES,
+        FEATURES,
+    ]);
+    let names: Vec<String> = catalog
+        .segments
+        .iter()
+        .map(|s| ctes.claim(&s.name))
+        .collect();
+
+    let mut out = header(catalog, &tables, as_of);
+    let mut parts = vec![inputs(as_of)];
+    parts.extend(values.ctes(catalog)?);
+    let writer = SegmentWriter {
+        values: &values,
+        names: &names,
+    };
+    for i in segment::dependency_order(catalog) {
+        parts.push(writer.cte(&catalog.segments[i], &names[i])?);
+    }
+    let _ = writeln!(out, "WITH\n{}", parts.join(",\n"));
+    out.push_str(&union(catalog, &names));
+    Ok(out)
+}
+
+/// Comments: what the query reads, its parameter, and the segments in catalog order
+/// (`-- segments: a, b`, which `benches/duckdb_peer.py` reads).
+fn header(catalog: &Catalog, tables: &[tables::Table], as_of: AsOf) -> String {
+    let mut out = String::from(
+        "-- segflow sql: the members of every segment as (segment, user_id) rows (DuckDB).\n\
+         -- Reads the tables, typed as `segflow sql --tables` prints them:\n",
+    );
+    for table in tables {
+        let _ = writeln!(out, "--   {}", table.summary());
+    }
+    match as_of {
+        AsOf::Param => out.push_str(
+            "-- As of the parameter $as_of (BIGINT seconds; NULL: the greatest ts in events and\n\
+             -- scores), e.g. PREPARE segments AS <query>; EXECUTE segments(as_of := 1700000000);\n",
+        ),
+        AsOf::At(t) => {
+            let _ = writeln!(out, "-- As of {t}.");
+        }
+    }
+    let names: Vec<&str> = catalog.segments.iter().map(|s| s.name.as_str()).collect();
+    let _ = writeln!(out, "-- segments: {}", names.join(", "));
+    out
+}
+
+/// `params`, the visible rows and the universe.
+fn inputs(as_of: AsOf) -> String {
+    let now = match as_of {
+        AsOf::Param => "coalesce(\n    CAST($as_of AS BIGINT),\n    \
+             (SELECT max(ts) FROM (SELECT ts FROM events UNION ALL SELECT ts FROM scores)),\n    \
+             0\n  )"
+            .to_string(),
+        AsOf::At(t) => format!("CAST({t} AS BIGINT)"),
+    };
+    format!(
+        "{PARAMS} AS (\n  SELECT {now} AS now\n),\n\
+         -- users are upserts: the last row of a user_id (the greatest _row) wins\n\
+         {USERS_NOW} AS (\n  SELECT * EXCLUDE (_row) FROM users\n  \
+         QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY _row DESC) = 1\n),\n\
+         -- events and scores after now have not happened yet\n\
+         {EVENTS_NOW} AS (\n  SELECT events.* FROM events, {PARAMS} WHERE events.ts <= {NOW}\n),\n\
+         {SCORES_NOW} AS (\n  SELECT scores.* FROM scores, {PARAMS} WHERE scores.ts <= {NOW}\n),\n\
+         -- every user known at now: with a users row, or a visible event or score\n\
+         {UNIVERSE} AS (\n  SELECT user_id FROM users\n  UNION SELECT user_id FROM {EVENTS_NOW}\n  \
+         UNION SELECT user_id FROM {SCORES_NOW}\n)"
+    )
+}
+
+/// The final `SELECT`: every segment's rows, sorted.
+fn union(catalog: &Catalog, names: &[String]) -> String {
+    if catalog.segments.is_empty() {
+        return "SELECT CAST(NULL AS VARCHAR) AS segment, CAST(NULL AS VARCHAR) AS user_id \
+                WHERE FALSE;\n"
+            .to_string();
+    }
+    let selects: Vec<String> = catalog
+        .segments
+        .iter()
+        .zip(names)
+        .map(|(segment, name)| {
+            format!(
+                "SELECT {} AS segment, user_id FROM {name}",
+                quote_str(&segment.name)
+            )
+        })
+        .collect();
+    format!(
+        "{}\nORDER BY segment, user_id;\n",
+        selects.join("\nUNION ALL ")
+    )
+}
+
+#[cfg(test)]
+mod tests;
