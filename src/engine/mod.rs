@@ -1,6 +1,7 @@
 //! Running segmentation dataflows on a timely worker cluster.
 
 pub mod batch;
+pub(crate) mod control;
 mod gather;
 mod loading;
 pub mod segmentation;

@@ -11,21 +11,14 @@
 //! and a progress record to the change log. A restart with an existing log replays the
 //! rounds the log recorded, writes nothing it already holds, and carries on.
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
-use timely::container::CapacityContainerBuilder;
-use timely::dataflow::operators::probe::Handle as ProbeHandle;
-use timely::dataflow::operators::vec::{Broadcast, Input};
-use timely::dataflow::operators::{Inspect, Probe};
-use timely::dataflow::InputHandle;
 use timely::worker::Worker;
 
 use crate::catalog::ir::Catalog;
@@ -41,6 +34,7 @@ use crate::live::rejects::Rejects;
 use crate::plan::Plan;
 
 use super::batch::{BatchInput, OnError};
+use super::control::Control;
 use super::gather::{all_gather, gather_to_first};
 use super::loading::{Counts, Loading};
 use super::segmentation::Segmentation;
@@ -639,62 +633,5 @@ impl Status {
         );
         self.last = Instant::now();
         self.events_then = summary.events;
-    }
-}
-
-/// Worker 0 telling the other workers to stop: a broadcast of one message.
-struct Control {
-    input: Option<InputHandle<u64, CapacityContainerBuilder<Vec<()>>>>,
-    probe: ProbeHandle<u64>,
-    stopped: Rc<Cell<bool>>,
-}
-
-impl Control {
-    fn build(worker: &mut Worker) -> Control {
-        let stopped = Rc::new(Cell::new(false));
-        let flag = stopped.clone();
-        let probe = ProbeHandle::new();
-        let input = worker.dataflow::<u64, _, _>(|scope| {
-            let (input, stream) = scope.new_input::<()>();
-            stream
-                .broadcast()
-                .inspect(move |_| flag.set(true))
-                .probe_with(&probe);
-            input
-        });
-        Control {
-            input: Some(input),
-            probe,
-            stopped,
-        }
-    }
-
-    /// Tells every worker to stop (from any worker), waits until they have heard, and
-    /// drops this worker's dataflows.
-    fn stop(&mut self, worker: &mut Worker) {
-        if let Some(mut input) = self.input.take() {
-            input.send(());
-            input.advance_to(1);
-        }
-        worker.step_while(|| !self.stopped.get() || self.probe.less_than(&1));
-        drop_dataflows(worker);
-    }
-
-    /// Works on this worker's share until some worker says stop.
-    fn wait(&mut self, worker: &mut Worker) {
-        while !self.stopped.get() {
-            worker.step_or_park(Some(Duration::from_millis(50)));
-        }
-        // Release this worker's input and let that be known before dropping anything.
-        self.input.take();
-        worker.step_while(|| self.probe.less_than(&1));
-        drop_dataflows(worker);
-    }
-}
-
-/// Drops every dataflow: a live run never finishes its pending window retractions.
-fn drop_dataflows(worker: &mut Worker) {
-    for dataflow in worker.installed_dataflows() {
-        worker.drop_dataflow(dataflow);
     }
 }
