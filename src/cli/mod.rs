@@ -1,4 +1,8 @@
-//! Command-line interface: `segflow run`, `segflow check`, `segflow gen`.
+//! Command-line interface: `segflow run`, `segflow check`, `segflow gen`,
+//! `segflow cluster`.
+
+mod cluster_args;
+mod launch;
 
 use std::path::PathBuf;
 
@@ -10,6 +14,9 @@ use crate::engine::batch::{run_files, OnError};
 use crate::io::load::DataFiles;
 use crate::io::output::{sizes_table, write_results};
 use crate::plan::{describe, Plan};
+
+pub use cluster_args::ClusterArgs;
+pub use launch::{LaunchArgs, PORT_TAKEN};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -30,6 +37,10 @@ pub enum Command {
     Check(CheckArgs),
     /// Write deterministic synthetic users.csv, events.csv and scores.csv.
     Gen(GenArgs),
+    /// Run a command as a job of several processes on this machine.
+    ///
+    /// For example `segflow cluster -n 2 -w 1 -- run --catalog C --data D`.
+    Cluster(LaunchArgs),
 }
 
 #[derive(Args, Debug)]
@@ -50,9 +61,8 @@ pub struct RunArgs {
     /// What to do with a malformed input row.
     #[arg(long, value_enum, default_value_t = OnError::Stop)]
     pub on_error: OnError,
-    /// Worker threads.
-    #[arg(short = 'w', long, default_value_t = 1, value_name = "N")]
-    pub workers: usize,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 #[derive(Args, Debug)]
@@ -101,17 +111,29 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Cluster(args) => launch::launch(&args),
     }
 }
 
+/// Whether a command failed only because its cluster port was taken (see [`PORT_TAKEN`]).
+pub fn port_taken(error: &anyhow::Error) -> bool {
+    matches!(
+        error.downcast_ref::<crate::engine::batch::BatchError>(),
+        Some(crate::engine::batch::BatchError::Cluster(cluster)) if cluster.is_port_taken()
+    )
+}
+
 fn run_batch(args: RunArgs) -> anyhow::Result<()> {
-    if args.workers == 0 {
-        anyhow::bail!("--workers must be at least 1");
-    }
+    let workers = args.cluster.workers()?;
     let catalog = catalog::load(&args.catalogs)?;
     let files = DataFiles::open(&args.data, &catalog)?;
-    let config = timely::Config::process(args.workers);
-    let result = run_files(&catalog, files, args.as_of, args.on_error, config)?;
+    let Some(result) = run_files(&catalog, files, args.as_of, args.on_error, workers)? else {
+        println!(
+            "process {} of {} done; process 0 writes the results",
+            args.cluster.process, args.cluster.processes
+        );
+        return Ok(());
+    };
     write_results(&args.out, &catalog, &result).context("writing results")?;
 
     let stats = &result.stats;
