@@ -160,15 +160,14 @@ where
 {
     thread::spawn(move || {
         let mut from = BufReader::new(from);
-        let mut line = Vec::new();
+        // Prefix and line go out in one write, so lines of processes never interleave.
+        let mut line = prefix.unwrap_or_default().into_bytes();
+        let start = line.len();
         while from.read_until(b'\n', &mut line).is_ok_and(|read| read > 0) {
             let mut to = to();
             // Our own output closed (e.g. a pipe to `head`): keep draining the child.
-            let _ = to
-                .write_all(prefix.as_deref().unwrap_or_default().as_bytes())
-                .and_then(|()| to.write_all(&line))
-                .and_then(|()| to.flush());
-            line.clear();
+            let _ = to.write_all(&line).and_then(|()| to.flush());
+            line.truncate(start);
         }
     })
 }

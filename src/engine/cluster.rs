@@ -1,21 +1,25 @@
 //! Starting timely workers on this process, alone or as one process of a cluster, and
-//! turning a broken cluster into one error.
+//! ending a cluster process with one line when a peer is lost.
 //!
 //! For a cluster the sockets are connected by [`super::connect`] (with a deadline) and
 //! handed to timely's `initialize_networking_from_sockets`. When a peer dies, timely
 //! takes the job down by panicking: the communication thread of the broken connection
 //! panics, poisons the queues it shares with the workers, and every worker panics in
-//! turn. That is the right outcome — the job cannot go on without the peer — but not
-//! the right message, so a panic hook keeps those panics quiet, remembers which peer's
-//! thread saw the connection break (timely names the threads `timely:recv-P` and
-//! `timely:send-P`), and [`execute`] returns [`ClusterError::Disconnected`] naming it.
-//! Every other panic is reported as usual.
+//! turn — and may abort the process, when a buffer's destructor panics again during
+//! that unwinding. So there is no reliable way back from the first panic, and a panic
+//! hook acts on it instead: when a thread timely names `timely:recv-P` or
+//! `timely:send-P` reports a broken connection, the hook prints one line naming process
+//! `P` and exits with status 1, before anything unwinds. Nothing has been written by
+//! then (results are written after the workers finish), and the job replays from its
+//! sources when restarted. Panics that merely echo an earlier one are kept quiet; every
+//! other panic is reported as usual.
 //!
-//! The record of the broken peer is global, as the panic hook is: one process runs one
-//! cluster execution at a time.
+//! The hook and the addresses it names are global: one process runs one cluster
+//! execution at a time.
 
 use std::panic;
-use std::sync::{Mutex, Once};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, Once};
 use std::time::Duration;
 
 use timely::communication::allocator::zero_copy::initialize::initialize_networking_from_sockets;
@@ -121,7 +125,7 @@ where
             .collect();
     };
 
-    quiet_communication_panics();
+    end_on_disconnection(&addresses);
     let sockets = connect(&addresses, process, connect_timeout)?;
     let hooks = Hooks::default();
     let local = if zerocopy {
@@ -129,55 +133,45 @@ where
     } else {
         ProcessBuilder::new_typed_vector(threads, hooks.refill.clone(), hooks.spill.clone())
     };
-    *broken_peer() = None;
     let (builders, comms) =
         initialize_networking_from_sockets(local, sockets, process, threads, hooks)
             .map_err(|e| ClusterError::Setup(e.to_string()))?;
     let builders = builders.into_iter().map(AllocatorBuilder::Tcp).collect();
     let guards = timely::execute::execute_from(builders, Box::new(()), config.worker, func)
         .map_err(ClusterError::Setup)?;
-    let outcomes: Result<Vec<T>, _> = guards.join().into_iter().collect();
-    // Joining the communication threads flushes the last messages to the peers. After a
-    // failure it could wait forever on a peer that is failing too; the process is
-    // about to exit with an error, which ends the threads.
-    let closed = match outcomes {
-        Ok(_) => std::thread::Builder::new()
-            .name("timely:comms".into())
-            .spawn(move || drop(comms))
-            .is_ok_and(|closing| closing.join().is_ok()),
-        Err(_) => {
-            std::mem::forget(comms);
-            false
+    match guards.join().into_iter().collect() {
+        Ok(results) => {
+            // Joining the communication threads sends the last messages to the peers.
+            drop(comms);
+            Ok(results)
         }
-    };
-    let broken = broken_peer().take();
-    match (outcomes, closed, broken) {
-        (Ok(results), true, _) => Ok(results),
-        (_, _, Some(process)) => Err(ClusterError::Disconnected {
-            process,
-            address: addresses[process].clone(),
-        }),
-        _ => Err(ClusterError::WorkerPanicked),
+        Err(_) => {
+            // A worker panicked; the peers may be waiting for it forever, so do not
+            // join the threads that talk to them. The process is about to exit.
+            std::mem::forget(comms);
+            Err(ClusterError::WorkerPanicked)
+        }
     }
 }
 
-/// The peer whose connection broke first in the current cluster execution.
-fn broken_peer() -> std::sync::MutexGuard<'static, Option<usize>> {
-    static BROKEN_PEER: Mutex<Option<usize>> = Mutex::new(None);
-    BROKEN_PEER
+/// The addresses of the current cluster execution's processes, for the hook's message.
+fn peers() -> MutexGuard<'static, Vec<String>> {
+    static PEERS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    PEERS
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Messages of the panics by which timely spreads a broken connection to every thread.
-const CASCADE: [&str; 3] = [
-    "timely communication error",
-    "MergeQueue poisoned",
-    "thread panic",
-];
+/// How timely's communication threads report a broken connection.
+const BROKEN: &str = "timely communication error";
+/// Panics that only repeat an earlier one: a worker or communication thread finding
+/// the queues poisoned by a panicking thread, or timely joining a panicked thread.
+const ECHOES: [&str; 2] = ["MergeQueue poisoned", "thread panic"];
 
-/// Installs (once) the panic hook described in the module documentation.
-fn quiet_communication_panics() {
+/// Installs (once) the panic hook described in the module documentation, and records
+/// `addresses` for its message.
+fn end_on_disconnection(addresses: &[String]) {
+    *peers() = addresses.to_vec();
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         let report = panic::take_hook();
@@ -185,15 +179,25 @@ fn quiet_communication_panics() {
             let thread = std::thread::current();
             let name = thread.name().unwrap_or_default();
             let message = info.payload_as_str().unwrap_or_default();
-            if !name.starts_with("timely:") || !CASCADE.iter().any(|m| message.contains(m)) {
-                return report(info);
-            }
-            let peer = name
+            let peer: Option<usize> = name
                 .strip_prefix("timely:recv-")
                 .or_else(|| name.strip_prefix("timely:send-"))
                 .and_then(|peer| peer.parse().ok());
-            if let Some(peer) = peer.filter(|_| message.starts_with(CASCADE[0])) {
-                broken_peer().get_or_insert(peer);
+            match peer {
+                Some(process) if message.starts_with(BROKEN) => {
+                    static ENDING: AtomicBool = AtomicBool::new(false);
+                    if !ENDING.swap(true, Ordering::SeqCst) {
+                        let address = peers().get(process).cloned().unwrap_or_default();
+                        eprintln!("error: {}", ClusterError::Disconnected { process, address });
+                        std::process::exit(1);
+                    }
+                    // Another thread is already ending the process.
+                    loop {
+                        std::thread::park();
+                    }
+                }
+                _ if name.starts_with("timely:") && ECHOES.iter().any(|m| message.contains(m)) => {}
+                _ => report(info),
             }
         }));
     });
