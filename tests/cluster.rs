@@ -487,7 +487,7 @@ fn processes_of_different_jobs_refuse_to_run_together() {
     };
     for output in run_by_hand(args, 2, 1) {
         let err = assert_failure(&output);
-        assert!(err.contains("do not run the same job"), "{err}");
+        assert!(err.contains("were started for different jobs"), "{err}");
     }
 }
 

@@ -37,8 +37,9 @@ pub struct ClusterArgs {
 }
 
 impl ClusterArgs {
-    /// The checked worker layout; errors name the flag, or the hostfile and line.
-    pub fn workers(&self) -> anyhow::Result<Workers> {
+    /// timely's configuration and the connection timeout, checked; errors name the
+    /// flag, or the hostfile and line.
+    pub fn config(&self) -> anyhow::Result<Workers> {
         if self.workers == 0 {
             bail!("--workers must be at least 1");
         }
@@ -143,12 +144,12 @@ mod tests {
     }
 
     fn error(args: &ClusterArgs) -> String {
-        format!("{:#}", args.workers().unwrap_err())
+        format!("{:#}", args.config().unwrap_err())
     }
 
     #[test]
     fn one_process_needs_no_hostfile() {
-        let workers = args(1, 0, None).workers().unwrap();
+        let workers = args(1, 0, None).config().unwrap();
         assert!(matches!(
             workers.config.communication,
             timely::CommunicationConfig::Process(1)
@@ -158,7 +159,7 @@ mod tests {
     #[test]
     fn a_hostfile_gives_a_cluster() {
         let (_dir, path) = hostfile("127.0.0.1:4000\r\n  host-b:4001 \n");
-        let workers = args(2, 1, Some(path)).workers().unwrap();
+        let workers = args(2, 1, Some(path)).config().unwrap();
         let timely::CommunicationConfig::Cluster {
             process, addresses, ..
         } = workers.config.communication

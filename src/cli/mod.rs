@@ -124,7 +124,7 @@ pub fn port_taken(error: &anyhow::Error) -> bool {
 }
 
 fn run_batch(args: RunArgs) -> anyhow::Result<()> {
-    let workers = args.cluster.workers()?;
+    let workers = args.cluster.config()?;
     let catalog = catalog::load(&args.catalogs)?;
     let files = DataFiles::open(&args.data, &catalog)?;
     let Some(result) = run_files(&catalog, files, args.as_of, args.on_error, workers)? else {

@@ -71,8 +71,8 @@ pub enum BatchError {
     #[error("time {0} is out of range: logical times are at most {max}", max = crate::value::MAX_TIME)]
     TimeOutOfRange(u64),
     #[error(
-        "the processes of this job do not run the same job: start every process with the \
-         same catalogs, --as-of and --on-error, over the same data files"
+        "the processes of this cluster were started for different jobs: start every process \
+         with the same catalogs, --as-of and --on-error, over the same data files"
     )]
     Mismatch,
     #[error(transparent)]
