@@ -107,7 +107,8 @@ fn run_once(catalog: &Catalog, dir: &Path, workers: usize) -> u64 {
         OnError::Stop,
         timely::Config::process(workers),
     )
-    .expect("batch run");
+    .expect("batch run")
+    .expect("one process hosts worker 0");
     black_box(&result.members);
     result.stats.events
 }

@@ -26,7 +26,8 @@ fn main() -> anyhow::Result<()> {
         None,
         OnError::Stop,
         timely::Config::process(2),
-    )?;
+    )?
+    .expect("a single process hosts worker 0, which gathers the result");
 
     println!("as of {}:", result.as_of);
     for (segment, members) in catalog.segments.iter().zip(&result.members) {

@@ -23,7 +23,11 @@ fn main() -> ExitCode {
                 Some(other) => eprintln!("error: {other}"),
                 None => eprintln!("error: {error:#}"),
             }
-            ExitCode::FAILURE
+            if segflow::cli::port_taken(&error) {
+                ExitCode::from(segflow::cli::PORT_TAKEN)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -1,5 +1,7 @@
-//! Command-line interface: `segflow run`, `tail`, `check`, `gen`.
+//! Command-line interface: `segflow run`, `tail`, `check`, `gen`, `sql`, `cluster`.
 
+mod cluster_args;
+mod launch;
 mod tail;
 
 use std::path::PathBuf;
@@ -12,6 +14,9 @@ use crate::engine::batch::{run_files, OnError};
 use crate::io::load::DataFiles;
 use crate::io::output::{sizes_table, write_results};
 use crate::plan::{describe, Plan};
+
+pub use cluster_args::ClusterArgs;
+pub use launch::{LaunchArgs, PORT_TAKEN};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -37,6 +42,10 @@ pub enum Command {
     Gen(GenArgs),
     /// Compile a catalog into one SQL query (DuckDB) giving (segment, user_id) rows.
     Sql(crate::sql::SqlArgs),
+    /// Run a command as a job of several processes on this machine.
+    ///
+    /// For example `segflow cluster -n 2 -w 1 -- run --catalog C --data D`.
+    Cluster(LaunchArgs),
 }
 
 #[derive(Args, Debug)]
@@ -57,9 +66,8 @@ pub struct RunArgs {
     /// What to do with a malformed input row.
     #[arg(long, value_enum, default_value_t = OnError::Stop)]
     pub on_error: OnError,
-    /// Worker threads.
-    #[arg(short = 'w', long, default_value_t = 1, value_name = "N")]
-    pub workers: usize,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 #[derive(Args, Debug)]
@@ -110,17 +118,29 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sql(args) => crate::sql::run(args),
+        Command::Cluster(args) => launch::launch(&args),
     }
 }
 
+/// Whether a command failed only because its cluster port was taken (see [`PORT_TAKEN`]).
+pub fn port_taken(error: &anyhow::Error) -> bool {
+    matches!(
+        error.downcast_ref::<crate::engine::batch::BatchError>(),
+        Some(crate::engine::batch::BatchError::Cluster(cluster)) if cluster.is_port_taken()
+    )
+}
+
 fn run_batch(args: RunArgs) -> anyhow::Result<()> {
-    if args.workers == 0 {
-        anyhow::bail!("--workers must be at least 1");
-    }
+    let workers = args.cluster.config()?;
     let catalog = catalog::load(&args.catalogs)?;
     let files = DataFiles::open(&args.data, &catalog)?;
-    let config = timely::Config::process(args.workers);
-    let result = run_files(&catalog, files, args.as_of, args.on_error, config)?;
+    let Some(result) = run_files(&catalog, files, args.as_of, args.on_error, workers)? else {
+        println!(
+            "process {} of {} done; process 0 writes the results",
+            args.cluster.process, args.cluster.processes
+        );
+        return Ok(());
+    };
     write_results(&args.out, &catalog, &result).context("writing results")?;
 
     let stats = &result.stats;

@@ -50,9 +50,8 @@ pub struct TailArgs {
     /// Print nothing but errors.
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// Worker threads.
-    #[arg(short = 'w', long, default_value_t = 1, value_name = "N")]
-    pub workers: usize,
+    #[command(flatten)]
+    pub cluster: super::ClusterArgs,
 }
 
 fn parse_lateness(text: &str) -> Result<u64, String> {
@@ -63,9 +62,7 @@ fn parse_lateness(text: &str) -> Result<u64, String> {
 }
 
 pub fn tail(args: TailArgs) -> anyhow::Result<()> {
-    if args.workers == 0 {
-        anyhow::bail!("--workers must be at least 1");
-    }
+    let workers = args.cluster.config()?;
     let catalog = catalog::load(&args.catalogs)?;
     let backfill = match &args.backfill {
         Some(dir) => Some(Arc::new(DataFiles::open(dir, &catalog)?) as Arc<dyn BatchInput>),
@@ -99,12 +96,9 @@ pub fn tail(args: TailArgs) -> anyhow::Result<()> {
             args.changes.display()
         );
     }
-    let summary = run_tail(
-        &catalog,
-        backfill,
-        options,
-        timely::Config::process(args.workers),
-    )?;
+    let Some(summary) = run_tail(&catalog, backfill, options, workers)? else {
+        return Ok(());
+    };
     if !args.quiet {
         if let Some(time) = summary.backfill_time {
             println!("backfill: {} rows as of {time}", summary.backfill_rows);

@@ -18,8 +18,8 @@ use crate::io::load::{read_dataset_part, DataFiles, RowSink};
 use crate::plan::Plan;
 use crate::value::MAX_TIME;
 
+use super::cluster::{execute, ClusterError, Workers};
 use super::gather::all_gather;
-
 use super::loading::{Counts, Loading};
 use super::segmentation::{Change, Segmentation};
 
@@ -68,12 +68,19 @@ pub enum BatchError {
     Collision(String),
     #[error("time {0} is out of range: logical times are at most {max}", max = crate::value::MAX_TIME)]
     TimeOutOfRange(u64),
-    #[error("{0}")]
-    Cluster(String),
+    #[error(
+        "the processes of this cluster were started for different jobs: start every process \
+         with the same catalogs, --as-of and --on-error, over the same data files"
+    )]
+    Mismatch,
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
 }
 
 /// Inputs a batch run reads; every worker reads its own part.
 pub trait BatchInput: Send + Sync + 'static {
+    /// What every process of a cluster must agree on about the input (a fingerprint).
+    fn identity(&self) -> String;
     /// The greatest event or score time in part `index` of `parts`.
     fn max_ts(&self, index: usize, parts: usize) -> Option<u64>;
     /// Feeds part `index` of `parts` into `sink`; returns the rows that were bad.
@@ -81,6 +88,9 @@ pub trait BatchInput: Send + Sync + 'static {
 }
 
 impl BatchInput for DataFiles {
+    fn identity(&self) -> String {
+        format!("{:?}", self.sizes())
+    }
     fn max_ts(&self, index: usize, parts: usize) -> Option<u64> {
         DataFiles::max_ts(self, index, parts)
     }
@@ -90,6 +100,10 @@ impl BatchInput for DataFiles {
 }
 
 impl BatchInput for Dataset {
+    fn identity(&self) -> String {
+        let (users, events, scores) = (self.users.len(), self.events.len(), self.scores.len());
+        format!("{users} users, {events} events, {scores} scores")
+    }
     fn max_ts(&self, index: usize, parts: usize) -> Option<u64> {
         let mine = |i: &usize| i % parts == index;
         let events = self
@@ -112,25 +126,31 @@ impl BatchInput for Dataset {
     }
 }
 
-/// Runs a catalog over the files of a data directory.
+/// Runs a catalog over the files of a data directory, on the workers of this process
+/// (`timely::Config`) or as one process of a cluster ([`Workers`]). The result is
+/// gathered on worker 0: processes that do not host it get `None`.
 pub fn run_files(
     catalog: &Catalog,
     files: DataFiles,
     as_of: Option<u64>,
     on_error: OnError,
-    config: timely::Config,
-) -> Result<BatchResult, BatchError> {
-    run(catalog, config, as_of, on_error, Arc::new(files))
+    workers: impl Into<Workers>,
+) -> Result<Option<BatchResult>, BatchError> {
+    run(catalog, workers.into(), as_of, on_error, Arc::new(files))
 }
 
-/// Runs a catalog over an in-memory dataset (tests, examples, library use).
+/// Runs a catalog over an in-memory dataset (tests, examples, library use) on the
+/// worker threads of this process.
 pub fn run_dataset(
     catalog: &Catalog,
     data: Arc<Dataset>,
     as_of: Option<u64>,
     config: timely::Config,
 ) -> Result<BatchResult, BatchError> {
-    run(catalog, config, as_of, OnError::Stop, data)
+    let result = run(catalog, config.into(), as_of, OnError::Stop, data)?;
+    result.ok_or_else(|| {
+        ClusterError::Setup("run_dataset needs worker 0 on this process".into()).into()
+    })
 }
 
 /// What each worker tells the others after loading.
@@ -145,16 +165,23 @@ type WorkerOutcome = Result<Option<BatchResult>, BatchError>;
 
 fn run<I: BatchInput>(
     catalog: &Catalog,
-    config: timely::Config,
+    workers: Workers,
     as_of: Option<u64>,
     on_error: OnError,
     input: Arc<I>,
-) -> Result<BatchResult, BatchError> {
+) -> Result<Option<BatchResult>, BatchError> {
     let plan = Arc::new(Plan::new(catalog));
     let segments = catalog.segments.len();
+    let job = job_identity(catalog, as_of, on_error, input.as_ref());
     let started = Instant::now();
-    let guards = timely::execute(config, move |worker| -> WorkerOutcome {
+    let outcomes = execute(workers, move |worker| -> WorkerOutcome {
         let (index, peers) = (worker.index(), worker.peers());
+        // Processes started with different catalogs or flags would build different
+        // dataflows and misread each other's messages: check before building any.
+        let jobs = all_gather(worker, job);
+        if jobs.iter().any(|other| *other != job) {
+            return Err(BatchError::Mismatch);
+        }
         // The run's time must be known before any row is fed: windows and `now`
         // comparisons are relative to it.
         let time = match as_of {
@@ -206,7 +233,9 @@ fn run<I: BatchInput>(
         for dataflow in worker.installed_dataflows() {
             worker.drop_dataflow(dataflow);
         }
-        if let Some(ids) = collisions.first() {
+        // Collisions are found on worker 0; every process must fail with it.
+        let collision = all_gather(worker, collisions.into_iter().next());
+        if let Some(ids) = collision.into_iter().flatten().next() {
             return Err(BatchError::Collision(ids.join(", ")));
         }
         if index != 0 {
@@ -229,18 +258,28 @@ fn run<I: BatchInput>(
                 finish: started.elapsed() - loaded,
             },
         }))
-    })
-    .map_err(BatchError::Cluster)?;
-
+    })?;
     let mut result = None;
-    for outcome in guards.join() {
-        match outcome.map_err(BatchError::Cluster)? {
-            Ok(Some(r)) => result = Some(r),
-            Ok(None) => {}
-            Err(e) => return Err(e),
-        }
+    for outcome in outcomes {
+        result = result.or(outcome?);
     }
-    result.ok_or_else(|| BatchError::Cluster("worker 0 produced no result".into()))
+    Ok(result)
+}
+
+/// A fingerprint of everything the processes of a cluster must agree on.
+fn job_identity<I: BatchInput>(
+    catalog: &Catalog,
+    as_of: Option<u64>,
+    on_error: OnError,
+    input: &I,
+) -> u64 {
+    let segments: Vec<(&str, &str)> = catalog
+        .segments
+        .iter()
+        .map(|s| (s.name.as_str(), s.hash.as_str()))
+        .collect();
+    let identity = format!("{segments:?} {as_of:?} {on_error:?} {}", input.identity());
+    xxhash_rust::xxh3::xxh3_64(identity.as_bytes())
 }
 
 /// Accumulates membership changes up to and including `time` into sorted member lists.

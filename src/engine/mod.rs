@@ -1,6 +1,8 @@
 //! Running segmentation dataflows on a timely worker cluster.
 
 pub mod batch;
+pub mod cluster;
+mod connect;
 pub(crate) mod control;
 mod gather;
 mod loading;

@@ -34,6 +34,7 @@ use crate::live::rejects::Rejects;
 use crate::plan::Plan;
 
 use super::batch::{BatchInput, OnError};
+use super::cluster::{execute, ClusterError, Workers};
 use super::control::Control;
 use super::gather::{all_gather, gather_to_first};
 use super::loading::{Counts, Loading};
@@ -96,21 +97,23 @@ pub enum TailError {
     Collision(String),
     #[error("{0:#}")]
     Run(anyhow::Error),
-    #[error("{0}")]
-    Cluster(String),
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
 }
 
 /// Runs a catalog over an optional backfill and then the followed files, until the
-/// stop flag is set (or, with `once`, until the files hold nothing new).
+/// stop flag is set (or, with `once`, until the files hold nothing new). The summary
+/// comes back on the process of worker 0, which reads the live files and writes the
+/// log; other processes get `None`.
 pub fn run_tail(
     catalog: &Catalog,
     backfill: Option<Arc<dyn BatchInput>>,
     options: TailOptions,
-    config: timely::Config,
-) -> Result<TailSummary, TailError> {
+    workers: impl Into<Workers>,
+) -> Result<Option<TailSummary>, TailError> {
     let plan = Arc::new(Plan::new(catalog));
     let catalog = Arc::new(catalog.clone());
-    let guards = timely::execute(config, move |worker| {
+    let outcomes = execute(workers.into(), move |worker| {
         let mut control = Control::build(worker);
         let mut segmentation = Segmentation::build(worker, &plan, TICKS_PER_SECOND);
         let loaded = load_backfill(worker, &mut segmentation, backfill.as_deref(), &options);
@@ -135,17 +138,12 @@ pub fn run_tail(
             return Err(TailError::Collision(ids.join(", ")));
         }
         Ok(Some(summary))
-    })
-    .map_err(TailError::Cluster)?;
+    })?;
     let mut summary = None;
-    for outcome in guards.join() {
-        match outcome.map_err(TailError::Cluster)? {
-            Ok(Some(s)) => summary = Some(s),
-            Ok(None) => {}
-            Err(e) => return Err(e),
-        }
+    for outcome in outcomes {
+        summary = summary.or(outcome?);
     }
-    summary.ok_or_else(|| TailError::Cluster("worker 0 produced no result".into()))
+    Ok(summary)
 }
 
 /// What the backfill left for worker 0.

@@ -76,6 +76,11 @@ impl CsvFile {
         })
     }
 
+    /// The file's length in bytes.
+    pub fn size(&self) -> usize {
+        self.bytes.len()
+    }
+
     /// Calls `row` with the 1-based line number and fields of every record in part
     /// `index` of `parts`; rows for which `row` fails, and unreadable rows, are handed
     /// to `reject`.

@@ -99,6 +99,16 @@ impl DataFiles {
         rejects
     }
 
+    /// Which files were opened and their lengths in bytes. Processes of a cluster each
+    /// open the files themselves and split them by byte offsets, so they must agree on
+    /// this, or rows would be read twice or not at all.
+    pub fn sizes(&self) -> Vec<(&'static str, usize)> {
+        self.files
+            .iter()
+            .map(|(kind, file, _)| (kind.file_name(), file.size()))
+            .collect()
+    }
+
     /// The greatest event or score `ts` in part `index` of `parts`: the default as-of
     /// time, needed before any row can be fed. Rows whose `ts` does not parse are
     /// skipped here and reported by [`DataFiles::read_part`].
