@@ -1,5 +1,6 @@
 //! Running segmentation dataflows on a timely worker cluster.
 
+pub(crate) mod backfill;
 pub mod batch;
 pub mod cluster;
 mod connect;

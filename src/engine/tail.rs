@@ -12,20 +12,18 @@
 //! rounds the log recorded, writes nothing it already holds, and carries on.
 
 use std::collections::BTreeMap;
-use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
+use rustc_hash::{FxHashMap, FxHashSet};
 use timely::worker::Worker;
 
 use crate::catalog::ir::Catalog;
 use crate::data::EventRow;
 use crate::dataflow::{user_key_in, Event, ScoreRecord, UserKey, UserRecord};
 use crate::io::error::InputError;
-use crate::io::load::RowSink;
 use crate::live::changelog::{Change, ChangeLog, LogFormat, LogHeader, Round};
 use crate::live::follow::{Follower, Line, Position};
 use crate::live::frontier::{ClockKind, Frontier, MAX_LIVE_SECONDS, TICKS_PER_SECOND};
@@ -33,11 +31,10 @@ use crate::live::record::{LiveRecord, RecordParser};
 use crate::live::rejects::Rejects;
 use crate::plan::Plan;
 
+use super::backfill::{fingerprint, load_backfill, Loaded};
 use super::batch::{BatchInput, OnError};
 use super::cluster::{execute, ClusterError, Workers};
 use super::control::Control;
-use super::gather::{all_gather, gather_to_first};
-use super::loading::{Counts, Loading};
 use super::segmentation::Segmentation;
 
 /// How a live run behaves.
@@ -116,7 +113,12 @@ pub fn run_tail(
     let outcomes = execute(workers.into(), move |worker| {
         let mut control = Control::build(worker);
         let mut segmentation = Segmentation::build(worker, &plan, TICKS_PER_SECOND);
-        let loaded = load_backfill(worker, &mut segmentation, backfill.as_deref(), &options);
+        let loaded = load_backfill(
+            worker,
+            &mut segmentation,
+            backfill.as_deref(),
+            options.on_error,
+        );
         let loaded = match loaded {
             Ok(loaded) => loaded,
             Err(error) => {
@@ -144,107 +146,6 @@ pub fn run_tail(
         summary = summary.or(outcome?);
     }
     Ok(summary)
-}
-
-/// What the backfill left for worker 0.
-struct Loaded {
-    /// The backfill's time in seconds.
-    time: Option<u64>,
-    rows: u64,
-    /// Fingerprints of the backfill's events, for checking `retract_event`s.
-    fingerprints: Vec<u64>,
-    rejects: Vec<InputError>,
-}
-
-/// Loads this worker's part of the backfill at the backfill's time.
-fn load_backfill(
-    worker: &mut Worker,
-    segmentation: &mut Segmentation,
-    backfill: Option<&dyn BatchInput>,
-    options: &TailOptions,
-) -> Result<Loaded, TailError> {
-    let (index, peers) = (worker.index(), worker.peers());
-    let Some(input) = backfill else {
-        return Ok(Loaded {
-            time: None,
-            rows: 0,
-            fingerprints: Vec::new(),
-            rejects: Vec::new(),
-        });
-    };
-    let time = all_gather(worker, input.max_ts(index, peers))
-        .into_iter()
-        .flatten()
-        .max()
-        .unwrap_or(0);
-    if time > MAX_LIVE_SECONDS {
-        return Err(TailError::TimeOutOfRange(time));
-    }
-    let tick = time * TICKS_PER_SECOND;
-    let mut sink = Fingerprinting {
-        loading: Loading {
-            feed: segmentation.feed(tick, time),
-            worker,
-            counts: Counts::default(),
-        },
-        fingerprints: Vec::new(),
-    };
-    let rejects = input.read(index, peers, &mut sink);
-    let Fingerprinting {
-        loading,
-        fingerprints,
-    } = sink;
-    let counts = loading.counts;
-    let summaries = all_gather(
-        worker,
-        (rejects, counts.users + counts.events + counts.scores),
-    );
-    let mut rejects: Vec<InputError> = summaries.iter().flat_map(|(r, _)| r.clone()).collect();
-    rejects.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
-    if options.on_error == OnError::Stop && !rejects.is_empty() {
-        let count = rejects.len();
-        return Err(TailError::BadBackfill {
-            first: rejects.swap_remove(0),
-            count,
-        });
-    }
-    let fingerprints = gather_to_first(worker, fingerprints).unwrap_or_default();
-    Ok(Loaded {
-        time: Some(time),
-        rows: summaries.iter().map(|(_, n)| n).sum(),
-        fingerprints,
-        rejects,
-    })
-}
-
-/// The identity of an event for matching a later `retract_event`.
-fn fingerprint(user: UserKey, event: &Event) -> u64 {
-    let mut hasher = FxHasher::default();
-    user.hash(&mut hasher);
-    event.hash(&mut hasher);
-    hasher.finish()
-}
-
-/// A backfill sink that also notes each event's fingerprint.
-struct Fingerprinting<'a, 'w> {
-    loading: Loading<'a, 'w>,
-    fingerprints: Vec<u64>,
-}
-
-impl RowSink for Fingerprinting<'_, '_> {
-    fn user(&mut self, user: UserKey, record: UserRecord) {
-        self.loading.user(user, record);
-    }
-    fn event(&mut self, user: UserKey, event: Event) {
-        self.fingerprints.push(fingerprint(user, &event));
-        self.loading.event(user, event);
-    }
-    fn score(&mut self, user: UserKey, record: ScoreRecord) {
-        self.loading.score(user, record);
-    }
-    fn name(&mut self, user: UserKey, id: String) {
-        self.loading.name(user, id);
-    }
 }
 
 /// Worker 0's side of a live run.

@@ -1,0 +1,120 @@
+//! Loading a live run's backfill: every worker feeds its part of the files at the
+//! backfill's time, as a batch run does, and worker 0 gets the fingerprint of every
+//! event so that a later `retract_event` can be checked against what exists.
+
+use std::hash::{Hash, Hasher};
+
+use rustc_hash::FxHasher;
+use timely::worker::Worker;
+
+use crate::dataflow::{Event, ScoreRecord, UserKey, UserRecord};
+use crate::io::error::InputError;
+use crate::io::load::RowSink;
+use crate::live::frontier::{MAX_LIVE_SECONDS, TICKS_PER_SECOND};
+
+use super::batch::{BatchInput, OnError};
+use super::gather::{all_gather, gather_to_first};
+use super::loading::{Counts, Loading};
+use super::segmentation::Segmentation;
+use super::tail::TailError;
+
+/// What the backfill left for worker 0.
+pub struct Loaded {
+    /// The backfill's time in seconds.
+    pub time: Option<u64>,
+    pub rows: u64,
+    /// Fingerprints of the backfill's events, for checking `retract_event`s.
+    pub fingerprints: Vec<u64>,
+    pub rejects: Vec<InputError>,
+}
+
+/// Loads this worker's part of the backfill at the backfill's time.
+pub fn load_backfill(
+    worker: &mut Worker,
+    segmentation: &mut Segmentation,
+    backfill: Option<&dyn BatchInput>,
+    on_error: OnError,
+) -> Result<Loaded, TailError> {
+    let (index, peers) = (worker.index(), worker.peers());
+    let Some(input) = backfill else {
+        return Ok(Loaded {
+            time: None,
+            rows: 0,
+            fingerprints: Vec::new(),
+            rejects: Vec::new(),
+        });
+    };
+    let time = all_gather(worker, input.max_ts(index, peers))
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(0);
+    if time > MAX_LIVE_SECONDS {
+        return Err(TailError::TimeOutOfRange(time));
+    }
+    let tick = time * TICKS_PER_SECOND;
+    let mut sink = Fingerprinting {
+        loading: Loading {
+            feed: segmentation.feed(tick, time),
+            worker,
+            counts: Counts::default(),
+        },
+        fingerprints: Vec::new(),
+    };
+    let rejects = input.read(index, peers, &mut sink);
+    let Fingerprinting {
+        loading,
+        fingerprints,
+    } = sink;
+    let counts = loading.counts;
+    let summaries = all_gather(
+        worker,
+        (rejects, counts.users + counts.events + counts.scores),
+    );
+    let mut rejects: Vec<InputError> = summaries.iter().flat_map(|(r, _)| r.clone()).collect();
+    rejects.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    if on_error == OnError::Stop && !rejects.is_empty() {
+        let count = rejects.len();
+        return Err(TailError::BadBackfill {
+            first: rejects.swap_remove(0),
+            count,
+        });
+    }
+    let fingerprints = gather_to_first(worker, fingerprints).unwrap_or_default();
+    Ok(Loaded {
+        time: Some(time),
+        rows: summaries.iter().map(|(_, n)| n).sum(),
+        fingerprints,
+        rejects,
+    })
+}
+
+/// The identity of an event for matching a later `retract_event`.
+pub fn fingerprint(user: UserKey, event: &Event) -> u64 {
+    let mut hasher = FxHasher::default();
+    user.hash(&mut hasher);
+    event.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// A backfill sink that also notes each event's fingerprint.
+struct Fingerprinting<'a, 'w> {
+    loading: Loading<'a, 'w>,
+    fingerprints: Vec<u64>,
+}
+
+impl RowSink for Fingerprinting<'_, '_> {
+    fn user(&mut self, user: UserKey, record: UserRecord) {
+        self.loading.user(user, record);
+    }
+    fn event(&mut self, user: UserKey, event: Event) {
+        self.fingerprints.push(fingerprint(user, &event));
+        self.loading.event(user, event);
+    }
+    fn score(&mut self, user: UserKey, record: ScoreRecord) {
+        self.loading.score(user, record);
+    }
+    fn name(&mut self, user: UserKey, id: String) {
+        self.loading.name(user, id);
+    }
+}
