@@ -168,8 +168,6 @@ struct Live<'c> {
     next_seq: u64,
     /// Changes at or after the frontier, held until it passes them.
     pending: Vec<Change>,
-    /// Changes before this tick are already in the log (a restart).
-    written_through: u64,
     collisions: Vec<Vec<String>>,
     counts: LiveCounts,
 }
@@ -209,7 +207,6 @@ impl<'c> Live<'c> {
             events,
             next_seq: 1 << 63,
             pending: Vec::new(),
-            written_through: 0,
             collisions: Vec::new(),
             counts: LiveCounts::default(),
         }
@@ -310,9 +307,9 @@ impl<'c> Live<'c> {
             self.frontier.set(round.frontier);
             worker.step();
         }
-        self.written_through = self.frontier.now();
-        self.segmentation.advance(self.frontier.now());
+        // Changes before `through` are in the log already: keep only later ones.
         let through = self.frontier.now();
+        self.segmentation.advance(through);
         worker.step_while(|| !self.segmentation.is_complete_before(through));
         self.collisions.extend(self.segmentation.take_collisions());
         self.pending.extend(
@@ -450,7 +447,6 @@ impl<'c> Live<'c> {
             .into_iter()
             .partition(|(tick, ..)| *tick < frontier);
         self.pending = later;
-        ready.retain(|(tick, ..)| *tick >= self.written_through);
         let ready = consolidate(ready);
         log.write_changes(&ready)
             .map_err(|e| anyhow::anyhow!("cannot write '{}': {e}", log.path().display()))?;

@@ -30,10 +30,16 @@ impl Rejects {
     pub fn open(path: &Path, keep: Option<&BTreeMap<String, Position>>) -> anyhow::Result<Rejects> {
         let mut kept = Vec::new();
         if let Some(read) = keep.filter(|_| path.exists()) {
-            let mut reader = csv::Reader::from_path(path)
+            // Flexible: a crash may have cut the last record short; it is dropped below.
+            let mut reader = csv::ReaderBuilder::new()
+                .flexible(true)
+                .from_path(path)
                 .with_context(|| format!("cannot read '{}'", path.display()))?;
             for record in reader.records() {
                 let record = record.with_context(|| format!("reading '{}'", path.display()))?;
+                if record.len() != REJECTS_HEADER.len() {
+                    continue;
+                }
                 let line: u64 = record.get(1).and_then(|l| l.parse().ok()).unwrap_or(0);
                 let file = record.get(0).unwrap_or_default();
                 let stale = std::path::Path::new(file)

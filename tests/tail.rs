@@ -1,0 +1,276 @@
+//! `segflow tail` end to end, as a user runs it:
+//! - the bundled example: header with definition hashes, initial memberships at the
+//!   backfill time, live changes, a rejected line in the rejects file, windows that
+//!   expire when the clock moves;
+//! - restart after a real `kill -9` in the middle of a stream that keeps growing: the
+//!   log afterwards holds exactly the changes of an uninterrupted run, none twice;
+//! - a log written for another catalog is refused, not appended to.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn catalog() -> String {
+    root().join("dataflows/ecommerce.seg").display().to_string()
+}
+
+fn sample() -> String {
+    root().join("datasets/sample").display().to_string()
+}
+
+fn tail_args(follow: &Path, changes: &Path) -> Vec<String> {
+    [
+        "tail",
+        "--catalog",
+        &catalog(),
+        "--backfill",
+        &sample(),
+        "--follow",
+        &follow.display().to_string(),
+        "--changes",
+        &changes.display().to_string(),
+        "--quiet",
+    ]
+    .map(str::to_string)
+    .to_vec()
+}
+
+fn segflow(args: &[String]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_segflow"))
+        .args(args)
+        .output()
+        .expect("segflow runs")
+}
+
+/// The change records of a log (progress records and the header left out).
+fn changes(log: &Path) -> Vec<String> {
+    fs::read_to_string(log)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && *l != "time,segment,user_id,diff")
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_bundled_example_runs_from_the_readme() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("changes.csv");
+    let mut args = tail_args(&root().join("datasets/live"), &log);
+    args.push("--once".into());
+    let output = segflow(&args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let text = fs::read_to_string(&log).unwrap();
+    assert!(text.starts_with("# segflow change log v1\n# definition high_value_repeat "));
+    assert!(text.contains("# clock event, allowed lateness 0s, backfill through 1767225578\n"));
+    let records = changes(&log);
+    // Initial memberships at the backfill time, then live changes in time order.
+    assert!(records[0].starts_with("1767225578,"));
+    let times: Vec<&str> = records
+        .iter()
+        .map(|r| r.split(',').next().unwrap())
+        .collect();
+    assert!(times
+        .windows(2)
+        .all(|w| w[0].parse::<f64>().unwrap() <= w[1].parse::<f64>().unwrap()));
+    // A new user's purchase; a correction; an erasure; windows expiring by the clock.
+    assert!(records.contains(&"1767225587,active_30d,u9000001,1".to_string()));
+    assert!(records.contains(&"1767225590,big_basket,u0000752,-1".to_string()));
+    assert!(records.iter().any(|r| r.ends_with(",u0000080,-1")));
+    assert!(!records
+        .iter()
+        .any(|r| r.contains(",u0000080,1") && !r.starts_with("1767225578,")));
+    assert!(records
+        .iter()
+        .any(|r| r.contains(",lapsed,") && r.ends_with(",1") && !r.starts_with("17672255")));
+    // The bad line is set aside with its file, line and field.
+    let rejects = fs::read_to_string(dir.path().join("changes.csv.rejects.csv")).unwrap();
+    assert!(
+        rejects.contains("example.jsonl,10,ts,cannot parse `not a time` as a time"),
+        "{rejects}"
+    );
+}
+
+#[test]
+fn a_log_of_another_catalog_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("changes.csv");
+    fs::create_dir(dir.path().join("live")).unwrap();
+    fs::write(&log, "# segflow change log v1\n# definition other 1234\n").unwrap();
+    let mut args = tail_args(&dir.path().join("live"), &log);
+    args.push("--once".into());
+    let output = segflow(&args);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("changes.csv:2: this change log was written by a different catalog"),
+        "{stderr}"
+    );
+    assert_eq!(
+        fs::read_to_string(&log).unwrap(),
+        "# segflow change log v1\n# definition other 1234\n"
+    );
+}
+
+/// A live stream over the sample's users: purchases and views in time order with some
+/// out of order, a bad line, corrections, an erasure, and clock records that let
+/// windows expire.
+fn stream() -> Vec<String> {
+    let start = 1_767_225_579u64;
+    let mut lines = Vec::new();
+    for i in 0..600u64 {
+        let user = format!("u{:07}", (i * 37) % 1500);
+        let ts = start + i * 3_000 - if i % 7 == 0 { 1_000 } else { 0 };
+        let kind = if i % 3 == 0 { "purchase" } else { "view" };
+        lines.push(format!(
+            r#"{{"type":"event","user_id":"{user}","ts":{ts},"kind":"{kind}","amount":"{}.50","category":"shoes"}}"#,
+            i % 400
+        ));
+        if i % 50 == 0 {
+            lines.push(format!(
+                r#"{{"type":"retract_event","user_id":"{user}","ts":{ts},"kind":"{kind}","amount":"{}.50","category":"shoes"}}"#,
+                i % 400
+            ));
+            lines.push(format!(
+                r#"{{"type":"delete_user","user_id":"u{:07}"}}"#,
+                i % 1500
+            ));
+            lines.push(r#"{"type":"event","user_id":"u1","ts":"soon"}"#.to_string());
+        }
+        if i % 100 == 99 {
+            lines.push(format!(r#"{{"type":"clock","ts":{}}}"#, ts + 20 * 86_400));
+        }
+    }
+    lines
+}
+
+fn append(path: &Path, lines: &[String]) {
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    for line in lines {
+        writeln!(file, "{line}").unwrap();
+    }
+    file.flush().unwrap();
+}
+
+/// Waits until the log's last progress record says every live line was read.
+fn wait_until_read(log: &Path, live_file: &Path, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let size = fs::metadata(live_file).unwrap().len();
+    let wanted = format!("\"offset\":{size},");
+    loop {
+        let text = fs::read_to_string(log).unwrap_or_default();
+        if text
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("# progress "))
+            .is_some_and(|l| l.contains(&wanted))
+        {
+            return;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "segflow tail exited early"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "segflow tail did not catch up:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn spawn_tail(args: &[String]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_segflow"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_restart_after_kill_9_neither_loses_nor_repeats_changes() {
+    let lines = stream();
+    let dir = tempfile::tempdir().unwrap();
+
+    // Uninterrupted: every line there from the start, read at once.
+    let whole = dir.path().join("whole");
+    fs::create_dir(&whole).unwrap();
+    append(&whole.join("stream.jsonl"), &lines);
+    let whole_log = dir.path().join("whole.csv");
+    let mut args = tail_args(&whole, &whole_log);
+    args.push("--once".into());
+    assert!(segflow(&args).status.success());
+    let expected = changes(&whole_log);
+    assert!(
+        expected.len() > 1000,
+        "the stream should change many memberships"
+    );
+
+    // Interrupted: the stream grows while segflow follows it, and segflow is killed.
+    let live = dir.path().join("live");
+    fs::create_dir(&live).unwrap();
+    let file = live.join("stream.jsonl");
+    let log = dir.path().join("changes.csv");
+    let args = tail_args(&live, &log);
+    let chunks: Vec<&[String]> = lines.chunks(lines.len() / 6 + 1).collect();
+    let mut child = spawn_tail(&args);
+    for chunk in &chunks[..3] {
+        append(&file, chunk);
+        wait_until_read(&log, &file, &mut child);
+    }
+    // More input, and the kill while it is being read.
+    append(&file, chunks[3]);
+    std::thread::sleep(Duration::from_millis(5));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let before = changes(&log);
+    assert!(!before.is_empty() && before.len() < expected.len());
+    // A torn last line, as a crash in the middle of a write leaves it.
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .unwrap()
+        .write_all(b"1767999999,lap")
+        .unwrap();
+
+    // Input that arrives while segflow is down, then the restart with the same arguments.
+    append(&file, chunks[4]);
+    let mut child = spawn_tail(&args);
+    for chunk in &chunks[5..] {
+        append(&file, chunk);
+    }
+    wait_until_read(&log, &file, &mut child);
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let after = changes(&log);
+    assert_eq!(after.len(), expected.len(), "changes lost or repeated");
+    assert_eq!(after, expected);
+    // Bad lines are in the rejects file once each.
+    let rejects = |log: &Path| -> Vec<String> {
+        let mut name = log.as_os_str().to_owned();
+        name.push(".rejects.csv");
+        let text = fs::read_to_string(PathBuf::from(name)).unwrap();
+        text.lines()
+            .skip(1)
+            .map(|l| l.split_once(',').unwrap().1.to_string())
+            .collect()
+    };
+    assert_eq!(rejects(&log), rejects(&whole_log));
+}
