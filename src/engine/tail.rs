@@ -443,7 +443,7 @@ impl<'c> Live<'c> {
         let arrived = self.segmentation.take_changes().into_iter();
         self.pending
             .extend(arrived.map(|((segment, user), tick, diff)| (tick, segment, user, diff)));
-        let (mut ready, later): (Vec<Change>, Vec<Change>) = std::mem::take(&mut self.pending)
+        let (ready, later): (Vec<Change>, Vec<Change>) = std::mem::take(&mut self.pending)
             .into_iter()
             .partition(|(tick, ..)| *tick < frontier);
         self.pending = later;
