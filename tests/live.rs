@@ -274,6 +274,7 @@ fn run(
         poll_interval: Duration::from_millis(1),
         status_every: None,
         stop: Arc::new(AtomicBool::new(false)),
+        progress: None,
     };
     let input: Arc<dyn BatchInput> = Arc::new(backfill.clone());
     run_tail(

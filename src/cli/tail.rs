@@ -9,7 +9,7 @@ use clap::Args;
 
 use crate::catalog;
 use crate::engine::batch::{BatchInput, OnError};
-use crate::engine::tail::{run_tail, TailOptions};
+use crate::engine::tail::{run_tail, Progress, TailOptions};
 use crate::io::load::DataFiles;
 use crate::live::changelog::LogFormat;
 use crate::live::frontier::{format_tick, ClockKind};
@@ -64,8 +64,8 @@ fn parse_lateness(text: &str) -> Result<u64, String> {
 pub fn tail(args: TailArgs) -> anyhow::Result<()> {
     let workers = args.cluster.config()?;
     let catalog = catalog::load(&args.catalogs)?;
-    let backfill = match &args.backfill {
-        Some(dir) => Some(Arc::new(DataFiles::open(dir, &catalog)?) as Arc<dyn BatchInput>),
+    let backfill_files = match &args.backfill {
+        Some(dir) => Some(Arc::new(DataFiles::open(dir, &catalog)?)),
         None => None,
     };
     let rejects = args.rejects.clone().unwrap_or_else(|| {
@@ -73,6 +73,10 @@ pub fn tail(args: TailArgs) -> anyhow::Result<()> {
         name.push(".rejects.csv");
         PathBuf::from(name)
     });
+    let progress = match (&backfill_files, args.quiet) {
+        (Some(files), false) => Some(progress_bar(files.rows_estimate())),
+        _ => None,
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let handler_stop = stop.clone();
     ctrlc::set_handler(move || handler_stop.store(true, Ordering::Relaxed))?;
@@ -88,7 +92,9 @@ pub fn tail(args: TailArgs) -> anyhow::Result<()> {
         poll_interval: Duration::from_millis(1),
         status_every: (!args.quiet).then_some(Duration::from_secs(5)),
         stop,
+        progress: progress.as_ref().map(|(progress, _)| progress.clone()),
     };
+    let backfill = backfill_files.map(|files| files as Arc<dyn BatchInput>);
     if !args.quiet {
         eprintln!(
             "following {} into {} (Ctrl-C stops cleanly)",
@@ -96,7 +102,12 @@ pub fn tail(args: TailArgs) -> anyhow::Result<()> {
             args.changes.display()
         );
     }
-    let Some(summary) = run_tail(&catalog, backfill, options, workers)? else {
+    let outcome = run_tail(&catalog, backfill, options, workers);
+    if let Some((progress, bar)) = progress {
+        progress.done.store(true, Ordering::Relaxed);
+        bar.join().ok();
+    }
+    let Some(summary) = outcome? else {
         return Ok(());
     };
     if !args.quiet {
@@ -119,4 +130,26 @@ pub fn tail(args: TailArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Shows backfill progress on stderr (rows, rows/s, ETA) until loading is done.
+fn progress_bar(total: u64) -> (Arc<Progress>, std::thread::JoinHandle<()>) {
+    let progress = Arc::new(Progress::default());
+    let shared = progress.clone();
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "backfill [{bar:30}] {human_pos}/{human_len} rows, {per_sec}, ETA {eta}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    let thread = std::thread::spawn(move || {
+        while !shared.done.load(Ordering::Relaxed) {
+            bar.set_position(shared.rows.load(Ordering::Relaxed).min(total));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        bar.finish_and_clear();
+    });
+    (progress, thread)
 }

@@ -3,6 +3,7 @@
 //! event so that a later `retract_event` can be checked against what exists.
 
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use rustc_hash::FxHasher;
 use timely::worker::Worker;
@@ -14,7 +15,7 @@ use crate::live::frontier::{MAX_LIVE_SECONDS, TICKS_PER_SECOND};
 
 use super::batch::{BatchInput, OnError};
 use super::gather::{all_gather, gather_to_first};
-use super::loading::{Counts, Loading};
+use super::loading::{Counts, Loading, Progress};
 use super::segmentation::Segmentation;
 use super::tail::TailError;
 
@@ -34,6 +35,7 @@ pub fn load_backfill(
     segmentation: &mut Segmentation,
     backfill: Option<&dyn BatchInput>,
     on_error: OnError,
+    progress: Option<Arc<Progress>>,
 ) -> Result<Loaded, TailError> {
     let (index, peers) = (worker.index(), worker.peers());
     let Some(input) = backfill else {
@@ -58,6 +60,7 @@ pub fn load_backfill(
             feed: segmentation.feed(tick, time),
             worker,
             counts: Counts::default(),
+            progress: progress.clone(),
         },
         fingerprints: Vec::new(),
     };
@@ -71,6 +74,11 @@ pub fn load_backfill(
         worker,
         (rejects, counts.users + counts.events + counts.scores),
     );
+    if let Some(progress) = &progress {
+        progress
+            .done
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     let mut rejects: Vec<InputError> = summaries.iter().flat_map(|(r, _)| r.clone()).collect();
     rejects.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     if on_error == OnError::Stop && !rejects.is_empty() {

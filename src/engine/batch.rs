@@ -204,6 +204,7 @@ fn run<I: BatchInput>(
             feed: segmentation.feed(time, time),
             worker,
             counts: Counts::default(),
+            progress: None,
         };
         let rejects = input.read(index, peers, &mut loading);
         let (counts, skipped) = (loading.counts, loading.feed.skipped);

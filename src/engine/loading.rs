@@ -1,6 +1,9 @@
 //! Feeding parsed rows into a dataflow while it runs: shared by batch runs and the
 //! backfill of live runs.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use timely::worker::Worker;
 
@@ -27,22 +30,40 @@ impl Counts {
     }
 }
 
+/// Rows loaded so far by the workers of this process, for a progress bar.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub rows: AtomicU64,
+    /// Set when every worker of this process has loaded its part.
+    pub done: AtomicBool,
+}
+
 /// Feeds rows as they are parsed and keeps the worker stepping, so parsed rows flow
 /// into the dataflow's batchers instead of piling up in memory.
 pub struct Loading<'a, 'w> {
     pub feed: Feed<'a>,
     pub worker: &'w mut Worker,
     pub counts: Counts,
+    pub progress: Option<Arc<Progress>>,
 }
 
 impl Loading<'_, '_> {
     /// Rows between two steps of the worker.
     const STEP_EVERY: u64 = 1 << 18;
+    /// Rows between two progress reports.
+    const REPORT_EVERY: u64 = 1 << 14;
 
     fn tick(&mut self) {
         let rows = self.counts.users + self.counts.events + self.counts.scores;
-        if rows.is_multiple_of(Self::STEP_EVERY) {
-            self.worker.step();
+        if rows.is_multiple_of(Self::REPORT_EVERY) {
+            if let Some(progress) = &self.progress {
+                progress
+                    .rows
+                    .fetch_add(Self::REPORT_EVERY, Ordering::Relaxed);
+            }
+            if rows.is_multiple_of(Self::STEP_EVERY) {
+                self.worker.step();
+            }
         }
     }
 }

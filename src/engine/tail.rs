@@ -35,6 +35,7 @@ use super::backfill::{fingerprint, load_backfill, Loaded};
 use super::batch::{BatchInput, OnError};
 use super::cluster::{execute, ClusterError, Workers};
 use super::control::Control;
+pub use super::loading::Progress;
 use super::segmentation::Segmentation;
 
 /// How a live run behaves.
@@ -60,6 +61,8 @@ pub struct TailOptions {
     pub status_every: Option<Duration>,
     /// Set to stop the run cleanly (Ctrl-C).
     pub stop: Arc<AtomicBool>,
+    /// Backfill rows loaded so far, for a progress bar.
+    pub progress: Option<Arc<Progress>>,
 }
 
 /// Counts of a live run.
@@ -118,6 +121,7 @@ pub fn run_tail(
             &mut segmentation,
             backfill.as_deref(),
             options.on_error,
+            options.progress.clone(),
         );
         let loaded = match loaded {
             Ok(loaded) => loaded,

@@ -109,6 +109,14 @@ impl DataFiles {
             .collect()
     }
 
+    /// About how many rows the files hold (their data lines), for progress reports.
+    pub fn rows_estimate(&self) -> u64 {
+        self.files
+            .iter()
+            .map(|(_, file, _)| file.data_lines())
+            .sum()
+    }
+
     /// The greatest event or score `ts` in part `index` of `parts`: the default as-of
     /// time, needed before any row can be fed. Rows whose `ts` does not parse are
     /// skipped here and reported by [`DataFiles::read_part`].
