@@ -103,6 +103,42 @@ fn the_bundled_example_runs_from_the_readme() {
 }
 
 #[test]
+fn the_json_lines_log_carries_the_same_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv, jsonl) = (
+        dir.path().join("changes.csv"),
+        dir.path().join("changes.jsonl"),
+    );
+    for (log, format) in [(&csv, "csv"), (&jsonl, "jsonl")] {
+        let mut args = tail_args(&root().join("datasets/live"), log);
+        args.extend(["--once".into(), "--format".into(), format.into()]);
+        assert!(segflow(&args).status.success());
+    }
+    let text = fs::read_to_string(&jsonl).unwrap();
+    let records: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect(l))
+        .collect();
+    assert_eq!(records[0]["segflow_change_log"], 1);
+    assert!(records[0]["definitions"]["lapsed"].is_string());
+    let as_csv: Vec<String> = records
+        .iter()
+        .filter(|r| r.get("diff").is_some())
+        .map(|r| {
+            format!(
+                "{},{},{},{}",
+                r["time"].as_str().unwrap(),
+                r["segment"].as_str().unwrap(),
+                r["user_id"].as_str().unwrap(),
+                r["diff"]
+            )
+        })
+        .collect();
+    assert_eq!(as_csv, changes(&csv));
+    assert_eq!(records.last().unwrap()["progress"], "1769903978");
+}
+
+#[test]
 fn a_log_of_another_catalog_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("changes.csv");
