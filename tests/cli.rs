@@ -17,6 +17,8 @@
 //! Tests marked `#[ignore = "bug: ..."]` document bugs found while writing these tests;
 //! they fail today and should pass once the bug is fixed.
 
+mod output_dir;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -120,24 +122,6 @@ fn write(path: &Path, bytes: impl AsRef<[u8]>) {
         fs::create_dir_all(parent).unwrap();
     }
     fs::write(path, bytes).unwrap();
-}
-
-/// Every file under `dir` (relative path -> bytes).
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(base: &Path, dir: &Path, into: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        for entry in fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(base, &path, into);
-            } else {
-                let bytes = fs::read(&path).unwrap();
-                into.insert(path.strip_prefix(base).unwrap().to_path_buf(), bytes);
-            }
-        }
-    }
-    let mut files = BTreeMap::new();
-    walk(dir, dir, &mut files);
-    files
 }
 
 /// All records of a CSV file, header included.
@@ -397,7 +381,7 @@ fn one_and_four_workers_write_identical_outputs() {
     let b = run_cmd(&[&ecommerce()], &sample(), &four, &["-w", "4"]);
     assert_success(&a);
     assert_success(&b);
-    let (a_files, b_files) = (snapshot(&one), snapshot(&four));
+    let (a_files, b_files) = (output_dir::snapshot(&one), output_dir::snapshot(&four));
     assert_eq!(a_files.len(), 13, "12 member files and sizes.csv");
     assert_eq!(a_files, b_files);
     let table = |o: &Output| -> Vec<String> {
@@ -709,16 +693,16 @@ fn a_failed_run_leaves_an_existing_out_dir_untouched() {
     write(&good.join("users.csv"), GOOD_USERS);
     let out = tmp.path().join("out");
     assert_success(&run_cmd(&[&catalog], &good, &out, &[]));
-    let before = snapshot(&out);
+    let before = output_dir::snapshot(&out);
     assert_eq!(before.len(), 4);
 
     let bad = data_with_bad_event_row(tmp.path(), b"u4,11,purchase,abc,shoes");
     assert_failure(&run_cmd(&[&catalog], &bad, &out, &[]));
-    assert_eq!(snapshot(&out), before);
+    assert_eq!(output_dir::snapshot(&out), before);
     let header_bad = tmp.path().join("header_bad");
     write(&header_bad.join("users.csv"), "user_id,colour\nu1,red\n");
     assert_failure(&run_cmd(&[&catalog], &header_bad, &out, &[]));
-    assert_eq!(snapshot(&out), before);
+    assert_eq!(output_dir::snapshot(&out), before);
 }
 
 struct BadFile {
@@ -837,7 +821,7 @@ fn many_bad_rows_are_reported_at_their_lines_whatever_the_workers() {
         }
         let sizes: BTreeMap<_, _> = sizes_file(&out).into_iter().collect();
         assert_eq!(sizes["everyone"], 3000 - bad_lines.len());
-        seen.push(snapshot(&out));
+        seen.push(output_dir::snapshot(&out));
 
         // Stopping reports the first bad row, whichever worker read it.
         let stop = tmp.path().join("stopped");
@@ -1248,11 +1232,15 @@ fn generated_data_runs_and_is_deterministic() {
             stdout(&output)
         );
     }
-    let files = snapshot(&g1);
+    let files = output_dir::snapshot(&g1);
     let names: Vec<String> = files.keys().map(|p| p.display().to_string()).collect();
     assert_eq!(names, ["events.csv", "scores.csv", "users.csv"]);
-    assert_eq!(files, snapshot(&g2), "same seed, different files");
-    assert_ne!(files, snapshot(&g3), "the seed is ignored");
+    assert_eq!(
+        files,
+        output_dir::snapshot(&g2),
+        "same seed, different files"
+    );
+    assert_ne!(files, output_dir::snapshot(&g3), "the seed is ignored");
     assert_eq!(records(&g1.join("users.csv")).len(), 51);
     assert_eq!(records(&g1.join("events.csv")).len(), 501);
 

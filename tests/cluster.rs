@@ -19,7 +19,8 @@
 //! Ports come from binding port 0; a job whose port was taken meanwhile (exit code 75)
 //! is started again with new ports.
 
-use std::collections::BTreeMap;
+mod output_dir;
+
 use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -182,27 +183,9 @@ fn run_alone(args: &[String], workers: usize) -> Output {
     )
 }
 
-/// Every file under `dir` (relative path -> bytes).
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(base: &Path, dir: &Path, into: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        for entry in fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(base, &path, into);
-            } else {
-                let bytes = fs::read(&path).unwrap();
-                into.insert(path.strip_prefix(base).unwrap().to_path_buf(), bytes);
-            }
-        }
-    }
-    let mut files = BTreeMap::new();
-    walk(dir, dir, &mut files);
-    files
-}
-
 #[track_caller]
 fn assert_same_dirs(expected: &Path, actual: &Path) {
-    let (expected, actual) = (snapshot(expected), snapshot(actual));
+    let (expected, actual) = (output_dir::snapshot(expected), output_dir::snapshot(actual));
     assert!(!expected.is_empty(), "nothing was written");
     assert_eq!(
         expected.keys().collect::<Vec<_>>(),
