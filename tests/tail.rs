@@ -139,6 +139,19 @@ fn the_json_lines_log_carries_the_same_changes() {
 }
 
 #[test]
+fn a_missing_live_directory_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = segflow(&tail_args(
+        &dir.path().join("nowhere"),
+        &dir.path().join("c.csv"),
+    ));
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("nowhere' does not exist"), "{stderr}");
+}
+
+#[test]
 fn a_log_of_another_catalog_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("changes.csv");

@@ -63,6 +63,12 @@ fn parse_lateness(text: &str) -> Result<u64, String> {
 
 pub fn tail(args: TailArgs) -> anyhow::Result<()> {
     let workers = args.cluster.config()?;
+    if !args.follow.is_dir() {
+        anyhow::bail!(
+            "live directory '{}' does not exist or is not a directory",
+            args.follow.display()
+        );
+    }
     let catalog = catalog::load(&args.catalogs)?;
     let backfill_files = match &args.backfill {
         Some(dir) => Some(Arc::new(DataFiles::open(dir, &catalog)?)),
