@@ -38,6 +38,7 @@
 //! assert_eq!(result.members, vec![vec!["ann".to_string()], vec!["bob".to_string()]]);
 //! ```
 
+pub mod bench;
 pub mod catalog;
 pub mod cli;
 pub mod data;

@@ -1,4 +1,4 @@
-//! Command-line interface: `segflow run`, `tail`, `check`, `gen`, `sql`, `cluster`.
+//! Command-line interface: `segflow run`, `tail`, `check`, `gen`, `sql`, `bench`, `cluster`.
 
 mod cluster_args;
 mod launch;
@@ -42,6 +42,9 @@ pub enum Command {
     Gen(GenArgs),
     /// Compile a catalog into one SQL query (DuckDB) giving (segment, user_id) rows.
     Sql(crate::sql::SqlArgs),
+    /// Measure backfill throughput, live update latency and from-scratch peers of a
+    /// catalog, in one report.
+    Bench(crate::bench::BenchArgs),
     /// Run a command as a job of several processes on this machine.
     ///
     /// For example `segflow cluster -n 2 -w 1 -- run --catalog C --data D`.
@@ -118,6 +121,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sql(args) => crate::sql::run(args),
+        Command::Bench(args) => crate::bench::run(args),
         Command::Cluster(args) => launch::launch(&args),
     }
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::catalog::ir::{EventField, EventOperand, EventPred};
+use crate::data::EventRow;
 use crate::value::{CmpOp, Text, Value};
 
 /// Users are keyed by a 64-bit hash of their opaque id string.
@@ -54,6 +55,23 @@ impl Event {
     pub fn new(ts: u64, kind: Text, mut fields: Vec<Value>) -> Event {
         fields.insert(0, Value::Text(kind));
         Event { ts, values: fields }
+    }
+
+    /// The event as an input row of `user_id`: the inverse of [`Event::new`], for
+    /// tools that hand parsed events back to row-based code (the reference evaluator,
+    /// live JSON lines).
+    pub fn into_row(self, user_id: String) -> EventRow {
+        let mut values = self.values.into_iter();
+        let kind = match values.next() {
+            Some(Value::Text(kind)) => kind,
+            other => unreachable!("an event's first value is its kind, not {other:?}"),
+        };
+        EventRow {
+            user_id,
+            ts: self.ts,
+            kind,
+            fields: values.collect(),
+        }
     }
 
     /// The value of a field of this event.

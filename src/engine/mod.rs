@@ -5,7 +5,7 @@ pub mod batch;
 pub mod cluster;
 mod connect;
 pub(crate) mod control;
-mod gather;
+pub(crate) mod gather;
 mod loading;
 pub mod segmentation;
 pub mod tail;
