@@ -72,7 +72,13 @@ pub fn measure(
         let started = Instant::now();
         let mut control = Control::build(worker);
         let mut segmentation = Segmentation::build(worker, &plan, TICKS_PER_SECOND);
-        let loaded = match load_backfill(worker, &mut segmentation, Some(&*input), OnError::Stop) {
+        let loaded = match load_backfill(
+            worker,
+            &mut segmentation,
+            Some(&*input),
+            OnError::Stop,
+            None,
+        ) {
             Ok(loaded) => loaded,
             Err(error) => {
                 control.stop(worker);

@@ -95,6 +95,7 @@ pub fn measure(
         poll_interval: Duration::from_millis(1),
         status_every: None,
         stop: stop.clone(),
+        progress: None,
     };
     let started = Instant::now();
     let owned = catalog.clone();

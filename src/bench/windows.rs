@@ -161,7 +161,13 @@ fn held(plan: &Arc<Plan>, data: Dataset, time: u64, workers: Workers) -> anyhow:
     let outcomes = execute(workers, move |worker| {
         let held = watch(worker);
         let mut segmentation = Segmentation::build(worker, &plan, TICKS_PER_SECOND);
-        let loaded = load_backfill(worker, &mut segmentation, Some(&*input), OnError::Stop)?;
+        let loaded = load_backfill(
+            worker,
+            &mut segmentation,
+            Some(&*input),
+            OnError::Stop,
+            None,
+        )?;
         let end = (loaded.time.unwrap_or(0) + 1) * TICKS_PER_SECOND;
         segmentation.complete_before(worker, end);
         if let Some(mut registry) = worker.log_register() {

@@ -366,13 +366,13 @@ impl<'c> Live<'c> {
                 return Ok(());
             }
             LiveRecord::Event(row) => {
-                let (user, event) = self.event(row, at);
+                let (user, event) = self.event(row);
                 *self.events.entry(fingerprint(user, &event)).or_insert(0) += 1;
                 self.segmentation.event(user, event, at, 1);
                 self.counts.events += 1;
             }
             LiveRecord::RetractEvent(row) => {
-                let (user, event) = self.event(row, at);
+                let (user, event) = self.event(row);
                 let print = fingerprint(user, &event);
                 match self.events.get_mut(&print) {
                     Some(count) if *count > 0 => *count -= 1,
@@ -381,7 +381,7 @@ impl<'c> Live<'c> {
                 self.segmentation.event(user, event, at, -1);
             }
             LiveRecord::User(row) => {
-                let user = self.key(&row.user_id, at);
+                let user = self.key(&row.user_id);
                 let record = UserRecord {
                     seq: self.next_seq,
                     attrs: row.attrs,
@@ -390,7 +390,7 @@ impl<'c> Live<'c> {
                 self.segmentation.user(user, record, at);
             }
             LiveRecord::Score(row) => {
-                let user = self.key(&row.user_id, at);
+                let user = self.key(&row.user_id);
                 let record = ScoreRecord {
                     model: row.model,
                     ts: row.ts,
@@ -411,17 +411,20 @@ impl<'c> Live<'c> {
         Ok(())
     }
 
-    fn event(&mut self, row: EventRow, at: u64) -> (UserKey, Event) {
-        let user = self.key(&row.user_id, at);
+    fn event(&mut self, row: EventRow) -> (UserKey, Event) {
+        let user = self.key(&row.user_id);
         (user, Event::new(row.ts, row.kind, row.fields))
     }
 
-    /// The current key of a user id, named in the dataflow on first use.
-    fn key(&mut self, id: &str, at: u64) -> UserKey {
+    /// The current key of a user id, named in the dataflow on first use. The name is
+    /// given now, at the frontier, not at the record's own (possibly later) time: an
+    /// id's first record may lie in the future while its next one takes effect now.
+    fn key(&mut self, id: &str) -> UserKey {
         let incarnation = self.incarnations.get(id).copied().unwrap_or(0);
         let user = user_key_in(id, incarnation);
         if self.named.insert(user) {
-            self.segmentation.name(user, id.to_string(), at);
+            let now = self.frontier.now();
+            self.segmentation.name(user, id.to_string(), now);
         }
         user
     }
