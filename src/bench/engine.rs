@@ -146,15 +146,24 @@ impl Driver {
     }
 
     /// Applies `count` events from `workload` at the current live second, each at its
-    /// own tick.
+    /// own tick, and moves the frontier past the last of them.
+    ///
+    /// The live run's frontier can stop short of an event's tick: the first event of
+    /// a new second moves it only to that second's first tick (its own), and a second
+    /// that has run out of ticks keeps its last one open. Their changes then wait for a
+    /// later record. The bench moves the frontier past every update it applied, so that
+    /// each round's latency covers all of its changes.
     pub fn feed(&mut self, workload: &mut Workload, count: usize) {
         let ts = self.clock.second();
+        let mut last = self.frontier.now();
         for _ in 0..count {
             let (at, _late) = self.frontier.effect(Some(ts));
             let (user, event) = workload.event(ts);
             self.segmentation.event(user, event, at, 1);
             self.frontier.admitted(Some(ts));
+            last = at;
         }
+        self.frontier.set(last + 1);
     }
 
     /// Runs the dataflow until every change before the frontier has reached worker 0;

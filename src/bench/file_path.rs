@@ -31,7 +31,7 @@ use crate::live::follow::Position;
 use crate::live::frontier::{parse_tick, ClockKind, TICKS_PER_SECOND};
 
 use super::measure::{Latencies, LatencySummary};
-use super::workload::{event_line, LiveClock, Workload};
+use super::workload::{event_line, Workload};
 
 /// The followed file.
 const LIVE_FILE: &str = "live.jsonl";
@@ -109,7 +109,10 @@ pub fn measure(
         Record::Change { .. } => None,
     })?;
     let backfill_seconds = started.elapsed().as_secs_f64();
-    let clock = LiveClock::start(first.0 / TICKS_PER_SECOND);
+    // Every line is stamped with the first live second: a line that opens a new
+    // second takes effect at that second's first tick, which the live run makes final
+    // only with a later record, and the probe would wait for the next probe.
+    let second = first.0 / TICKS_PER_SECOND;
 
     let mut file = OpenOptions::new().append(true).open(&live)?;
     let mut latencies = Latencies::default();
@@ -118,7 +121,7 @@ pub fn measure(
         // A random phase against the run's polling, as arrivals have.
         std::thread::sleep(Duration::from_micros(workload.below(2_000)));
         let user = format!("segflow-bench-{probe}");
-        let line = event_line(catalog, workload.row(), &user, clock.second());
+        let line = event_line(catalog, workload.row(), &user, second);
         let appended = Instant::now();
         file.write_all(line.as_bytes())?;
         file.flush()?;
@@ -137,7 +140,7 @@ pub fn measure(
     let mut bytes = Vec::new();
     for _ in 0..batch {
         let row = workload.row();
-        bytes.extend_from_slice(event_line(catalog, row, &row.user_id, clock.second()).as_bytes());
+        bytes.extend_from_slice(event_line(catalog, row, &row.user_id, second).as_bytes());
     }
     let target = (probes + batch) as u64;
     let appended = Instant::now();

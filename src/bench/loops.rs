@@ -19,8 +19,11 @@ use super::workload::Workload;
 /// How much of each loop to run.
 #[derive(Clone, Debug)]
 pub struct Schedule {
-    /// Single-event updates timed in the closed loop, after `warmup` untimed ones.
+    /// Single-event updates timed in the closed loop, after `warmup` untimed ones (for
+    /// at most a tenth of `closed_time`);
+    /// fewer if `closed_time` runs out first (rounds are slow on large data).
     pub closed: usize,
+    pub closed_time: Duration,
     pub warmup: usize,
     pub batch_sizes: Vec<usize>,
     /// Each batch size runs at least this long and at least `min_batches` batches.
@@ -43,6 +46,7 @@ impl Schedule {
         };
         Schedule {
             closed: if quick { 200 } else { 20_000 },
+            closed_time: scale(60, 1_000),
             warmup: if quick { 20 } else { 1_000 },
             batch_sizes: vec![1, 10, 100, 1_000, 10_000],
             batch_time: scale(2, 20),
@@ -87,12 +91,18 @@ pub fn run(
     workload: &mut Workload,
     schedule: &Schedule,
 ) -> Figures {
+    let warmup = Instant::now();
     for _ in 0..schedule.warmup {
+        if warmup.elapsed() > schedule.closed_time / 10 {
+            break;
+        }
         driver.feed(workload, 1);
         driver.finish(worker);
     }
     let mut closed = Tally::new();
-    for _ in 0..schedule.closed {
+    while closed.events < schedule.closed as u64
+        && (closed.events == 0 || closed.started.elapsed() < schedule.closed_time)
+    {
         let started = Instant::now();
         driver.feed(workload, 1);
         closed.changes += driver.finish(worker) as u64;

@@ -3,17 +3,19 @@
 //! An event inside a `within D` window counts from its time until `ts + D`. The
 //! temporal filter emits both updates at once: the insertion now and the retraction
 //! stamped with the future tick `(ts + D) × TICKS_PER_SECOND`. The retraction passes
-//! the local combiner (which only sums updates of the current time) and waits in the
-//! arrangement's batcher until the frontier reaches its tick, consolidated there with
-//! other retractions of the same (selection, user, tick): one pending record per
-//! (user, windowed source, second of expiry), whatever the number of events.
+//! the local combiner (which only sums updates of the current time) and waits, in
+//! buckets of a minute, until the frontier reaches its bucket
+//! ([`crate::dataflow`]'s hold operator), then in the arrangement's batcher until the
+//! frontier passes its tick. Both consolidate retractions of the same (selection,
+//! user, tick): one pending record per (user, windowed source, second of expiry),
+//! whatever the number of events.
 //!
 //! To see what that costs, the same events are backfilled twice: once shifted so that
 //! every event lies inside every window at the backfill's time, once shifted so that
 //! none does. Users and scores are left out, so the two runs differ only in window
-//! state. differential's logging counts the records held in batchers (pending future
-//! updates) and in traces (arranged current state); the process's resident memory is
-//! read too, as a rough byte figure (differential 0.26 reports no batcher bytes).
+//! state. differential's logging counts the records held for later times (reported
+//! by the hold operator and by batchers) and in traces (arranged current state); the
+//! process's resident memory is read too, as a rough byte figure.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -40,8 +42,12 @@ use super::measure::rss;
 /// Records held by differential after a backfill.
 #[derive(Copy, Clone, Debug, Default, Serialize)]
 pub struct Held {
-    /// Updates waiting in batchers for their (future) time.
+    /// Updates waiting for their (future) time: held for their bucket of time, or in
+    /// a batcher.
     pub pending_records: i64,
+    /// Bytes of those updates as reported (the hold operator reports them; 0.26's
+    /// batchers report none).
+    pub pending_bytes: i64,
     /// Updates in traces (arranged state).
     pub arranged_records: i64,
     /// Growth of the process's resident memory during the backfill.
@@ -51,6 +57,7 @@ pub struct Held {
 impl Held {
     fn add(&mut self, other: &Held) {
         self.pending_records += other.pending_records;
+        self.pending_bytes += other.pending_bytes;
         self.arranged_records += other.arranged_records;
         self.rss_growth_bytes += other.rss_growth_bytes;
     }
@@ -58,6 +65,7 @@ impl Held {
     fn minus(&self, other: &Held) -> Held {
         Held {
             pending_records: self.pending_records - other.pending_records,
+            pending_bytes: self.pending_bytes - other.pending_bytes,
             arranged_records: self.arranged_records - other.arranged_records,
             rss_growth_bytes: self.rss_growth_bytes - other.rss_growth_bytes,
         }
@@ -67,16 +75,20 @@ impl Held {
         let scale = |x: i64| (x as f64 * factor).round() as i64;
         Held {
             pending_records: scale(self.pending_records),
+            pending_bytes: scale(self.pending_bytes),
             arranged_records: scale(self.arranged_records),
             rss_growth_bytes: scale(self.rss_growth_bytes),
         }
     }
 
-    /// Counts a differential event: batchers report their records as they change;
-    /// traces report batches added, merged and dropped.
+    /// Counts a differential event: batchers (and the hold operator) report their
+    /// records as they change; traces report batches added, merged and dropped.
     fn apply(&mut self, event: &DifferentialEvent) {
         match event {
-            DifferentialEvent::Batcher(e) => self.pending_records += e.records_diff as i64,
+            DifferentialEvent::Batcher(e) => {
+                self.pending_records += e.records_diff as i64;
+                self.pending_bytes += e.size_diff as i64;
+            }
             DifferentialEvent::Batch(e) => self.arranged_records += e.length as i64,
             DifferentialEvent::Merge(e) => {
                 if let Some(merged) = e.complete {

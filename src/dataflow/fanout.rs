@@ -15,6 +15,7 @@ use crate::plan::{EventSelection, Interval};
 use crate::value::Value;
 
 use super::accum::Accum;
+use super::hold::hold_future;
 use super::records::{Event, UserKey};
 use super::temporal::{restrict, window};
 
@@ -118,24 +119,37 @@ pub fn fan_out<'scope>(
         })
         .into_iter();
     let mut next = || families.next().expect("four families");
-    let linear = next()
-        .flat_map(|(c, time, diff)| match c {
-            Contribution::Linear(key, accum) => Some((key, time, accum.multiply(&diff))),
-            _ => None,
-        })
-        .as_collection();
-    let extreme = next()
-        .flat_map(|(c, time, diff)| match c {
-            Contribution::Extreme(key, value) => Some(((key, value), time, diff)),
-            _ => None,
-        })
-        .as_collection();
-    let distinct = next()
-        .flat_map(|(c, time, diff)| match c {
-            Contribution::Distinct(data) => Some((data, time, diff)),
-            _ => None,
-        })
-        .as_collection();
+    // Window retractions are for later times: held until their time nears.
+    let linear = hold_future(
+        next()
+            .flat_map(|(c, time, diff)| match c {
+                Contribution::Linear(key, accum) => Some((key, time, accum.multiply(&diff))),
+                _ => None,
+            })
+            .as_collection(),
+        ticks_per_second,
+        "HoldLinear",
+    );
+    let extreme = hold_future(
+        next()
+            .flat_map(|(c, time, diff)| match c {
+                Contribution::Extreme(key, value) => Some(((key, value), time, diff)),
+                _ => None,
+            })
+            .as_collection(),
+        ticks_per_second,
+        "HoldExtreme",
+    );
+    let distinct = hold_future(
+        next()
+            .flat_map(|(c, time, diff)| match c {
+                Contribution::Distinct(data) => Some((data, time, diff)),
+                _ => None,
+            })
+            .as_collection(),
+        ticks_per_second,
+        "HoldDistinct",
+    );
     let known = next()
         .flat_map(|(c, time, diff)| match c {
             Contribution::Known(user) => Some((user, time, diff)),

@@ -7,6 +7,7 @@
 mod accum;
 mod combine;
 mod fanout;
+mod hold;
 mod records;
 mod sets;
 mod sources;

@@ -136,12 +136,12 @@ impl<'a, 'scope> SetRenderer<'a, 'scope> {
             0 => {
                 // A test of `now` alone (`now > 1700000000`): everyone, during its intervals.
                 let intervals = in_ticks(atom.intervals(&[]));
-                temporal_filter(self.universe.clone(), move |_| intervals.clone())
+                temporal_filter(self.universe.clone(), ticks, move |_| intervals.clone())
             }
             1 => {
                 let rows = self.operands[atom.operands[0]].clone();
                 if atom.mentions_now() {
-                    temporal_filter(rows, move |(_user, value)| {
+                    temporal_filter(rows, ticks, move |(_user, value)| {
                         in_ticks(atom.intervals(std::slice::from_ref(value)))
                     })
                     .map(|(user, _)| user)

@@ -3,15 +3,17 @@
 //! An update `(row, t, d)` whose row is valid during `[start, end)` becomes
 //! `(row, max(t, start), d)` and `(row, end, -d)`, and nothing at all once `end <= t`.
 //! The filter is linear, so it applies equally to inputs (event windows) and to
-//! derived collections (a feature compared with `now`). Retractions at `end` wait in
-//! differential's batchers until the frontier reaches them: time alone then changes
-//! membership, with no new input.
+//! derived collections (a feature compared with `now`). Updates for later times wait
+//! ([`super::hold::hold_future`], then differential's batchers) until the frontier
+//! reaches them: time alone then changes membership, with no new input.
 
 use differential_dataflow::difference::Abelian;
 use differential_dataflow::{AsCollection, VecCollection};
 use timely::dataflow::operators::vec::Map;
 
 use crate::plan::Interval;
+
+use super::hold::hold_future;
 
 /// The updates that restrict one update at `time` to `interval`: `(time, true)` for the
 /// insertion and `(time, false)` for the retraction, or nothing when the interval has
@@ -23,21 +25,23 @@ pub fn restrict(time: u64, interval: Interval) -> impl Iterator<Item = (u64, boo
     insert.into_iter().chain(retract)
 }
 
-/// Restricts each row of `collection` to the intervals `validity` gives it.
+/// Restricts each row of `collection` to the intervals `validity` gives it (in logical
+/// time units, `ticks_per_second` to the second).
 ///
 /// Written on the inner stream rather than with `join_function` so that rows whose
 /// intervals have all closed before `t` produce no updates at all: a backfill of a
 /// year of history then carries only the events still inside their windows.
 pub fn temporal_filter<'scope, D, R, F>(
     collection: VecCollection<'scope, u64, D, R>,
+    ticks_per_second: u64,
     mut validity: F,
 ) -> VecCollection<'scope, u64, D, R>
 where
-    D: Clone + 'static,
+    D: Ord + Clone + 'static,
     R: Abelian + 'static,
     F: FnMut(&D) -> Vec<Interval> + 'static,
 {
-    collection
+    let restricted = collection
         .inner
         .flat_map(move |(row, time, diff)| {
             let mut updates = Vec::new();
@@ -52,7 +56,8 @@ where
             }
             updates
         })
-        .as_collection()
+        .as_collection();
+    hold_future(restricted, ticks_per_second, "HoldTemporal")
 }
 
 /// The window of an event at `ts` for `within window`: `now - window < ts <= now`,
