@@ -59,11 +59,6 @@ pub fn peak_rss() -> Option<u64> {
     status_bytes("VmHWM:")
 }
 
-/// The process's resident memory now (`VmRSS`), in bytes.
-pub fn rss() -> Option<u64> {
-    status_bytes("VmRSS:")
-}
-
 /// A `kB` field of `/proc/self/status` (Linux only; `None` elsewhere).
 fn status_bytes(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -111,7 +106,7 @@ mod tests {
     #[test]
     fn memory_and_load_are_read_on_linux() {
         if cfg!(target_os = "linux") {
-            let now = rss().unwrap();
+            let now = status_bytes("VmRSS:").unwrap();
             assert!(peak_rss().unwrap() >= now);
             assert!(load_average().is_some());
         }

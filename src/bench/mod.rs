@@ -22,7 +22,7 @@ mod svg;
 mod windows;
 mod workload;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -84,6 +84,44 @@ pub struct BenchArgs {
 /// Seed of the updates drawn outside the engine section (file path, reference peer).
 const SEED: u64 = 0xb3c4;
 
+/// How much of the sections after the update loops to run.
+pub(crate) struct Extent {
+    /// Single appends timed on the file path, and events in its one large append.
+    probes: usize,
+    append: usize,
+    /// Events backfilled (twice) to weigh what windows hold.
+    window_events: usize,
+    /// Recomputations by the reference evaluator (at most; see [`peers::reference`])
+    /// and evaluations by DuckDB.
+    reference_runs: usize,
+    duckdb_runs: usize,
+}
+
+impl Extent {
+    fn new(quick: bool) -> Extent {
+        if quick {
+            Extent {
+                probes: 20,
+                append: 10_000,
+                window_events: 10_000,
+                reference_runs: 1,
+                duckdb_runs: 2,
+            }
+        } else {
+            Extent {
+                probes: 500,
+                append: 1_000_000,
+                window_events: 1_000_000,
+                reference_runs: 3,
+                duckdb_runs: 5,
+            }
+        }
+    }
+}
+
+/// Time the reference evaluator may take for its recomputations (at least one runs).
+const REFERENCE_BUDGET: Duration = Duration::from_secs(60);
+
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let workers = args.cluster.config()?;
     if args.tail && args.cluster.processes > 1 {
@@ -94,24 +132,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let started = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
+    let extent = Extent::new(args.quick);
     let (data, _generated, data_label) = data_dir(&args)?;
     let files = Arc::new(DataFiles::open(&data, &catalog)?);
-    let main = args.cluster.process == 0;
 
-    let (parse, templates) = if main {
-        progress("parsing the data alone");
-        let parse = inputs::parse_pass(&files, args.cluster.workers);
-        if parse.bad_rows > 0 {
-            bail!(
-                "{}: {} bad row(s); `segflow run` reports them",
-                data.display(),
-                parse.bad_rows
-            );
-        }
-        let templates = inputs::recent_events(&files);
-        if templates.is_empty() {
-            bail!("{}: no events to draw updates from", data.display());
-        }
+    // Only process 0 reports; the others lend their workers to the engine section.
+    let (parse, templates) = if args.cluster.process == 0 {
+        let (parse, templates) = prepare(&files, &data, args.cluster.workers)?;
         (Some(parse), templates)
     } else {
         (None, Vec::new())
@@ -138,61 +165,49 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     let file_path = if args.tail {
         progress("the live run's file path");
-        let (probes, batch) = if args.quick {
-            (20, 10_000)
-        } else {
-            (500, 1_000_000)
-        };
-        Some(file_path::measure(
-            &catalog,
-            files.clone(),
-            &mut workload,
-            probes,
-            batch,
-            workers.clone(),
-        )?)
+        let backfill = files.clone();
+        let path = file_path::measure(&catalog, backfill, &mut workload, &extent, workers.clone());
+        Some(path?)
     } else {
         None
     };
-
-    let mut peers = Peers::default();
-    let mut windows = None;
-    if args.tail || !args.no_peers {
+    let (mut peers, windows) = if args.tail || !args.no_peers {
         progress("loading the data set in memory");
         let mut dataset = inputs::load_dataset(&files);
         drop(files);
-        if args.tail {
+        let windows = if args.tail {
             progress("window memory");
-            let events = dataset
-                .events
-                .len()
-                .min(if args.quick { 10_000 } else { 1_000_000 });
+            let events = &dataset.events[..dataset.events.len().min(extent.window_events)];
             let time = dataset.max_ts().unwrap_or(0);
-            windows = windows::probe(&catalog, &dataset.events[..events], time, workers.clone())?;
-        }
+            windows::probe(&catalog, events, time, workers)?
+        } else {
+            None
+        };
+        let mut peers = Peers::default();
         if !args.no_peers {
             progress("the reference evaluator");
-            let runs = if args.quick { 1 } else { 3 };
             let now = figures.backfill.time + 1;
-            let budget = Duration::from_secs(60);
             peers.reference = Some(peers::reference(
                 &catalog,
                 &mut dataset,
                 &mut workload,
                 now,
-                runs,
-                budget,
+                extent.reference_runs,
+                REFERENCE_BUDGET,
             ));
         }
-    }
-    if !args.no_peers {
+        (peers, windows)
+    } else {
+        (Peers::default(), None)
+    };
+    if args.no_peers {
+        peers.skipped.push("peers: --no-peers".into());
+    } else {
         progress("DuckDB");
-        match peers::duckdb(&args.catalogs, &data, if args.quick { 2 } else { 5 }) {
+        match peers::duckdb(&args.catalogs, &data, extent.duckdb_runs) {
             Ok(duckdb) => peers.duckdb = Some(duckdb),
             Err(reason) => peers.skipped.push(format!("DuckDB peer: {reason}")),
         }
-    } else {
-        peers.skipped.push("peers: --no-peers".into());
     }
 
     let mut report = Report {
@@ -225,14 +240,42 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         targets: Vec::new(),
     };
     report.check_targets();
+    write_report(&report, &args)
+}
+
+/// The parse-only pass and the events to draw updates from; fails on bad rows (the
+/// backfill would stop on them) and on data without events.
+fn prepare(
+    files: &DataFiles,
+    data: &Path,
+    threads: usize,
+) -> anyhow::Result<(inputs::ParsePass, Vec<crate::data::EventRow>)> {
+    progress("parsing the data alone");
+    let parse = inputs::parse_pass(files, threads);
+    if parse.bad_rows > 0 {
+        bail!(
+            "{}: {} bad row(s); `segflow run` reports them",
+            data.display(),
+            parse.bad_rows
+        );
+    }
+    let templates = inputs::recent_events(files);
+    if templates.is_empty() {
+        bail!("{}: no events to draw updates from", data.display());
+    }
+    Ok((parse, templates))
+}
+
+/// Prints the table and writes the JSON and the chart where asked.
+fn write_report(report: &Report, args: &BenchArgs) -> anyhow::Result<()> {
     print!("{}", report.table());
     if let Some(out) = &args.out {
-        let json = serde_json::to_string_pretty(&report)? + "\n";
+        let json = serde_json::to_string_pretty(report)? + "\n";
         std::fs::write(out, json).with_context(|| format!("writing {}", out.display()))?;
         println!("report written to {}", out.display());
     }
     if let Some(path) = &args.svg {
-        std::fs::write(path, svg::chart(&report))
+        std::fs::write(path, svg::chart(report))
             .with_context(|| format!("writing {}", path.display()))?;
         println!("chart written to {}", path.display());
     }

@@ -303,11 +303,11 @@ impl Report {
                     let per = &w.per_million_events;
                     let _ = writeln!(
                         out,
-                        "  window memory per million events (inside vs outside every window, {} events): {} pending records, {} arranged records, RSS {:+.0} MiB",
+                        "  windows, per million events inside every window (against none, {} events): {} more pending records ({:.0} MiB), {} more arranged records",
                         count(w.events as f64),
                         count(per.pending_records as f64),
+                        mebibytes(per.pending_bytes),
                         count(per.arranged_records as f64),
-                        mebibytes(per.rss_growth_bytes),
                     );
                 }
                 None => out.push_str("  window memory: the catalog has no window\n"),

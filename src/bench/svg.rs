@@ -8,13 +8,13 @@
 use std::fmt::Write;
 
 use super::loops::{si, Series};
-use super::report::{duration, Report};
+use super::report::{count, duration, Report};
 
 const WIDTH: f64 = 860.0;
 const HEIGHT: f64 = 520.0;
-const LEFT: f64 = 80.0;
+const LEFT: f64 = 90.0;
 const RIGHT: f64 = 230.0;
-const TOP: f64 = 50.0;
+const TOP: f64 = 60.0;
 const BOTTOM: f64 = 60.0;
 
 /// A line of points (events/s, latency in µs).
@@ -114,17 +114,27 @@ pub fn chart(report: &Report) -> String {
     let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
     let s = &report.setup;
     let title = format!(
-        "segflow bench: latency vs throughput ({}, {} users, {} events, {}×{} workers)",
+        "segflow bench: {}, {} process(es) × {} worker(s)",
         s.catalogs.join(" + "),
-        s.users,
-        s.events,
         s.processes,
         s.workers
     );
+    let subtitle = format!(
+        "{}: {} users, {} events; load {} before",
+        s.data,
+        count(s.users as f64),
+        count(s.events as f64),
+        s.load_before.map_or("?".into(), |l| format!("{:.2}", l[0]))
+    );
     let _ = writeln!(
         svg,
-        r#"<text x="{LEFT}" y="24" font-size="14">{}</text>"#,
+        r#"<text x="{LEFT}" y="22" font-size="14">{}</text>"#,
         escape(&title)
+    );
+    let _ = writeln!(
+        svg,
+        r##"<text x="{LEFT}" y="40" fill="#555">{}</text>"##,
+        escape(&subtitle)
     );
 
     // Grid and axes.
@@ -146,7 +156,7 @@ pub fn chart(report: &Report) -> String {
             LEFT + plot_w,
             LEFT - 6.0,
             py + 4.0,
-            escape(&duration(10f64.powi(decade)))
+            escape(&decade_label(decade))
         );
     }
     let _ = writeln!(
@@ -161,7 +171,7 @@ pub fn chart(report: &Report) -> String {
     );
     let _ = writeln!(
         svg,
-        r#"<text transform="translate(18 {:.1}) rotate(-90)" text-anchor="middle">latency (per update; per batch for batches)</text>"#,
+        r#"<text transform="translate(16 {:.1}) rotate(-90)" text-anchor="middle">latency (per update; per batch for batches)</text>"#,
         TOP + plot_h / 2.0
     );
 
@@ -198,10 +208,11 @@ pub fn chart(report: &Report) -> String {
         );
         for (i, &(vx, vy)) in line.points.iter().enumerate() {
             let (px, py) = (x(vx), y(vy));
+            let fill = if line.dashed { "white" } else { line.color };
             let _ = writeln!(
                 svg,
-                r#"<circle cx="{px:.1}" cy="{py:.1}" r="3" fill="{}"/>"#,
-                if line.dashed { "white" } else { line.color }
+                r#"<circle cx="{px:.1}" cy="{py:.1}" r="3" fill="{fill}" stroke="{}"/>"#,
+                line.color
             );
             if let Some(label) = line.labels.get(i).filter(|l| !l.is_empty()) {
                 let _ = writeln!(
@@ -239,6 +250,17 @@ pub fn chart(report: &Report) -> String {
     svg
 }
 
+/// A power of ten of microseconds as `1 µs`, `100 ms`, `10 s`.
+fn decade_label(decade: i32) -> String {
+    let (unit, exponent) = match decade {
+        ..=-1 => ("ns", decade + 3),
+        0..=2 => ("µs", decade),
+        3..=5 => ("ms", decade - 3),
+        _ => ("s", decade - 6),
+    };
+    format!("{} {unit}", 10u64.pow(exponent.max(0) as u32))
+}
+
 /// The whole decades (as exponents) around some positive values.
 fn decades(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) = values
@@ -266,6 +288,15 @@ mod tests {
         assert_eq!(decades([50.0, 2_000.0].into_iter()), (1.0, 4.0));
         assert_eq!(decades([100.0].into_iter()), (2.0, 3.0));
         assert_eq!(decades(std::iter::empty()), (0.0, 1.0));
+    }
+
+    #[test]
+    fn decades_are_labelled_in_their_unit() {
+        let labels: Vec<String> = (-1..8).map(decade_label).collect();
+        assert_eq!(
+            labels,
+            ["100 ns", "1 µs", "10 µs", "100 µs", "1 ms", "10 ms", "100 ms", "1 s", "10 s"]
+        );
     }
 
     #[test]

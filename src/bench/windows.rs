@@ -14,8 +14,9 @@
 //! every event lies inside every window at the backfill's time, once shifted so that
 //! none does. Users and scores are left out, so the two runs differ only in window
 //! state. differential's logging counts the records held for later times (reported
-//! by the hold operator and by batchers) and in traces (arranged current state); the
-//! process's resident memory is read too, as a rough byte figure.
+//! by the hold operator, with their bytes, and by batchers) and in traces (arranged
+//! current state). The process's resident memory is no measure here: memory the
+//! allocator returns after earlier sections makes its growth meaningless.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -37,8 +38,6 @@ use crate::io::load::{read_dataset_part, RowSink};
 use crate::live::frontier::TICKS_PER_SECOND;
 use crate::plan::{Plan, Source};
 
-use super::measure::rss;
-
 /// Records held by differential after a backfill.
 #[derive(Copy, Clone, Debug, Default, Serialize)]
 pub struct Held {
@@ -50,8 +49,6 @@ pub struct Held {
     pub pending_bytes: i64,
     /// Updates in traces (arranged state).
     pub arranged_records: i64,
-    /// Growth of the process's resident memory during the backfill.
-    pub rss_growth_bytes: i64,
 }
 
 impl Held {
@@ -59,7 +56,6 @@ impl Held {
         self.pending_records += other.pending_records;
         self.pending_bytes += other.pending_bytes;
         self.arranged_records += other.arranged_records;
-        self.rss_growth_bytes += other.rss_growth_bytes;
     }
 
     fn minus(&self, other: &Held) -> Held {
@@ -67,7 +63,6 @@ impl Held {
             pending_records: self.pending_records - other.pending_records,
             pending_bytes: self.pending_bytes - other.pending_bytes,
             arranged_records: self.arranged_records - other.arranged_records,
-            rss_growth_bytes: self.rss_growth_bytes - other.rss_growth_bytes,
         }
     }
 
@@ -77,7 +72,6 @@ impl Held {
             pending_records: scale(self.pending_records),
             pending_bytes: scale(self.pending_bytes),
             arranged_records: scale(self.arranged_records),
-            rss_growth_bytes: scale(self.rss_growth_bytes),
         }
     }
 
@@ -169,7 +163,6 @@ pub fn probe(
 fn held(plan: &Arc<Plan>, data: Dataset, time: u64, workers: Workers) -> anyhow::Result<Held> {
     let plan = plan.clone();
     let input = Arc::new(AsOf { data, time });
-    let before = rss().unwrap_or(0) as i64;
     let outcomes = execute(workers, move |worker| {
         let held = watch(worker);
         let mut segmentation = Segmentation::build(worker, &plan, TICKS_PER_SECOND);
@@ -185,12 +178,9 @@ fn held(plan: &Arc<Plan>, data: Dataset, time: u64, workers: Workers) -> anyhow:
         if let Some(mut registry) = worker.log_register() {
             registry.flush();
         }
-        // Every worker has completed before the memory is read.
+        // Every worker has completed before any drops its dataflows.
         all_gather(worker, ());
-        let mut mine = *held.borrow();
-        if worker.index() == 0 {
-            mine.rss_growth_bytes = rss().unwrap_or(0) as i64 - before;
-        }
+        let mine = *held.borrow();
         for dataflow in worker.installed_dataflows() {
             worker.drop_dataflow(dataflow);
         }
