@@ -6,7 +6,8 @@
 //!
 //! When a record takes effect is the documented rule of `segflow::live::frontier`,
 //! restated here on its own: at its event time if that is still open, else at the
-//! frontier, which moves one tick per applied record and follows the watermark.
+//! frontier, which follows the watermark and moves one tick past each applied record
+//! once every earlier tick is final.
 
 mod common;
 
@@ -184,12 +185,12 @@ fn effect_ticks(ops: &[Op], backfill: &Dataset, lateness: u64) -> (Vec<Option<u6
         }
         let at = op.ts().map_or(now, |ts| (ts * T).max(now));
         ticks.push(Some(at));
-        if (now + 1) % T != 0 {
-            now += 1;
-        }
         if let Some(ts) = op.ts() {
             max_ts = max_ts.max(ts);
             now = now.max(max_ts.saturating_sub(lateness) * T);
+        }
+        if now == at && (at + 1) % T != 0 {
+            now = at + 1;
         }
     }
     (ticks, now)

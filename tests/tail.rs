@@ -86,7 +86,7 @@ fn the_bundled_example_runs_from_the_readme() {
         .all(|w| w[0].parse::<f64>().unwrap() <= w[1].parse::<f64>().unwrap()));
     // A new user's purchase; a correction; an erasure; windows expiring by the clock.
     assert!(records.contains(&"1767225587,active_30d,u9000001,1".to_string()));
-    assert!(records.contains(&"1767225590,big_basket,u0000752,-1".to_string()));
+    assert!(records.contains(&"1767225590.000001,big_basket,u0000752,-1".to_string()));
     assert!(records.iter().any(|r| r.ends_with(",u0000080,-1")));
     assert!(!records
         .iter()
@@ -322,4 +322,33 @@ fn a_restart_after_kill_9_neither_loses_nor_repeats_changes() {
             .collect()
     };
     assert_eq!(rejects(&log), rejects(&whole_log));
+}
+
+#[test]
+fn a_lone_event_of_a_new_second_is_reported_without_waiting_for_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("live");
+    fs::create_dir(&live).unwrap();
+    let file = live.join("stream.jsonl");
+    // One event, in a second after the backfill's, and then nothing more: the user
+    // enters `active_30d` as soon as the line is read.
+    append(
+        &file,
+        &[r#"{"type":"event","user_id":"lone","ts":1767225700,"kind":"view","amount":null,"category":"shoes"}"#.to_string()],
+    );
+    let log = dir.path().join("changes.csv");
+    let mut child = spawn_tail(&tail_args(&live, &log));
+    wait_until_read(&log, &file, &mut child);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let entered = "1767225700,active_30d,lone,1";
+    while !changes(&log).iter().any(|c| c == entered) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        changes(&log).iter().any(|c| c == entered),
+        "the change waits for a later record:\n{}",
+        fs::read_to_string(&log).unwrap()
+    );
 }

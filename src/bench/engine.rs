@@ -148,11 +148,10 @@ impl Driver {
     /// Applies `count` events from `workload` at the current live second, each at its
     /// own tick, and moves the frontier past the last of them.
     ///
-    /// The live run's frontier can stop short of an event's tick: the first event of
-    /// a new second moves it only to that second's first tick (its own), and a second
-    /// that has run out of ticks keeps its last one open. Their changes then wait for a
-    /// later record. The bench moves the frontier past every update it applied, so that
-    /// each round's latency covers all of its changes.
+    /// The live run's frontier can stop short of an event's tick: a second that has run
+    /// out of ticks keeps its last one open, and its changes wait for the clock. The
+    /// bench moves the frontier past every update it applied, so that each round's
+    /// latency covers all of its changes.
     pub fn feed(&mut self, workload: &mut Workload, count: usize) {
         let ts = self.clock.second();
         let mut last = self.frontier.now();
@@ -160,7 +159,7 @@ impl Driver {
             let (at, _late) = self.frontier.effect(Some(ts));
             let (user, event) = workload.event(ts);
             self.segmentation.event(user, event, at, 1);
-            self.frontier.admitted(Some(ts));
+            self.frontier.admitted(at, Some(ts));
             last = at;
         }
         self.frontier.set(last + 1);

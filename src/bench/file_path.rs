@@ -110,9 +110,8 @@ pub fn measure(
         Record::Change { .. } => None,
     })?;
     let backfill_seconds = started.elapsed().as_secs_f64();
-    // Every line is stamped with the first live second: a line that opens a new
-    // second takes effect at that second's first tick, which the live run makes final
-    // only with a later record, and the probe would wait for the next probe.
+    // Every line is stamped with the first live second, so that no probe closes a
+    // second (and with it windows): each one measures the same path.
     let second = first.0 / TICKS_PER_SECOND;
 
     let mut file = OpenOptions::new().append(true).open(&live)?;

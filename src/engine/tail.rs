@@ -407,7 +407,7 @@ impl<'c> Live<'c> {
         }
         self.counts.records += 1;
         self.counts.late += u64::from(late);
-        self.frontier.admitted(ts);
+        self.frontier.admitted(at, ts);
         Ok(())
     }
 

@@ -74,15 +74,18 @@ impl Frontier {
         }
     }
 
-    /// Moves past an applied record: its tick becomes final and, with the event clock,
-    /// its time moves the watermark.
-    pub fn admitted(&mut self, ts: Option<u64>) {
-        let next = self.now + 1;
+    /// Moves past a record applied at tick `at` (from [`Frontier::effect`]): with the
+    /// event clock its time moves the watermark, and once every tick before `at` is
+    /// final, `at` becomes final too, so the record's changes are reported without
+    /// waiting for the next record. (While allowed lateness keeps earlier ticks open,
+    /// `at` waits with them: an earlier record may still take one of those ticks.)
+    pub fn admitted(&mut self, at: u64, ts: Option<u64>) {
+        self.saw(ts);
+        let next = at + 1;
         // Stay inside the second: only the clock closes a second.
-        if !next.is_multiple_of(TICKS_PER_SECOND) {
+        if self.now == at && !next.is_multiple_of(TICKS_PER_SECOND) {
             self.now = next;
         }
-        self.saw(ts);
     }
 
     /// Notes an event time that carries no data (a `clock` record).
@@ -154,22 +157,27 @@ mod tests {
     fn records_take_effect_at_their_time_or_the_frontier_and_late_ones_are_flagged() {
         let mut frontier = Frontier::new(ClockKind::Event, 0, 100 * T, Some(99));
         assert_eq!(frontier.effect(Some(105)), (105 * T, false));
-        frontier.admitted(Some(105));
-        // Seconds before the watermark closed; the new event's second is open.
-        assert_eq!(frontier.now(), 105 * T);
-        assert_eq!(frontier.effect(Some(105)), (105 * T, false));
-        frontier.admitted(Some(105));
+        frontier.admitted(105 * T, Some(105));
+        // Seconds before the watermark closed, and so did the record's own tick: the
+        // first record of a new second is final at once.
+        assert_eq!(frontier.now(), 105 * T + 1);
         assert_eq!(frontier.effect(Some(105)), (105 * T + 1, false));
-        assert_eq!(frontier.effect(Some(104)), (105 * T + 1, true));
-        assert_eq!(frontier.effect(None), (105 * T + 1, false));
+        frontier.admitted(105 * T + 1, Some(105));
+        assert_eq!(frontier.effect(Some(105)), (105 * T + 2, false));
+        assert_eq!(frontier.effect(Some(104)), (105 * T + 2, true));
+        assert_eq!(frontier.effect(None), (105 * T + 2, false));
     }
 
     #[test]
     fn lateness_holds_seconds_open_and_clock_records_close_them() {
         let mut frontier = Frontier::new(ClockKind::Event, 10, 0, None);
-        frontier.admitted(Some(100));
+        frontier.admitted(100 * T, Some(100));
+        // Second 100 stays open: an event of second 90 may still come.
         assert_eq!(frontier.now(), 90 * T);
         assert_eq!(frontier.effect(Some(95)), (95 * T, false));
+        assert_eq!(frontier.effect(Some(90)), (90 * T, false));
+        frontier.admitted(90 * T, Some(90));
+        assert_eq!(frontier.now(), 90 * T + 1);
         frontier.saw(Some(200));
         assert_eq!(frontier.now(), 190 * T);
         frontier.saw(Some(150));
@@ -179,7 +187,7 @@ mod tests {
     #[test]
     fn ticks_never_cross_into_the_next_second_by_themselves() {
         let mut frontier = Frontier::new(ClockKind::Event, 0, 2 * T - 1, Some(1));
-        frontier.admitted(None);
+        frontier.admitted(2 * T - 1, None);
         assert_eq!(frontier.now(), 2 * T - 1);
     }
 
