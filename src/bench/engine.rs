@@ -17,6 +17,7 @@ use timely::worker::Worker;
 
 use crate::catalog::ir::Catalog;
 use crate::data::EventRow;
+use crate::dataflow::Timing;
 use crate::engine::backfill::load_backfill;
 use crate::engine::batch::{BatchInput, OnError};
 use crate::engine::cluster::{execute, Workers};
@@ -71,7 +72,7 @@ pub fn measure(
     let outcomes = execute(workers, move |worker| {
         let started = Instant::now();
         let mut control = Control::build(worker);
-        let mut segmentation = Segmentation::build(worker, &plan, TICKS_PER_SECOND);
+        let mut segmentation = Segmentation::build(worker, &plan, Timing::open(TICKS_PER_SECOND));
         let loaded = match load_backfill(
             worker,
             &mut segmentation,

@@ -18,6 +18,7 @@ use super::accum::Accum;
 use super::hold::hold_future;
 use super::records::{Event, UserKey};
 use super::temporal::{restrict, window};
+use super::timing::Timing;
 
 /// The selections of each event-source family, in slot order.
 pub struct Selections {
@@ -61,8 +62,9 @@ impl Contribution {
 pub fn fan_out<'scope>(
     events: VecCollection<'scope, u64, (UserKey, Event)>,
     selections: Selections,
-    ticks_per_second: u64,
+    timing: Timing,
 ) -> Contributions<'scope> {
+    let ticks_per_second = timing.ticks_per_second;
     let Selections {
         linear,
         extreme,
@@ -71,10 +73,8 @@ pub fn fan_out<'scope>(
     let tagged = events.inner.flat_map(move |((user, event), time, diff)| {
         let mut out = vec![(Contribution::Known(user), time, diff)];
         let mut emit = |contribution: &dyn Fn() -> Contribution, selection: &EventSelection| {
-            for (at, insert) in restrict(
-                time,
-                validity(event.ts, selection).in_ticks(ticks_per_second),
-            ) {
+            let interval = validity(event.ts, selection).in_ticks(ticks_per_second);
+            for (at, insert) in restrict(time, interval).filter(|(at, _)| timing.observes(*at)) {
                 out.push((contribution(), at, if insert { diff } else { -diff }));
             }
         };

@@ -12,8 +12,10 @@ mod records;
 mod sets;
 mod sources;
 mod temporal;
+mod timing;
 
 pub use records::{user_key, user_key_in, Event, ScoreRecord, UserKey, UserRecord};
+pub use timing::Timing;
 
 use differential_dataflow::operators::ThresholdTotal;
 use differential_dataflow::VecCollection;
@@ -30,9 +32,8 @@ pub struct Inputs<'scope> {
     pub users: VecCollection<'scope, u64, (UserKey, UserRecord)>,
     pub events: VecCollection<'scope, u64, (UserKey, Event)>,
     pub scores: VecCollection<'scope, u64, (UserKey, ScoreRecord)>,
-    /// Logical time units per second of event time: 1 for batch runs; live runs use
-    /// finer ticks so that each round of input can become final within its second.
-    pub ticks_per_second: u64,
+    /// How logical time relates to event time, and how far the run looks.
+    pub timing: Timing,
 }
 
 /// Every segment's members, as `(user, segment index)`; each pair present at most once.
@@ -51,9 +52,9 @@ pub fn render<'scope>(plan: &Plan, inputs: Inputs<'scope>) -> Memberships<'scope
             out.push((record.attrs.clone(), 1isize));
         });
 
-    let ticks = inputs.ticks_per_second;
+    let timing = inputs.timing;
     let source_inputs = SourceInputs {
-        ticks_per_second: ticks,
+        timing,
         events: inputs.events,
         scores: inputs.scores.clone(),
         attrs,
@@ -77,7 +78,7 @@ pub fn render<'scope>(plan: &Plan, inputs: Inputs<'scope>) -> Memberships<'scope
         .map(|operand| render_operand(operand, &sources[operand.source]))
         .collect();
 
-    let mut renderer = SetRenderer::new(plan, universe, operands, ticks);
+    let mut renderer = SetRenderer::new(plan, universe, operands, timing);
     let segments: Vec<_> = plan
         .segments
         .iter()

@@ -17,6 +17,7 @@ use crate::value::Value;
 use super::records::UserKey;
 use super::sources::Values;
 use super::temporal::temporal_filter;
+use super::timing::Timing;
 
 /// A set of users.
 pub type Users<'scope> = VecCollection<'scope, u64, UserKey>;
@@ -30,8 +31,8 @@ pub struct SetRenderer<'a, 'scope> {
     operands: Vec<Values<'scope>>,
     sets: HashMap<usize, Users<'scope>>,
     arranged: HashMap<usize, ArrangedUsers<'scope>>,
-    /// Logical time units per second, to place `now` intervals in logical time.
-    ticks_per_second: u64,
+    /// To place `now` intervals in logical time.
+    timing: Timing,
 }
 
 impl<'a, 'scope> SetRenderer<'a, 'scope> {
@@ -39,10 +40,10 @@ impl<'a, 'scope> SetRenderer<'a, 'scope> {
         plan: &'a Plan,
         universe: Users<'scope>,
         operands: Vec<Values<'scope>>,
-        ticks_per_second: u64,
+        timing: Timing,
     ) -> Self {
         SetRenderer {
-            ticks_per_second,
+            timing,
             plan,
             universe,
             operands,
@@ -128,7 +129,8 @@ impl<'a, 'scope> SetRenderer<'a, 'scope> {
     /// The users whose result for `atom` differs from its default result.
     fn exceptions(&self, atom: &Atom) -> Users<'scope> {
         let atom = atom.clone();
-        let ticks = self.ticks_per_second;
+        let timing = self.timing;
+        let ticks = timing.ticks_per_second;
         let in_ticks = move |intervals: Vec<Interval>| -> Vec<Interval> {
             intervals.into_iter().map(|i| i.in_ticks(ticks)).collect()
         };
@@ -136,12 +138,12 @@ impl<'a, 'scope> SetRenderer<'a, 'scope> {
             0 => {
                 // A test of `now` alone (`now > 1700000000`): everyone, during its intervals.
                 let intervals = in_ticks(atom.intervals(&[]));
-                temporal_filter(self.universe.clone(), ticks, move |_| intervals.clone())
+                temporal_filter(self.universe.clone(), timing, move |_| intervals.clone())
             }
             1 => {
                 let rows = self.operands[atom.operands[0]].clone();
                 if atom.mentions_now() {
-                    temporal_filter(rows, ticks, move |(_user, value)| {
+                    temporal_filter(rows, timing, move |(_user, value)| {
                         in_ticks(atom.intervals(std::slice::from_ref(value)))
                     })
                     .map(|(user, _)| user)

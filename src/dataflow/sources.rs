@@ -17,9 +17,10 @@ use crate::plan::{Operand, Projection, Source};
 use crate::value::Value;
 
 use super::accum::Accum;
-use super::combine::combine;
+use super::combine::{combine, keep_extremes};
 use super::fanout::{fan_out, Selections};
 use super::records::{Event, ScoreRecord, UserKey};
+use super::timing::Timing;
 
 /// A collection of `(user, value)` rows, one per user at most.
 pub type Values<'scope> = VecCollection<'scope, u64, (UserKey, Value)>;
@@ -40,8 +41,8 @@ pub struct SourceInputs<'scope> {
     pub scores: VecCollection<'scope, u64, (UserKey, ScoreRecord)>,
     /// Each user's current attribute row (users are upserts, resolved upstream).
     pub attrs: VecCollection<'scope, u64, (UserKey, Vec<Value>)>,
-    /// Logical time units per second (see [`super::Inputs`]).
-    pub ticks_per_second: u64,
+    /// How logical time relates to event time (see [`super::Inputs`]).
+    pub timing: Timing,
 }
 
 /// Renders every source of a plan, in plan order, and the users with visible events.
@@ -73,7 +74,7 @@ pub fn render_sources<'scope>(
             Source::Score(_) | Source::Attr(_) => {}
         }
     }
-    let contributions = fan_out(inputs.events.clone(), selections, inputs.ticks_per_second);
+    let contributions = fan_out(inputs.events.clone(), selections, inputs.timing);
 
     let totals = combine(contributions.linear, "CombineLinear").count_total();
     for (slot, index) in linear.into_iter().enumerate() {
@@ -85,16 +86,24 @@ pub fn render_sources<'scope>(
     }
 
     let maxima: Vec<bool> = extreme.iter().map(|(_, max)| *max).collect();
-    let values = contributions
-        .extreme
-        .reduce_named("MinMax", move |(slot, _user), values, out| {
-            let (value, _) = if maxima[*slot as usize] {
-                values[values.len() - 1]
-            } else {
-                values[0]
-            };
-            out.push((value.clone(), 1isize));
-        });
+    let mut extremes = contributions.extreme;
+    if let Some(horizon) = inputs.timing.horizon {
+        let maxima = maxima.clone();
+        extremes = keep_extremes(
+            extremes,
+            horizon,
+            move |(slot, _user)| maxima[*slot as usize],
+            "KeepExtremes",
+        );
+    }
+    let values = extremes.reduce_named("MinMax", move |(slot, _user), values, out| {
+        let (value, _) = if maxima[*slot as usize] {
+            values[values.len() - 1]
+        } else {
+            values[0]
+        };
+        out.push((value.clone(), 1isize));
+    });
     for (slot, (index, _)) in extreme.into_iter().enumerate() {
         let slot = slot as u32;
         let rows = values

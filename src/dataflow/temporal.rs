@@ -14,6 +14,7 @@ use timely::dataflow::operators::vec::Map;
 use crate::plan::Interval;
 
 use super::hold::hold_future;
+use super::timing::Timing;
 
 /// The updates that restrict one update at `time` to `interval`: `(time, true)` for the
 /// insertion and `(time, false)` for the retraction, or nothing when the interval has
@@ -26,14 +27,14 @@ pub fn restrict(time: u64, interval: Interval) -> impl Iterator<Item = (u64, boo
 }
 
 /// Restricts each row of `collection` to the intervals `validity` gives it (in logical
-/// time units, `ticks_per_second` to the second).
+/// time units); updates for times the run never observes are left out.
 ///
 /// Written on the inner stream rather than with `join_function` so that rows whose
 /// intervals have all closed before `t` produce no updates at all: a backfill of a
 /// year of history then carries only the events still inside their windows.
 pub fn temporal_filter<'scope, D, R, F>(
     collection: VecCollection<'scope, u64, D, R>,
-    ticks_per_second: u64,
+    timing: Timing,
     mut validity: F,
 ) -> VecCollection<'scope, u64, D, R>
 where
@@ -46,7 +47,8 @@ where
         .flat_map(move |(row, time, diff)| {
             let mut updates = Vec::new();
             for interval in validity(&row) {
-                for (at, insert) in restrict(time, interval) {
+                let observed = restrict(time, interval).filter(|(at, _)| timing.observes(*at));
+                for (at, insert) in observed {
                     let mut diff = diff.clone();
                     if !insert {
                         diff.negate();
@@ -57,7 +59,7 @@ where
             updates
         })
         .as_collection();
-    hold_future(restricted, ticks_per_second, "HoldTemporal")
+    hold_future(restricted, timing.ticks_per_second, "HoldTemporal")
 }
 
 /// The window of an event at `ts` for `within window`: `now - window < ts <= now`,

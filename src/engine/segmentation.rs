@@ -19,7 +19,7 @@ use timely::dataflow::operators::probe::Handle as ProbeHandle;
 use timely::dataflow::operators::Exchange;
 use timely::worker::Worker;
 
-use crate::dataflow::{render, Event, Inputs, ScoreRecord, UserKey, UserRecord};
+use crate::dataflow::{render, Event, Inputs, ScoreRecord, Timing, UserKey, UserRecord};
 use crate::io::load::RowSink;
 use crate::plan::Plan;
 
@@ -33,8 +33,8 @@ pub struct Segmentation {
     scores: InputSession<u64, (UserKey, ScoreRecord), isize>,
     /// Each key's id string, and whether the row marks the key erased.
     names: InputSession<u64, (UserKey, (String, bool)), isize>,
-    /// Logical time units per second of event time.
-    ticks_per_second: u64,
+    /// How logical time relates to event time.
+    timing: Timing,
     probe: ProbeHandle<u64>,
     /// Membership changes gathered on worker 0 (empty on other workers).
     changes: Rc<RefCell<Vec<Change>>>,
@@ -52,7 +52,7 @@ pub struct Skipped {
 impl Segmentation {
     /// Builds the dataflow for `plan` on this worker. Every worker must call this, in
     /// the same order relative to other dataflows.
-    pub fn build(worker: &mut Worker, plan: &Plan, ticks_per_second: u64) -> Segmentation {
+    pub fn build(worker: &mut Worker, plan: &Plan, timing: Timing) -> Segmentation {
         let changes = Rc::new(RefCell::new(Vec::new()));
         let collisions = Rc::new(RefCell::new(Vec::new()));
         let probe = ProbeHandle::new();
@@ -69,7 +69,7 @@ impl Segmentation {
                     users,
                     events,
                     scores,
-                    ticks_per_second,
+                    timing,
                 },
             );
 
@@ -107,7 +107,7 @@ impl Segmentation {
             events,
             scores,
             names,
-            ticks_per_second,
+            timing,
             probe,
             changes,
             collisions,
@@ -145,7 +145,7 @@ impl Segmentation {
     /// The logical time at which a row of event time `ts` takes effect when fed at
     /// `time`: its own time, or `time` if that is later.
     pub fn effective(&self, ts: u64, time: u64) -> u64 {
-        time.max(ts.saturating_mul(self.ticks_per_second))
+        time.max(ts.saturating_mul(self.timing.ticks_per_second))
     }
 
     /// Adds (`diff` 1) or removes (-1) an event at logical time `at`.

@@ -22,7 +22,7 @@ use timely::worker::Worker;
 
 use crate::catalog::ir::Catalog;
 use crate::data::EventRow;
-use crate::dataflow::{user_key_in, Event, ScoreRecord, UserKey, UserRecord};
+use crate::dataflow::{user_key_in, Event, ScoreRecord, Timing, UserKey, UserRecord};
 use crate::io::error::InputError;
 use crate::live::changelog::{Change, ChangeLog, LogFormat, LogHeader, Round};
 use crate::live::follow::{Follower, Line, Position};
@@ -115,7 +115,7 @@ pub fn run_tail(
     let catalog = Arc::new(catalog.clone());
     let outcomes = execute(workers.into(), move |worker| {
         let mut control = Control::build(worker);
-        let mut segmentation = Segmentation::build(worker, &plan, TICKS_PER_SECOND);
+        let mut segmentation = Segmentation::build(worker, &plan, Timing::open(TICKS_PER_SECOND));
         let loaded = load_backfill(
             worker,
             &mut segmentation,
