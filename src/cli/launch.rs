@@ -12,7 +12,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Args;
@@ -24,6 +24,9 @@ pub const PORT_TAKEN: u8 = 75;
 const ATTEMPTS: usize = 3;
 /// How often the processes are checked for exit.
 const POLL: Duration = Duration::from_millis(20);
+/// How long, after a first process failed, the others may take to end before the
+/// culprit is named (see [`wait`]).
+const GRACE: Duration = Duration::from_millis(500);
 
 #[derive(Args, Debug)]
 pub struct LaunchArgs {
@@ -110,23 +113,32 @@ fn run_processes(exe: &Path, args: &LaunchArgs, hostfile: &Path) -> anyhow::Resu
 
 /// Waits until every process succeeded or one failed; then stops the others.
 fn wait(children: &mut [Option<Child>]) -> anyhow::Result<Outcome> {
+    let mut failed: Vec<(usize, ExitStatus)> = Vec::new();
+    let mut first_failure: Option<Instant> = None;
     loop {
-        let mut failed: Vec<(usize, ExitStatus)> = Vec::new();
         for (process, slot) in children.iter_mut().enumerate() {
             if let Some(child) = slot {
                 if let Some(status) = child.try_wait()? {
                     *slot = None;
                     if !status.success() {
                         failed.push((process, status));
+                        first_failure.get_or_insert_with(Instant::now);
                     }
                 }
             }
         }
+        let running = children.iter().any(Option::is_some);
         // Processes that fail together are usually one culprit and its peers, which
         // exit with an error when it disconnects: a process killed by a signal is the
-        // likelier culprit.
-        failed.sort_by_key(|(process, status)| (status.code().is_some(), *process));
-        if let Some((process, status)) = failed.first() {
+        // likelier culprit. A killed process can still be tearing down its memory
+        // when its peers have already seen the connection drop and exited, so the
+        // others get a moment to show how they ended before one is named.
+        let settled = first_failure.is_some_and(|at| {
+            !running || failed.iter().any(|(_, s)| s.code().is_none()) || at.elapsed() >= GRACE
+        });
+        if settled {
+            failed.sort_by_key(|(process, status)| (status.code().is_some(), *process));
+            let (process, status) = failed[0];
             stop(children);
             if status.code() == Some(i32::from(PORT_TAKEN)) {
                 return Ok(Outcome::PortTaken);
@@ -135,7 +147,7 @@ fn wait(children: &mut [Option<Child>]) -> anyhow::Result<Outcome> {
                 "process {process} failed ({status}); stopped the other processes"
             )));
         }
-        if children.iter().all(Option::is_none) {
+        if !running {
             return Ok(Outcome::Done);
         }
         thread::sleep(POLL);

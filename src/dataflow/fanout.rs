@@ -2,14 +2,15 @@
 //!
 //! Each event is looked at once: it yields a contribution to every selection it
 //! matches (already restricted to the selection's window) and marks its user as known.
-//! The contributions are routed by family with `partition`, which moves each record to
-//! exactly one output. Several consumers of the event stream would each receive a deep
-//! copy of every event; this way no event is copied at all.
+//! Each contribution goes to its family's output of the one fan-out operator. Several
+//! consumers of the event stream would each receive a deep copy of every event; this
+//! way no event is copied at all.
 
 use differential_dataflow::difference::Multiply;
 use differential_dataflow::{AsCollection, VecCollection};
 use rust_decimal::Decimal;
-use timely::dataflow::operators::vec::{Map, Partition};
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 
 use crate::plan::{EventSelection, Interval};
 use crate::value::Value;
@@ -39,129 +40,108 @@ pub struct Contributions<'scope> {
     pub known: VecCollection<'scope, u64, UserKey>,
 }
 
-/// A contribution before it is routed to its family.
-enum Contribution {
-    Linear((u32, UserKey), Accum),
-    Extreme((u32, UserKey), Value),
-    Distinct((u32, (UserKey, Value))),
-    Known(UserKey),
-}
-
-impl Contribution {
-    fn family(&self) -> u64 {
-        match self {
-            Contribution::Linear(..) => 0,
-            Contribution::Extreme(..) => 1,
-            Contribution::Distinct(..) => 2,
-            Contribution::Known(..) => 3,
-        }
-    }
-}
-
 /// Splits the events into the contributions of every selection.
+///
+/// One operator with an output per family: each event is looked at once and each
+/// contribution goes straight into its family's container, with no intermediate
+/// routing (timely's `partition` plus an unwrapping `flat_map` per family cost a
+/// tenth of a backfill's time, moving every contribution through two more operators).
 pub fn fan_out<'scope>(
     events: VecCollection<'scope, u64, (UserKey, Event)>,
     selections: Selections,
     timing: Timing,
 ) -> Contributions<'scope> {
-    let ticks_per_second = timing.ticks_per_second;
     let Selections {
         linear,
         extreme,
         distinct,
     } = selections;
-    let tagged = events.inner.flat_map(move |((user, event), time, diff)| {
-        let mut out = vec![(Contribution::Known(user), time, diff)];
-        let mut emit = |contribution: &dyn Fn() -> Contribution, selection: &EventSelection| {
-            let interval = validity(event.ts, selection).in_ticks(ticks_per_second);
-            for (at, insert) in restrict(time, interval).filter(|(at, _)| timing.observes(*at)) {
-                out.push((contribution(), at, if insert { diff } else { -diff }));
-            }
-        };
-        for (slot, selection) in linear.iter().enumerate().filter(|(_, s)| admits(&event, s)) {
-            let amount = match selection.field.map(|f| event.field(f)) {
-                Some(value) => match value.as_ref() {
-                    Value::Number(n) => *n,
-                    _ => Decimal::ZERO,
-                },
-                None => Decimal::ZERO,
-            };
-            let key = (slot as u32, user);
-            emit(&|| Contribution::Linear(key, Accum::one(amount)), selection);
+    let ticks_per_second = timing.ticks_per_second;
+    let mut builder = OperatorBuilder::new("FanOut".to_owned(), events.inner.scope());
+    let mut input = builder.new_input(events.inner, Pipeline);
+    let (mut linear_out, linear_stream) = builder.new_output();
+    let (mut extreme_out, extreme_stream) = builder.new_output();
+    let (mut distinct_out, distinct_stream) = builder.new_output();
+    let (mut known_out, known_stream) = builder.new_output();
+    builder.build(move |_capabilities| {
+        move |_frontiers| {
+            let (mut linear_out, mut extreme_out) = (linear_out.activate(), extreme_out.activate());
+            let (mut distinct_out, mut known_out) = (distinct_out.activate(), known_out.activate());
+            input.for_each(|capability, updates| {
+                let mut out = Families::default();
+                for ((user, event), time, diff) in updates.drain(..) {
+                    out.known.push((user, time, diff));
+                    // The updates that restrict a contribution to the selection's window.
+                    let restricted = |selection: &EventSelection| {
+                        let interval = validity(event.ts, selection).in_ticks(ticks_per_second);
+                        restrict(time, interval)
+                            .filter(|(at, _)| timing.observes(*at))
+                            .map(move |(at, insert)| (at, if insert { diff } else { -diff }))
+                    };
+                    for (slot, selection) in admitted(&event, &linear) {
+                        let amount = match selection.field.map(|f| event.field(f)) {
+                            Some(value) => match value.as_ref() {
+                                Value::Number(n) => *n,
+                                _ => Decimal::ZERO,
+                            },
+                            None => Decimal::ZERO,
+                        };
+                        for (at, diff) in restricted(selection) {
+                            let accum = Accum::one(amount).multiply(&diff);
+                            out.linear.push(((slot, user), at, accum));
+                        }
+                    }
+                    for (slot, selection) in admitted(&event, &extreme) {
+                        let value = field_value(&event, selection);
+                        for (at, diff) in restricted(selection) {
+                            out.extreme.push((((slot, user), value.clone()), at, diff));
+                        }
+                    }
+                    for (slot, selection) in admitted(&event, &distinct) {
+                        let value = field_value(&event, selection);
+                        for (at, diff) in restricted(selection) {
+                            out.distinct.push(((slot, (user, value.clone())), at, diff));
+                        }
+                    }
+                }
+                linear_out.give(&capability, &mut out.linear);
+                extreme_out.give(&capability, &mut out.extreme);
+                distinct_out.give(&capability, &mut out.distinct);
+                known_out.give(&capability, &mut out.known);
+            });
         }
-        for (slot, selection) in extreme
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| admits(&event, s))
-        {
-            let value = field_value(&event, selection);
-            emit(
-                &|| Contribution::Extreme((slot as u32, user), value.clone()),
-                selection,
-            );
-        }
-        for (slot, selection) in distinct
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| admits(&event, s))
-        {
-            let value = field_value(&event, selection);
-            emit(
-                &|| Contribution::Distinct((slot as u32, (user, value.clone()))),
-                selection,
-            );
-        }
-        out
     });
-    let mut families = tagged
-        .partition(4, |(contribution, time, diff)| {
-            (contribution.family(), (contribution, time, diff))
-        })
-        .into_iter();
-    let mut next = || families.next().expect("four families");
     // Window retractions are for later times: held until their time nears.
-    let linear = hold_future(
-        next()
-            .flat_map(|(c, time, diff)| match c {
-                Contribution::Linear(key, accum) => Some((key, time, accum.multiply(&diff))),
-                _ => None,
-            })
-            .as_collection(),
-        ticks_per_second,
-        "HoldLinear",
-    );
-    let extreme = hold_future(
-        next()
-            .flat_map(|(c, time, diff)| match c {
-                Contribution::Extreme(key, value) => Some(((key, value), time, diff)),
-                _ => None,
-            })
-            .as_collection(),
-        ticks_per_second,
-        "HoldExtreme",
-    );
-    let distinct = hold_future(
-        next()
-            .flat_map(|(c, time, diff)| match c {
-                Contribution::Distinct(data) => Some((data, time, diff)),
-                _ => None,
-            })
-            .as_collection(),
-        ticks_per_second,
-        "HoldDistinct",
-    );
-    let known = next()
-        .flat_map(|(c, time, diff)| match c {
-            Contribution::Known(user) => Some((user, time, diff)),
-            _ => None,
-        })
-        .as_collection();
     Contributions {
-        linear,
-        extreme,
-        distinct,
-        known,
+        linear: hold_future(linear_stream.as_collection(), timing, "HoldLinear"),
+        extreme: hold_future(extreme_stream.as_collection(), timing, "HoldExtreme"),
+        distinct: hold_future(distinct_stream.as_collection(), timing, "HoldDistinct"),
+        known: known_stream.as_collection(),
     }
+}
+
+/// Updates of data `D` with difference `R`, as timely containers carry them.
+type Updates<D, R = isize> = Vec<(D, u64, R)>;
+
+/// One input container's contributions, by family.
+#[derive(Default)]
+struct Families {
+    linear: Updates<(u32, UserKey), Accum>,
+    extreme: Updates<((u32, UserKey), Value)>,
+    distinct: Updates<(u32, (UserKey, Value))>,
+    known: Updates<UserKey>,
+}
+
+/// The selections of a family that `event` counts for, with their slots.
+fn admitted<'a>(
+    event: &'a Event,
+    selections: &'a [EventSelection],
+) -> impl Iterator<Item = (u32, &'a EventSelection)> + 'a {
+    selections
+        .iter()
+        .enumerate()
+        .filter(|(_, selection)| admits(event, selection))
+        .map(|(slot, selection)| (slot as u32, selection))
 }
 
 /// Whether an event counts for a selection: it matches the `where` clause and has the

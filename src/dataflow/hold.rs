@@ -29,6 +29,8 @@ use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::Capability;
 
+use super::timing::Timing;
+
 /// Event time covered by one bucket of held updates.
 pub const BUCKET_SECONDS: u64 = 60;
 
@@ -40,16 +42,24 @@ const MIN_CONSOLIDATE: usize = 1 << 10;
 
 /// Passes on updates for the current bucket of time at once and holds the others until
 /// the input frontier reaches their bucket.
+///
+/// A run with a horizon (a batch run) has no updates for later times to hold: they
+/// are never produced (see [`Timing::horizon`]), so the collection passes unchanged.
 pub fn hold_future<'scope, D, R>(
     collection: VecCollection<'scope, u64, D, R>,
-    ticks_per_second: u64,
+    timing: Timing,
     name: &str,
 ) -> VecCollection<'scope, u64, D, R>
 where
     D: Ord + Clone + 'static,
     R: Semigroup + 'static,
 {
-    let width = BUCKET_SECONDS.saturating_mul(ticks_per_second).max(1);
+    if timing.horizon.is_some() {
+        return collection;
+    }
+    let width = BUCKET_SECONDS
+        .saturating_mul(timing.ticks_per_second)
+        .max(1);
     let scope = collection.inner.scope();
     collection
         .inner
@@ -220,7 +230,7 @@ mod tests {
             let probe = Handle::new();
             let mut input = worker.dataflow::<u64, _, _>(|scope| {
                 let (input, collection) = scope.new_collection::<u32, isize>();
-                hold_future(collection, 1, "Test")
+                hold_future(collection, Timing::open(1), "Test")
                     .inner
                     .inspect_core(move |event| {
                         if let Ok((stamp, batch)) = event {

@@ -59,7 +59,7 @@ where
             updates
         })
         .as_collection();
-    hold_future(restricted, timing.ticks_per_second, "HoldTemporal")
+    hold_future(restricted, timing, "HoldTemporal")
 }
 
 /// The window of an event at `ts` for `within window`: `now - window < ts <= now`,
