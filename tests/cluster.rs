@@ -352,10 +352,16 @@ fn large_data(dir: &Path) -> PathBuf {
     data
 }
 
-/// Waits a moment, checks the job is still running, kills `victim` and returns when.
+/// Waits until `victim` is busy with the job (it has used a third of a second of CPU:
+/// connected, and loading), checks the job is still running, kills `victim` and
+/// returns when. Waiting on the victim's progress rather than a fixed time keeps the
+/// kill mid-run however fast the machine or the engine is.
 #[track_caller]
 fn kill_mid_run(victim: u32, others_running: &mut dyn FnMut() -> bool) -> Instant {
-    sleep(Duration::from_millis(1500));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cpu_seconds(victim).is_some_and(|s| s < 0.35) && Instant::now() < deadline {
+        sleep(Duration::from_millis(10));
+    }
     assert!(
         others_running(),
         "the job ended before the kill; the input must be larger"
@@ -366,6 +372,17 @@ fn kill_mid_run(victim: u32, others_running: &mut dyn FnMut() -> bool) -> Instan
         .unwrap();
     assert!(killed.success(), "kill failed");
     Instant::now()
+}
+
+/// User plus system CPU time of a process, from `/proc` (`None` once it is gone).
+fn cpu_seconds(process: u32) -> Option<f64> {
+    let stat = fs::read_to_string(format!("/proc/{process}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces:
+    // utime and stime are the 12th and 13th of them, in clock ticks (100 per second
+    // on Linux).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
 }
 
 #[test]
