@@ -4,7 +4,14 @@
 //! scales with workers instead of funnelling through one of them. A line belongs to the
 //! part that contains its first byte. The price is that a quoted field may not contain
 //! a line break (a line break inside quotes is reported as an error, never misread).
+//!
+//! Files are memory-mapped, not read: a process of a cluster touches only the pages of
+//! its own workers' parts, and rows are identified by their byte offset, so nothing
+//! before a part is read unless a row in it is reported (its line number is counted
+//! then). The files must not change while a run reads them.
 
+use std::fs::File;
+use std::ops::Deref;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -12,11 +19,27 @@ use csv::ByteRecord;
 
 use super::error::{InputError, RowError};
 
-/// A CSV file held in memory with its header parsed.
+/// A file's bytes: mapped from disk, or given in memory (tests, empty files).
+enum Bytes {
+    Mapped(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+impl Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(map) => map,
+            Bytes::Owned(bytes) => bytes,
+        }
+    }
+}
+
+/// A CSV file, mapped into memory, with its header parsed.
 pub struct CsvFile {
     /// The path as the user gave it, for messages.
     pub name: String,
-    bytes: Arc<Vec<u8>>,
+    bytes: Arc<Bytes>,
     /// Column names from the header row.
     pub header: Vec<String>,
     /// Byte offset of the first data line.
@@ -24,21 +47,37 @@ pub struct CsvFile {
 }
 
 impl CsvFile {
-    /// Reads a file and its header row.
+    /// Maps a file and reads its header row.
     pub fn open(path: &Path) -> Result<CsvFile, InputError> {
         let name = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| InputError {
+        let unreadable = |e: std::io::Error| InputError {
             file: name.clone(),
             line: 0,
             column: None,
             reason: format!("cannot read file: {e}"),
             raw: String::new(),
-        })?;
-        Self::from_bytes(name, bytes)
+        };
+        let file = File::open(path).map_err(unreadable)?;
+        let length = file.metadata().map_err(unreadable)?.len();
+        let bytes = if length == 0 {
+            // Mapping an empty file fails on some systems; there is nothing to map.
+            Bytes::Owned(Vec::new())
+        } else {
+            // SAFETY: the map is read-only and private to this process. Its contents
+            // change only if another process writes the file during the run, which
+            // the README rules out for input files (a live run's followed files are
+            // read, not mapped).
+            Bytes::Mapped(unsafe { memmap2::Mmap::map(&file) }.map_err(unreadable)?)
+        };
+        Self::with_bytes(name, bytes)
     }
 
     /// Parses the header of in-memory CSV content.
     pub fn from_bytes(name: String, bytes: Vec<u8>) -> Result<CsvFile, InputError> {
+        Self::with_bytes(name, Bytes::Owned(bytes))
+    }
+
+    fn with_bytes(name: String, bytes: Bytes) -> Result<CsvFile, InputError> {
         let header_end = memchr::memchr(b'\n', &bytes).map_or(bytes.len(), |i| i + 1);
         let header_error = |reason: String| InputError {
             file: name.clone(),
@@ -89,9 +128,9 @@ impl CsvFile {
         newlines + u64::from(data.last().is_some_and(|b| *b != b'\n'))
     }
 
-    /// Calls `row` with the 1-based line number and fields of every record in part
-    /// `index` of `parts`; rows for which `row` fails, and unreadable rows, are handed
-    /// to `reject`.
+    /// Calls `row` with the byte offset and fields of every record in part `index` of
+    /// `parts` (offsets order the rows as lines do); rows for which `row` fails, and
+    /// unreadable rows, are handed to `reject` with their line number.
     pub fn for_each_row(
         &self,
         index: usize,
@@ -115,7 +154,6 @@ impl CsvFile {
                 Ok(false) => break,
                 Ok(true) => {
                     let offset = start + record.position().map_or(0, |p| p.byte() as usize);
-                    let (line, raw) = lines.locate(offset);
                     let result = if record.iter().any(|field| field.contains(&b'\n')) {
                         Err(RowError::row(
                             "a quoted field contains a line break, which is not supported",
@@ -127,9 +165,10 @@ impl CsvFile {
                             record.len()
                         )))
                     } else {
-                        row(line, &record)
+                        row(offset as u64, &record)
                     };
                     if let Err(error) = result {
+                        let (line, raw) = lines.locate(offset);
                         reject(self.error(line, raw, error));
                     }
                 }
@@ -162,7 +201,7 @@ impl CsvFile {
             self.for_each_row(
                 index,
                 parts,
-                |_line, record| {
+                |_offset, record| {
                     cell(record.get(position).unwrap_or_default());
                     Ok(())
                 },
@@ -213,21 +252,23 @@ impl CsvFile {
     }
 }
 
-/// Line numbers of byte offsets, counted incrementally as a part is read in order.
+/// Line numbers of byte offsets, counted incrementally as a part is read in order,
+/// and only once a line number is asked for: the lines before a part are counted at
+/// the first reported row, so a clean part never reads what precedes it.
 struct LineCounter<'a> {
     bytes: &'a [u8],
     offset: usize,
-    line: u64,
+    /// The line at `offset`, once counted.
+    line: Option<u64>,
 }
 
 impl<'a> LineCounter<'a> {
     /// Starts at `offset`; the header is line 1.
     fn new(bytes: &'a [u8], offset: usize) -> Self {
-        let line = 1 + memchr::memchr_iter(b'\n', &bytes[..offset]).count() as u64;
         LineCounter {
             bytes,
             offset,
-            line,
+            line: None,
         }
     }
 
@@ -240,12 +281,16 @@ impl<'a> LineCounter<'a> {
         while start < self.bytes.len() && matches!(self.bytes[start], b'\n' | b'\r') {
             start += 1;
         }
-        self.line += memchr::memchr_iter(b'\n', &self.bytes[self.offset..start]).count() as u64;
-        self.offset = start;
+        let before = *self.line.get_or_insert_with(|| {
+            1 + memchr::memchr_iter(b'\n', &self.bytes[..self.offset]).count() as u64
+        });
+        let line =
+            before + memchr::memchr_iter(b'\n', &self.bytes[self.offset..start]).count() as u64;
+        (self.offset, self.line) = (start, Some(line));
         let end =
             memchr::memchr(b'\n', &self.bytes[start..]).map_or(self.bytes.len(), |i| start + i);
         let text = &self.bytes[start..end];
-        (self.line, text.strip_suffix(b"\r").unwrap_or(text))
+        (line, text.strip_suffix(b"\r").unwrap_or(text))
     }
 }
 
@@ -259,12 +304,12 @@ mod tests {
             file.for_each_row(
                 index,
                 parts,
-                |line, record| {
+                |offset, record| {
                     let fields = record
                         .iter()
                         .map(|f| String::from_utf8_lossy(f).into_owned())
                         .collect();
-                    all.push((line, fields));
+                    all.push((offset, fields));
                     Ok(())
                 },
                 |e| panic!("unexpected error {e}"),
@@ -282,7 +327,8 @@ mod tests {
         let file = CsvFile::from_bytes("t.csv".into(), text.into_bytes()).unwrap();
         let one = rows(&file, 1);
         assert_eq!(one.len(), 50);
-        assert_eq!(one[0], (2, vec!["0".to_string(), String::new()]));
+        // Rows are identified by byte offset: the first follows the 4-byte header.
+        assert_eq!(one[0], (4, vec!["0".to_string(), String::new()]));
         for parts in [2, 3, 7, 64] {
             assert_eq!(rows(&file, parts), one, "parts={parts}");
         }

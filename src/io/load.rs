@@ -92,7 +92,7 @@ impl DataFiles {
             file.for_each_row(
                 index,
                 parts,
-                |line, record| parser.parse(*kind, layout, line, record, sink),
+                |offset, record| parser.parse(*kind, layout, offset, record, sink),
                 |error| rejects.push(error),
             );
         }
@@ -153,7 +153,7 @@ impl RowParser {
         &mut self,
         kind: InputKind,
         layout: &Layout,
-        line: u64,
+        offset: u64,
         record: &csv::ByteRecord,
         sink: &mut (impl RowSink + ?Sized),
     ) -> Result<(), RowError> {
@@ -162,7 +162,8 @@ impl RowParser {
         match kind {
             InputKind::Users => {
                 let attrs = layout.declared(record, &mut self.texts)?;
-                sink.user(user, UserRecord { seq: line, attrs });
+                // The row's byte offset orders the rows as their lines do.
+                sink.user(user, UserRecord { seq: offset, attrs });
             }
             InputKind::Events => {
                 let ts = parse_time(layout.required(record, 1, "ts")?, "ts")?;
