@@ -148,11 +148,12 @@ impl<'a, 'scope> SetRenderer<'a, 'scope> {
                     })
                     .map(|(user, _)| user)
                 } else {
+                    // One operator, not a filter and a map: every operator costs a
+                    // little in every round of a live run.
                     let default = atom.default_result();
-                    rows.filter(move |(_user, value)| {
-                        atom.evaluate(std::slice::from_ref(value), 0) != default
+                    rows.flat_map(move |(user, value)| {
+                        (atom.evaluate(std::slice::from_ref(&value), 0) != default).then_some(user)
                     })
-                    .map(|(user, _)| user)
                 }
             }
             _ => {

@@ -28,8 +28,12 @@ pub type Values<'scope> = VecCollection<'scope, u64, (UserKey, Value)>;
 /// A rendered source.
 #[derive(Clone)]
 pub enum SourceRows<'scope> {
-    /// Accumulated count and sum per user.
-    Linear(VecCollection<'scope, u64, (UserKey, Accum)>),
+    /// Accumulated count and sum per user, as the rows of slot `slot` of the linear
+    /// family's totals: each operand reads its slot and projects it in one operator.
+    Linear {
+        totals: VecCollection<'scope, u64, ((u32, UserKey), Accum)>,
+        slot: u32,
+    },
     /// One value per user.
     Values(Values<'scope>),
 }
@@ -78,11 +82,10 @@ pub fn render_sources<'scope>(
 
     let totals = combine(contributions.linear, "CombineLinear").count_total();
     for (slot, index) in linear.into_iter().enumerate() {
-        let slot = slot as u32;
-        let rows = totals
-            .clone()
-            .flat_map(move |((s, user), accum)| (s == slot).then_some((user, accum)));
-        rendered[index] = Some(SourceRows::Linear(rows));
+        rendered[index] = Some(SourceRows::Linear {
+            totals: totals.clone(),
+            slot: slot as u32,
+        });
     }
 
     let maxima: Vec<bool> = extreme.iter().map(|(_, max)| *max).collect();
@@ -131,8 +134,9 @@ pub fn render_sources<'scope>(
                 let rows = inputs
                     .scores
                     .clone()
-                    .filter(move |(_user, score)| score.model == model)
-                    .map(|(user, score)| (user, (score.ts, score.score)))
+                    .flat_map(move |(user, score)| {
+                        (score.model == model).then_some((user, (score.ts, score.score)))
+                    })
                     .reduce_named("LatestScore", |_user, scores, out| {
                         // Ordered by (ts, score): the last is the latest, ties to the greater.
                         let ((_ts, score), _) = scores[scores.len() - 1];
@@ -142,11 +146,10 @@ pub fn render_sources<'scope>(
             }
             Source::Attr(column) => {
                 let column = *column;
-                let rows = inputs
-                    .attrs
-                    .clone()
-                    .map(move |(user, attrs)| (user, attrs[column].clone()))
-                    .filter(|(_user, value)| !value.is_null());
+                let rows = inputs.attrs.clone().flat_map(move |(user, attrs)| {
+                    let value = &attrs[column];
+                    (!value.is_null()).then(|| (user, value.clone()))
+                });
                 rendered[index] = Some(SourceRows::Values(rows));
             }
             _ => {}
@@ -163,14 +166,18 @@ pub fn render_sources<'scope>(
 pub fn render_operand<'scope>(operand: &Operand, source: &SourceRows<'scope>) -> Values<'scope> {
     match (source, operand.projection) {
         (SourceRows::Values(rows), _) => rows.clone(),
-        (SourceRows::Linear(rows), projection) => rows.clone().flat_map(move |(user, accum)| {
-            let value = match projection {
-                Projection::Count => Some(Decimal::from(accum.count)),
-                Projection::Sum => Some(accum.sum),
-                Projection::Avg => accum.sum.checked_div(Decimal::from(accum.count)),
-                Projection::Value => None,
-            };
-            value.map(|v| (user, Value::Number(v)))
-        }),
+        (SourceRows::Linear { totals, slot }, projection) => {
+            let slot = *slot;
+            totals.clone().flat_map(move |((s, user), accum)| {
+                let value = match projection {
+                    _ if s != slot => None,
+                    Projection::Count => Some(Decimal::from(accum.count)),
+                    Projection::Sum => Some(accum.sum),
+                    Projection::Avg => accum.sum.checked_div(Decimal::from(accum.count)),
+                    Projection::Value => None,
+                };
+                value.map(|v| (user, Value::Number(v)))
+            })
+        }
     }
 }
