@@ -6,6 +6,7 @@
 
 mod accum;
 mod combine;
+mod extremes;
 mod fanout;
 mod hold;
 mod records;

@@ -17,7 +17,8 @@ use crate::plan::{Operand, Projection, Source};
 use crate::value::Value;
 
 use super::accum::Accum;
-use super::combine::{combine, keep_extremes};
+use super::combine::combine;
+use super::extremes::extremes;
 use super::fanout::{fan_out, Selections};
 use super::records::{Event, ScoreRecord, UserKey};
 use super::timing::Timing;
@@ -89,24 +90,7 @@ pub fn render_sources<'scope>(
     }
 
     let maxima: Vec<bool> = extreme.iter().map(|(_, max)| *max).collect();
-    let mut extremes = contributions.extreme;
-    if let Some(horizon) = inputs.timing.horizon {
-        let maxima = maxima.clone();
-        extremes = keep_extremes(
-            extremes,
-            horizon,
-            move |(slot, _user)| maxima[*slot as usize],
-            "KeepExtremes",
-        );
-    }
-    let values = extremes.reduce_named("MinMax", move |(slot, _user), values, out| {
-        let (value, _) = if maxima[*slot as usize] {
-            values[values.len() - 1]
-        } else {
-            values[0]
-        };
-        out.push((value.clone(), 1isize));
-    });
+    let values = extremes(contributions.extreme, maxima, inputs.timing);
     for (slot, (index, _)) in extreme.into_iter().enumerate() {
         let slot = slot as u32;
         let rows = values
