@@ -1,7 +1,7 @@
 //! The in-process update path: the parts of a live run, driven by worker 0.
 //!
 //! Every worker builds the live run's dataflow (ticks of [`TICKS_PER_SECOND`]) and
-//! loads its part of the backfill with [`load_backfill`]; the other workers then work
+//! loads its part of the backfill with [`backfill_then_serve`]; the other workers then work
 //! on their share until worker 0 stops them ([`Control`]), exactly as in
 //! `segflow tail`. Worker 0 applies updates in rounds shaped like the live run's: each
 //! event takes effect at the frontier's tick, the frontier moves past it, and the
@@ -17,12 +17,12 @@ use timely::worker::Worker;
 
 use crate::catalog::ir::Catalog;
 use crate::data::EventRow;
-use crate::dataflow::Timing;
-use crate::engine::backfill::load_backfill;
+use crate::engine::backfill::backfill_then_serve;
 use crate::engine::batch::{BatchInput, OnError};
 use crate::engine::cluster::{execute, Workers};
 use crate::engine::control::Control;
 use crate::engine::segmentation::Segmentation;
+use crate::engine::tail::TailError;
 use crate::live::frontier::{ClockKind, Frontier, TICKS_PER_SECOND};
 use crate::plan::Plan;
 
@@ -72,25 +72,17 @@ pub fn measure(
     let outcomes = execute(workers, move |worker| {
         let started = Instant::now();
         let mut control = Control::build(worker);
-        let mut segmentation = Segmentation::build(worker, &plan, Timing::open(TICKS_PER_SECOND));
-        let loaded = match load_backfill(
+        let backfilled = backfill_then_serve(
             worker,
-            &mut segmentation,
+            &mut control,
+            &plan,
             Some(&*input),
             OnError::Stop,
             None,
-        ) {
-            Ok(loaded) => loaded,
-            Err(error) => {
-                control.stop(worker);
-                return Err(error);
-            }
+        )?;
+        let Some((segmentation, loaded)) = backfilled else {
+            return Ok::<_, TailError>(None);
         };
-        if worker.index() != 0 {
-            drop(segmentation);
-            control.wait(worker);
-            return Ok(None);
-        }
         let fed = started.elapsed();
         let time = loaded.time.unwrap_or(0);
         let mut driver = Driver::new(segmentation, time);

@@ -8,12 +8,14 @@ use std::sync::Arc;
 use rustc_hash::FxHasher;
 use timely::worker::Worker;
 
-use crate::dataflow::{Event, ScoreRecord, UserKey, UserRecord};
+use crate::dataflow::{Event, ScoreRecord, Timing, UserKey, UserRecord};
 use crate::io::error::InputError;
 use crate::io::load::RowSink;
 use crate::live::frontier::{MAX_LIVE_SECONDS, TICKS_PER_SECOND};
+use crate::plan::Plan;
 
 use super::batch::{BatchInput, OnError};
+use super::control::Control;
 use super::gather::{all_gather, gather_to_first};
 use super::loading::{Counts, Loading, Progress};
 use super::segmentation::Segmentation;
@@ -27,6 +29,34 @@ pub struct Loaded {
     /// Fingerprints of the backfill's events, for checking `retract_event`s.
     pub fingerprints: Vec<u64>,
     pub rejects: Vec<InputError>,
+}
+
+/// Builds the live dataflow and loads this worker's part of `backfill`; then every
+/// worker but 0 keeps working on its share of the dataflow until worker 0 stops the
+/// run (`control`) and returns `None`. Worker 0 gets the dataflow and what the
+/// backfill left, to go on with live input. A failed backfill stops every worker.
+pub fn backfill_then_serve(
+    worker: &mut Worker,
+    control: &mut Control,
+    plan: &Plan,
+    backfill: Option<&dyn BatchInput>,
+    on_error: OnError,
+    progress: Option<Arc<Progress>>,
+) -> Result<Option<(Segmentation, Loaded)>, TailError> {
+    let mut segmentation = Segmentation::build(worker, plan, Timing::open(TICKS_PER_SECOND));
+    let loaded = match load_backfill(worker, &mut segmentation, backfill, on_error, progress) {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            control.stop(worker);
+            return Err(error);
+        }
+    };
+    if worker.index() != 0 {
+        drop(segmentation);
+        control.wait(worker);
+        return Ok(None);
+    }
+    Ok(Some((segmentation, loaded)))
 }
 
 /// Loads this worker's part of the backfill at the backfill's time.

@@ -22,7 +22,7 @@ use timely::worker::Worker;
 
 use crate::catalog::ir::Catalog;
 use crate::data::EventRow;
-use crate::dataflow::{user_key_in, Event, ScoreRecord, Timing, UserKey, UserRecord};
+use crate::dataflow::{user_key_in, Event, ScoreRecord, UserKey, UserRecord};
 use crate::io::error::InputError;
 use crate::live::changelog::{Change, ChangeLog, LogFormat, LogHeader, Round};
 use crate::live::follow::{Follower, Line, Position};
@@ -31,7 +31,7 @@ use crate::live::record::{LiveRecord, RecordParser};
 use crate::live::rejects::Rejects;
 use crate::plan::Plan;
 
-use super::backfill::{fingerprint, load_backfill, Loaded};
+use super::backfill::{backfill_then_serve, fingerprint, Loaded};
 use super::batch::{BatchInput, OnError};
 use super::cluster::{execute, ClusterError, Workers};
 use super::control::Control;
@@ -115,26 +115,17 @@ pub fn run_tail(
     let catalog = Arc::new(catalog.clone());
     let outcomes = execute(workers.into(), move |worker| {
         let mut control = Control::build(worker);
-        let mut segmentation = Segmentation::build(worker, &plan, Timing::open(TICKS_PER_SECOND));
-        let loaded = load_backfill(
+        let backfilled = backfill_then_serve(
             worker,
-            &mut segmentation,
+            &mut control,
+            &plan,
             backfill.as_deref(),
             options.on_error,
             options.progress.clone(),
-        );
-        let loaded = match loaded {
-            Ok(loaded) => loaded,
-            Err(error) => {
-                control.stop(worker);
-                return Err(error);
-            }
-        };
-        if worker.index() != 0 {
-            drop(segmentation);
-            control.wait(worker);
+        )?;
+        let Some((segmentation, loaded)) = backfilled else {
             return Ok(None);
-        }
+        };
         let mut live = Live::new(&catalog, &options, segmentation, loaded);
         let outcome = live.run(worker).map_err(TailError::Run);
         control.stop(worker);
