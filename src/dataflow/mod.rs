@@ -1,16 +1,18 @@
 //! The dataflow: a [`Plan`] rendered into differential dataflow operators.
 //!
 //! Shape (ARCHITECTURE.md §5): input collections keyed by user → per-user sources
-//! (aggregates, scores, attributes), each rendered once and shared → atoms → sets of
-//! users combined by set algebra → all segments tagged `(user, segment)`.
+//! (aggregates, scores, attributes), each rendered once and shared → every source's rows
+//! as facts about their user → one reduce that evaluates the whole catalog per user
+//! (`evaluate`) → all segments tagged `(user, segment)`. Atoms on `now` reach the
+//! evaluation as facts from the temporal filter.
 
 mod accum;
 mod combine;
+mod evaluate;
 mod extremes;
 mod fanout;
 mod hold;
 mod records;
-mod sets;
 mod sources;
 mod temporal;
 mod timing;
@@ -18,14 +20,15 @@ mod timing;
 pub use records::{user_key, user_key_in, Event, ScoreRecord, UserKey, UserRecord};
 pub use timing::Timing;
 
-use differential_dataflow::operators::ThresholdTotal;
 use differential_dataflow::VecCollection;
 
-use crate::plan::Plan;
+use std::sync::Arc;
 
-use combine::combine;
-use sets::SetRenderer;
-use sources::{render_operand, render_sources, SourceInputs};
+use crate::plan::{Interval, Plan};
+
+use evaluate::{atom_is_used, evaluate, Fact, Facts, Readers};
+use sources::Sources;
+use temporal::temporal_filter;
 
 /// The input collections of one segmentation dataflow.
 #[derive(Clone)]
@@ -43,51 +46,46 @@ pub type Memberships<'scope> = VecCollection<'scope, u64, (UserKey, u32)>;
 /// Builds the dataflow for `plan` over `inputs`.
 pub fn render<'scope>(plan: &Plan, inputs: Inputs<'scope>) -> Memberships<'scope> {
     let scope = inputs.events.scope();
-
-    // Users are upserts: the row with the greatest sequence number is current.
-    let attrs = inputs
-        .users
-        .clone()
-        .reduce_named("CurrentUser", |_user, rows, out| {
-            let (record, _) = rows[rows.len() - 1];
-            out.push((record.attrs.clone(), 1isize));
-        });
-
-    let timing = inputs.timing;
-    let source_inputs = SourceInputs {
-        timing,
-        events: inputs.events,
-        scores: inputs.scores.clone(),
-        attrs,
-    };
-    let (sources, known) = render_sources(&plan.sources, &source_inputs);
-
-    // Everyone known: with a users row, or any visible event or score.
-    let universe = differential_dataflow::collection::concatenate(
-        scope,
-        [
-            inputs.users.map(|(user, _)| user),
-            combine(known, "CombineUniverse"),
-            inputs.scores.map(|(user, _)| user),
-        ],
+    let mut sources = Sources::render(&plan.sources, &inputs);
+    let mut facts = sources.facts(&Arc::new(Readers::new(plan)));
+    for (index, atom) in plan.atoms.iter().enumerate() {
+        if atom.mentions_now() && atom_is_used(plan, index) {
+            facts.push(now_facts(plan, index, &mut sources, inputs.timing));
+        }
+    }
+    evaluate(
+        plan,
+        differential_dataflow::collection::concatenate(scope, facts),
     )
-    .distinct_total();
+}
 
-    let operands: Vec<_> = plan
-        .operands
-        .iter()
-        .map(|operand| render_operand(operand, &sources[operand.source]))
-        .collect();
-
-    let mut renderer = SetRenderer::new(plan, universe, operands, timing);
-    let segments: Vec<_> = plan
-        .segments
-        .iter()
-        .enumerate()
-        .map(|(index, &set)| {
-            let index = index as u32;
-            renderer.set(set).map(move |user| (user, index))
-        })
-        .collect();
-    differential_dataflow::collection::concatenate(scope, segments)
+/// [`Fact::Exception`] for atom `index` (which mentions `now`) while it holds for a user.
+///
+/// Such an atom reads one operand at most; without one (`now > 1700000000`) it holds
+/// for every known user during its intervals.
+fn now_facts<'scope>(
+    plan: &Plan,
+    index: usize,
+    sources: &mut Sources<'_, 'scope>,
+    timing: Timing,
+) -> Facts<'scope> {
+    let atom = plan.atoms[index].clone();
+    let ticks = timing.ticks_per_second;
+    let in_ticks = move |intervals: Vec<Interval>| -> Vec<Interval> {
+        intervals.into_iter().map(|i| i.in_ticks(ticks)).collect()
+    };
+    let fact = move |user| (user, Fact::Exception(index as u32));
+    match atom.operands.first() {
+        None => {
+            let intervals = in_ticks(atom.intervals(&[]));
+            temporal_filter(sources.presence(), timing, move |_| intervals.clone()).map(fact)
+        }
+        Some(&operand) => {
+            let rows = sources.operand_rows(&plan.operands[operand]);
+            temporal_filter(rows, timing, move |(_user, value)| {
+                in_ticks(atom.intervals(std::slice::from_ref(value)))
+            })
+            .map(move |(user, _)| fact(user))
+        }
+    }
 }

@@ -1,122 +1,272 @@
-//! Rendering of [`Source`]s and [`Operand`]s: per-user state and values.
-//!
-//! Every source becomes one collection with at most one row per user at any time, and
-//! each operand projects a source's rows to `(user, Value)`. Users without a row take
-//! the operand's default, which the set layer accounts for (see `plan::atom`).
+//! Rendering of [`Source`]s: per-user state, delivered to the evaluation as [`Fact`]s.
 //!
 //! Event sources of one family (linear, extreme, distinct) are rendered together: one
 //! pass over the events (`fanout`) emits each event's contribution to every selection
 //! it matches, tagged with the selection's slot, and one arrangement then serves the
-//! whole family; each source reads its slot back out.
+//! whole family. Each family's rows become the facts the evaluation reads in one
+//! stateless operator (see `evaluate`).
+//!
+//! Only atoms that mention `now` need an operand as a collection of its own (the
+//! temporal filter places its changes in time); [`Sources::operand_rows`] renders those
+//! on demand, so a catalog without them pays for no per-operand operators.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use differential_dataflow::operators::{CountTotal, ThresholdTotal};
 use differential_dataflow::VecCollection;
 use rust_decimal::Decimal;
 
 use crate::plan::{Operand, Projection, Source};
-use crate::value::Value;
+use crate::value::{Text, Value};
 
 use super::accum::Accum;
 use super::combine::combine;
+use super::evaluate::{Fact, Facts, Readers};
 use super::extremes::extremes;
 use super::fanout::{fan_out, Selections};
-use super::records::{Event, ScoreRecord, UserKey};
-use super::timing::Timing;
+use super::records::{UserKey, UserRecord};
+use super::Inputs;
 
 /// A collection of `(user, value)` rows, one per user at most.
 pub type Values<'scope> = VecCollection<'scope, u64, (UserKey, Value)>;
 
-/// A rendered source.
-#[derive(Clone)]
-pub enum SourceRows<'scope> {
-    /// Accumulated count and sum per user, as the rows of slot `slot` of the linear
-    /// family's totals: each operand reads its slot and projects it in one operator.
-    Linear {
-        totals: VecCollection<'scope, u64, ((u32, UserKey), Accum)>,
-        slot: u32,
-    },
-    /// One value per user.
-    Values(Values<'scope>),
+/// A family's rows: a value per selection slot and user.
+type SlotRows<'scope, V> = VecCollection<'scope, u64, ((u32, UserKey), V)>;
+
+/// Where a source's rows are found.
+#[derive(Copy, Clone)]
+enum Slot {
+    Linear(u32),
+    Extreme(u32),
+    Distinct(u32),
+    /// Scores and attributes are read from the raw input rows.
+    Input,
 }
 
-/// The input collections sources read.
-#[derive(Clone)]
-pub struct SourceInputs<'scope> {
-    pub events: VecCollection<'scope, u64, (UserKey, Event)>,
-    pub scores: VecCollection<'scope, u64, (UserKey, ScoreRecord)>,
-    /// Each user's current attribute row (users are upserts, resolved upstream).
-    pub attrs: VecCollection<'scope, u64, (UserKey, Vec<Value>)>,
-    /// How logical time relates to event time (see [`super::Inputs`]).
-    pub timing: Timing,
+/// The rendered sources of a plan.
+pub struct Sources<'a, 'scope> {
+    sources: &'a [Source],
+    inputs: Inputs<'scope>,
+    slots: Vec<Slot>,
+    /// Accumulated count and sum per `(slot, user)` of the linear family.
+    linear: Option<SlotRows<'scope, Accum>>,
+    /// Each extreme selection's value per `(slot, user)`.
+    extreme: Option<SlotRows<'scope, Value>>,
+    /// Each distinct selection's count per `(slot, user)`.
+    distinct: Option<SlotRows<'scope, isize>>,
+    /// Every user with a visible event, about once per user and batch.
+    known: VecCollection<'scope, u64, UserKey>,
+    /// Rendered on demand: each user's current attribute row, each model's latest score.
+    attrs: Option<VecCollection<'scope, u64, (UserKey, Vec<Value>)>>,
+    latest_scores: HashMap<Text, Values<'scope>>,
 }
 
-/// Renders every source of a plan, in plan order, and the users with visible events.
-pub fn render_sources<'scope>(
-    sources: &[Source],
-    inputs: &SourceInputs<'scope>,
-) -> (Vec<SourceRows<'scope>>, VecCollection<'scope, u64, UserKey>) {
-    let mut rendered: Vec<Option<SourceRows<'scope>>> = vec![None; sources.len()];
-    let (mut linear, mut extreme, mut distinct) = (Vec::new(), Vec::new(), Vec::new());
-    let mut selections = Selections {
-        linear: Vec::new(),
-        extreme: Vec::new(),
-        distinct: Vec::new(),
-    };
-    for (index, source) in sources.iter().enumerate() {
-        match source {
-            Source::Linear(sel) => {
-                linear.push(index);
-                selections.linear.push(sel.clone());
-            }
-            Source::Extreme { max, selection } => {
-                extreme.push((index, *max));
-                selections.extreme.push(selection.clone());
-            }
-            Source::Distinct(sel) => {
-                distinct.push(index);
-                selections.distinct.push(sel.clone());
-            }
-            Source::Score(_) | Source::Attr(_) => {}
+impl<'a, 'scope> Sources<'a, 'scope> {
+    /// Renders the event families of `sources` (the rest is read from the inputs).
+    pub fn render(sources: &'a [Source], inputs: &Inputs<'scope>) -> Self {
+        let mut slots = Vec::with_capacity(sources.len());
+        let mut selections = Selections {
+            linear: Vec::new(),
+            extreme: Vec::new(),
+            distinct: Vec::new(),
+        };
+        let mut maxima = Vec::new();
+        for source in sources {
+            let slot = match source {
+                Source::Linear(sel) => {
+                    selections.linear.push(sel.clone());
+                    Slot::Linear(selections.linear.len() as u32 - 1)
+                }
+                Source::Extreme { max, selection } => {
+                    selections.extreme.push(selection.clone());
+                    maxima.push(*max);
+                    Slot::Extreme(selections.extreme.len() as u32 - 1)
+                }
+                Source::Distinct(sel) => {
+                    selections.distinct.push(sel.clone());
+                    Slot::Distinct(selections.distinct.len() as u32 - 1)
+                }
+                Source::Score(_) | Source::Attr(_) => Slot::Input,
+            };
+            slots.push(slot);
+        }
+        // Families without selections render nothing: every operator costs a little in
+        // every round of a live run, even when no data reaches it.
+        let (any_linear, any_extreme, any_distinct) = (
+            !selections.linear.is_empty(),
+            !selections.extreme.is_empty(),
+            !selections.distinct.is_empty(),
+        );
+        let contributions = fan_out(inputs.events.clone(), selections, inputs.timing);
+        let linear =
+            any_linear.then(|| combine(contributions.linear, "CombineLinear").count_total());
+        let extreme = any_extreme.then(|| extremes(contributions.extreme, maxima, inputs.timing));
+        let distinct = any_distinct.then(|| {
+            combine(contributions.distinct, "CombineDistinct")
+                .distinct_total()
+                .map(|(slot, (user, _value))| (slot, user))
+                .count_total()
+        });
+        Sources {
+            sources,
+            inputs: inputs.clone(),
+            slots,
+            linear,
+            extreme,
+            distinct,
+            known: combine(contributions.known, "CombineKnown"),
+            attrs: None,
+            latest_scores: HashMap::new(),
         }
     }
-    let contributions = fan_out(inputs.events.clone(), selections, inputs.timing);
 
-    let totals = combine(contributions.linear, "CombineLinear").count_total();
-    for (slot, index) in linear.into_iter().enumerate() {
-        rendered[index] = Some(SourceRows::Linear {
-            totals: totals.clone(),
-            slot: slot as u32,
-        });
+    /// The facts every source's rows give ([`Readers`]), and [`Fact::Known`] for every
+    /// user in the universe: with a users row, a visible event or a score.
+    pub fn facts(&mut self, readers: &Arc<Readers>) -> Vec<Facts<'scope>> {
+        let mut facts = vec![self
+            .presence()
+            .distinct_total()
+            .map(|user| (user, Fact::Known))];
+        let read = |family: &[u32]| family.iter().any(|&s| readers.reads(s as usize));
+        let linear_sources = self.family_sources(|slot| matches!(slot, Slot::Linear(_)));
+        if let Some(linear) = self.linear.as_ref().filter(|_| read(&linear_sources)) {
+            let readers = readers.clone();
+            facts.push(linear.clone().flat_map(move |((slot, user), totals)| {
+                let source = linear_sources[slot as usize] as usize;
+                let facts = readers.facts(source, |projection| project(&totals, projection));
+                facts.into_iter().map(move |fact| (user, fact))
+            }));
+        }
+        let extreme_sources = self.family_sources(|slot| matches!(slot, Slot::Extreme(_)));
+        if let Some(extreme) = self.extreme.as_ref().filter(|_| read(&extreme_sources)) {
+            let readers = readers.clone();
+            facts.push(extreme.clone().flat_map(move |((slot, user), value)| {
+                let source = extreme_sources[slot as usize] as usize;
+                let facts = readers.facts(source, |_| Some(value.clone()));
+                facts.into_iter().map(move |fact| (user, fact))
+            }));
+        }
+        let distinct_sources = self.family_sources(|slot| matches!(slot, Slot::Distinct(_)));
+        if let Some(distinct) = self.distinct.as_ref().filter(|_| read(&distinct_sources)) {
+            let readers = readers.clone();
+            facts.push(distinct.clone().flat_map(move |((slot, user), count)| {
+                let source = distinct_sources[slot as usize] as usize;
+                let value = Value::Number(Decimal::from(count as i64));
+                let facts = readers.facts(source, |_| Some(value.clone()));
+                facts.into_iter().map(move |fact| (user, fact))
+            }));
+        }
+        let columns: Vec<(usize, usize)> = (self.sources.iter().enumerate())
+            .filter_map(|(index, source)| match source {
+                Source::Attr(column) if readers.reads(index) => Some((index, *column)),
+                _ => None,
+            })
+            .collect();
+        if !columns.is_empty() {
+            let readers = readers.clone();
+            facts.push(self.attrs().flat_map(move |(user, attrs)| {
+                let facts = columns.iter().flat_map(|&(source, column)| {
+                    let value = &attrs[column];
+                    readers.facts(source, |_| (!value.is_null()).then(|| value.clone()))
+                });
+                facts.map(|fact| (user, fact)).collect::<Vec<_>>()
+            }));
+        }
+        for index in 0..self.sources.len() {
+            if let Source::Score(model) = &self.sources[index] {
+                if readers.reads(index) {
+                    let readers = readers.clone();
+                    let scores = self.latest_score(model.clone());
+                    facts.push(scores.flat_map(move |(user, score)| {
+                        let facts = readers.facts(index, |_| Some(score.clone()));
+                        facts.into_iter().map(move |fact| (user, fact))
+                    }));
+                }
+            }
+        }
+        facts
     }
 
-    let maxima: Vec<bool> = extreme.iter().map(|(_, max)| *max).collect();
-    let values = extremes(contributions.extreme, maxima, inputs.timing);
-    for (slot, (index, _)) in extreme.into_iter().enumerate() {
-        let slot = slot as u32;
-        let rows = values
+    /// The source index of each slot of a family, in slot order.
+    fn family_sources(&self, in_family: impl Fn(Slot) -> bool) -> Vec<u32> {
+        (0..self.slots.len() as u32)
+            .filter(|&index| in_family(self.slots[index as usize]))
+            .collect()
+    }
+
+    /// Every known user, once per row that makes them known (for atoms on `now` alone).
+    pub fn presence(&self) -> VecCollection<'scope, u64, UserKey> {
+        let scope = self.known.scope();
+        differential_dataflow::collection::concatenate(
+            scope,
+            [
+                self.inputs.users.clone().map(|(user, _)| user),
+                self.known.clone(),
+                self.inputs.scores.clone().map(|(user, _)| user),
+            ],
+        )
+    }
+
+    /// An operand's values as a collection, one row per user that has one.
+    pub fn operand_rows(&mut self, operand: &Operand) -> Values<'scope> {
+        let projection = operand.projection;
+        match (self.slots[operand.source], &self.sources[operand.source]) {
+            (Slot::Linear(slot), _) => {
+                let linear = self.linear.clone().expect("linear family rendered");
+                linear.flat_map(move |((s, user), totals)| {
+                    let value = if s == slot {
+                        project(&totals, projection)
+                    } else {
+                        None
+                    };
+                    value.map(|v| (user, v))
+                })
+            }
+            (Slot::Extreme(slot), _) => {
+                let extreme = self.extreme.clone().expect("extreme family rendered");
+                extreme.flat_map(move |((s, user), value)| (s == slot).then_some((user, value)))
+            }
+            (Slot::Distinct(slot), _) => {
+                let distinct = self.distinct.clone().expect("distinct family rendered");
+                distinct.flat_map(move |((s, user), count)| {
+                    (s == slot).then(|| (user, Value::Number(Decimal::from(count as i64))))
+                })
+            }
+            (Slot::Input, Source::Attr(column)) => {
+                let column = *column;
+                self.attrs().flat_map(move |(user, attrs)| {
+                    let value = &attrs[column];
+                    (!value.is_null()).then(|| (user, value.clone()))
+                })
+            }
+            (Slot::Input, Source::Score(model)) => self.latest_score(model.clone()),
+            (Slot::Input, _) => unreachable!("event sources have a family slot"),
+        }
+    }
+
+    /// Each user's current attribute row: users are upserts, the greatest `seq` wins.
+    fn attrs(&mut self) -> VecCollection<'scope, u64, (UserKey, Vec<Value>)> {
+        let users = &self.inputs.users;
+        self.attrs
+            .get_or_insert_with(|| {
+                users
+                    .clone()
+                    .reduce_named("CurrentUser", |_user, rows, out| {
+                        let (record, _): (&UserRecord, _) = rows[rows.len() - 1];
+                        out.push((record.attrs.clone(), 1isize));
+                    })
+            })
             .clone()
-            .flat_map(move |((s, user), value)| (s == slot).then_some((user, value)));
-        rendered[index] = Some(SourceRows::Values(rows));
     }
 
-    let counts = combine(contributions.distinct, "CombineDistinct")
-        .distinct_total()
-        .map(|(slot, (user, _value))| (slot, user))
-        .count_total();
-    for (slot, index) in distinct.into_iter().enumerate() {
-        let slot = slot as u32;
-        let rows = counts.clone().flat_map(move |((s, user), count)| {
-            (s == slot).then(|| (user, Value::Number(Decimal::from(count as i64))))
-        });
-        rendered[index] = Some(SourceRows::Values(rows));
-    }
-
-    for (index, source) in sources.iter().enumerate() {
-        match source {
-            Source::Score(model) => {
-                let model = model.clone();
-                let rows = inputs
-                    .scores
+    /// Each user's latest score of `model`.
+    fn latest_score(&mut self, model: Text) -> Values<'scope> {
+        let scores = &self.inputs.scores;
+        self.latest_scores
+            .entry(model.clone())
+            .or_insert_with(|| {
+                scores
                     .clone()
                     .flat_map(move |(user, score)| {
                         (score.model == model).then_some((user, (score.ts, score.score)))
@@ -125,43 +275,20 @@ pub fn render_sources<'scope>(
                         // Ordered by (ts, score): the last is the latest, ties to the greater.
                         let ((_ts, score), _) = scores[scores.len() - 1];
                         out.push((Value::Number(*score), 1isize));
-                    });
-                rendered[index] = Some(SourceRows::Values(rows));
-            }
-            Source::Attr(column) => {
-                let column = *column;
-                let rows = inputs.attrs.clone().flat_map(move |(user, attrs)| {
-                    let value = &attrs[column];
-                    (!value.is_null()).then(|| (user, value.clone()))
-                });
-                rendered[index] = Some(SourceRows::Values(rows));
-            }
-            _ => {}
-        }
+                    })
+            })
+            .clone()
     }
-    let rendered = rendered
-        .into_iter()
-        .map(|r| r.expect("every source rendered"))
-        .collect();
-    (rendered, contributions.known)
 }
 
-/// Projects a rendered source to an operand's values.
-pub fn render_operand<'scope>(operand: &Operand, source: &SourceRows<'scope>) -> Values<'scope> {
-    match (source, operand.projection) {
-        (SourceRows::Values(rows), _) => rows.clone(),
-        (SourceRows::Linear { totals, slot }, projection) => {
-            let slot = *slot;
-            totals.clone().flat_map(move |((s, user), accum)| {
-                let value = match projection {
-                    _ if s != slot => None,
-                    Projection::Count => Some(Decimal::from(accum.count)),
-                    Projection::Sum => Some(accum.sum),
-                    Projection::Avg => accum.sum.checked_div(Decimal::from(accum.count)),
-                    Projection::Value => None,
-                };
-                value.map(|v| (user, Value::Number(v)))
-            })
-        }
-    }
+/// An operand's value from a linear source's totals; `None` when undefined (the average
+/// of nothing).
+pub fn project(totals: &Accum, projection: Projection) -> Option<Value> {
+    let number = match projection {
+        Projection::Count => Decimal::from(totals.count),
+        Projection::Sum => totals.sum,
+        Projection::Avg => totals.sum.checked_div(Decimal::from(totals.count))?,
+        Projection::Value => return None,
+    };
+    Some(Value::Number(number))
 }
