@@ -21,6 +21,7 @@ use crate::engine::backfill::backfill_then_serve;
 use crate::engine::batch::{BatchInput, OnError};
 use crate::engine::cluster::{execute, Workers};
 use crate::engine::control::Control;
+use crate::engine::profile::OperatorProfile;
 use crate::engine::segmentation::Segmentation;
 use crate::engine::tail::TailError;
 use crate::live::frontier::{ClockKind, Frontier, TICKS_PER_SECOND};
@@ -71,6 +72,7 @@ pub fn measure(
     let plan = Arc::new(Plan::new(catalog));
     let outcomes = execute(workers, move |worker| {
         let started = Instant::now();
+        let profile = OperatorProfile::install(worker);
         let mut control = Control::build(worker);
         let backfilled = backfill_then_serve(
             worker,
@@ -98,7 +100,16 @@ pub fn measure(
             peak_rss_bytes: peak_rss(),
         };
         let mut workload = Workload::new(templates.clone(), SEED);
-        let figures = loops::run(worker, &mut driver, &mut workload, &schedule);
+        if let Some(profile) = &profile {
+            profile.reset();
+        }
+        let figures = loops::run(
+            worker,
+            &mut driver,
+            &mut workload,
+            &schedule,
+            profile.as_ref(),
+        );
         control.stop(worker);
         Ok(Some(EngineFigures {
             backfill,

@@ -15,6 +15,7 @@ use timely::worker::Worker;
 use super::engine::Driver;
 use super::measure::{Latencies, LatencySummary};
 use super::workload::Workload;
+use crate::engine::profile::OperatorProfile;
 
 /// How much of each loop to run.
 #[derive(Clone, Debug)]
@@ -90,7 +91,18 @@ pub fn run(
     driver: &mut Driver,
     workload: &mut Workload,
     schedule: &Schedule,
+    profile: Option<&OperatorProfile>,
 ) -> Figures {
+    // With `SEGFLOW_PROFILE` set: where each phase's time went, operator by operator.
+    let phase_done = |phase: &str| {
+        if let Some(profile) = profile {
+            eprintln!(
+                "time per operator on worker 0, {phase}:\n{}",
+                profile.report(30)
+            );
+            profile.reset();
+        }
+    };
     let warmup = Instant::now();
     for _ in 0..schedule.warmup {
         if warmup.elapsed() > schedule.closed_time / 10 {
@@ -110,17 +122,20 @@ pub fn run(
         closed.round(1);
     }
     let closed_loop = closed.series("closed loop, 1 event".into());
+    phase_done("closed loop (and its warm-up)");
 
     let batch_sweep = schedule
         .batch_sizes
         .iter()
         .map(|&size| batches(worker, driver, workload, size, schedule))
         .collect();
+    phase_done("batch sweep");
     let open_loop = schedule
         .rates
         .iter()
         .map(|&rate| open(worker, driver, workload, rate, schedule.open_time))
         .collect();
+    phase_done("open loop");
     Figures {
         closed_loop,
         batch_sweep,

@@ -1,19 +1,33 @@
 //! `min` and `max` per selection slot and user.
 //!
-//! Retracting the extreme reveals the next value, so the engine keeps every value and a
-//! reduce picks the extreme. Differential's reduce re-reads a key's values at every time
-//! the key changes, and in a live run each record has its own time: a batch touching a
-//! user with thousands of events `m` times re-read all of them `m` times (88% of a
-//! worker's time in the batch sweep of `segflow bench`, docs/BENCHMARKS.md). Live runs
-//! therefore pick the extreme in two steps: per user and hash bucket of the value,
-//! then over the buckets' extremes, so an update re-reads one bucket and the buckets'
-//! extremes rather than every value. Batch runs, which retract nothing, keep only each
-//! worker's extremes before a single reduce ([`super::combine::keep_extremes`]).
+//! Retracting the extreme reveals the next value, so the engine keeps every value. A
+//! general `reduce` would re-read a key's values and its output history at every time
+//! the key changes; in a live run each record has its own time, and two levels of
+//! reduces (per hash bucket of values, then over the buckets) took a third of a
+//! worker's time in `segflow bench`'s batch sweep (docs/BENCHMARKS.md). Time is totally
+//! ordered here, so, like differential's `count_total`, [`extreme_total`] reads the
+//! arrangement directly: values are ranked so that the extreme comes first in a key's
+//! sorted values, the extreme before a batch is the first value with a positive count,
+//! and the batch's updates are applied time by time on top of it. A change costs a key
+//! seek and the few leading values, however many values the user has, and there is no
+//! output arrangement to maintain.
+//!
+//! Batch runs, which retract nothing, first keep only each worker's extremes
+//! ([`super::combine::keep_extremes`]).
 
-use std::hash::{Hash, Hasher};
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
 
-use differential_dataflow::VecCollection;
-use rustc_hash::FxHasher;
+use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
+use differential_dataflow::trace::cursor::cursor_list;
+use differential_dataflow::trace::implementations::ValSpine;
+use differential_dataflow::trace::{Cursor, TraceReader};
+use differential_dataflow::{AsCollection, VecCollection};
+use serde::{Deserialize, Serialize};
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::CapabilitySet;
+use timely::progress::Antichain;
 
 use crate::value::Value;
 
@@ -21,12 +35,33 @@ use super::combine::keep_extremes;
 use super::records::UserKey;
 use super::timing::Timing;
 
-/// Hash buckets per user and slot in live runs: a user with `n` values costs about
-/// `n / BUCKETS + BUCKETS` values re-read per change instead of `n`.
-const BUCKETS: u64 = 32;
-
 /// A `((slot, user), value)` row per value of an extreme selection.
 pub type SlotValues<'scope> = VecCollection<'scope, u64, ((u32, UserKey), Value)>;
+
+/// A value ordered so that the extreme its slot looks for sorts first.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+enum Ranked {
+    Least(Value),
+    Greatest(Reverse<Value>),
+}
+
+impl Ranked {
+    fn new(value: Value, greatest: bool) -> Ranked {
+        if greatest {
+            Ranked::Greatest(Reverse(value))
+        } else {
+            Ranked::Least(value)
+        }
+    }
+
+    fn into_value(self) -> Value {
+        match self {
+            Ranked::Least(value) | Ranked::Greatest(Reverse(value)) => value,
+        }
+    }
+}
+
+type RankedTrace = TraceAgent<ValSpine<(u32, UserKey), Ranked, u64, isize>>;
 
 /// Each `(slot, user)`'s greatest value where `maxima[slot]`, else its least.
 pub fn extremes<'scope>(
@@ -34,62 +69,128 @@ pub fn extremes<'scope>(
     maxima: Vec<bool>,
     timing: Timing,
 ) -> SlotValues<'scope> {
-    let greatest = move |slot: u32| maxima[slot as usize];
-    match timing.horizon {
+    let values = match timing.horizon {
         Some(horizon) => {
-            let kept = {
-                let greatest = greatest.clone();
-                keep_extremes(
-                    values,
-                    horizon,
-                    move |(slot, _user)| greatest(*slot),
-                    "KeepExtremes",
-                )
-            };
-            pick(kept, move |(slot, _user)| greatest(*slot), "MinMax")
+            let maxima = maxima.clone();
+            let greatest = move |(slot, _user): &(u32, UserKey)| maxima[*slot as usize];
+            keep_extremes(values, horizon, greatest, "KeepExtremes")
         }
-        None => {
-            let by_bucket = values.map(|(key, value)| ((key, bucket(&value)), value));
-            let in_buckets = {
-                let greatest = greatest.clone();
-                pick(
-                    by_bucket,
-                    move |((slot, _user), _bucket)| greatest(*slot),
-                    "MinMaxBucket",
-                )
-            };
-            pick(
-                in_buckets.map(|((key, _bucket), value)| (key, value)),
-                move |(slot, _user)| greatest(*slot),
-                "MinMax",
-            )
-        }
-    }
+        None => values,
+    };
+    let ranked = values
+        .map(move |((slot, user), value)| {
+            let rank = Ranked::new(value, maxima[slot as usize]);
+            ((slot, user), rank)
+        })
+        .arrange_by_key_named("Arrange: MinMax");
+    extreme_total(ranked)
 }
 
-/// The bucket of a value.
-fn bucket(value: &Value) -> u8 {
-    let mut hasher = FxHasher::default();
-    value.hash(&mut hasher);
-    (hasher.finish() % BUCKETS) as u8
+/// The first value with a positive count of every key, as its updates arrive.
+fn extreme_total<'scope>(arranged: Arranged<'scope, RankedTrace>) -> SlotValues<'scope> {
+    let mut trace = arranged.trace.clone();
+    arranged
+        .stream
+        .unary_frontier(Pipeline, "MinMax", move |_, _| {
+            let mut upper = Antichain::from_elem(0u64);
+            move |(input, _frontier), output| {
+                let lower = upper.clone();
+                let mut capabilities = CapabilitySet::new();
+                let mut batches = Vec::new();
+                input.for_each(|capability, received| {
+                    for held in capability.retain_stamp(0).iter() {
+                        capabilities.insert(held.clone());
+                    }
+                    for batch in received.drain(..) {
+                        // Batches arrive in order: the last one's upper is the new upper.
+                        upper.clone_from(batch.upper());
+                        batches.push(batch);
+                    }
+                });
+                if !capabilities.is_empty() {
+                    let mut session = output.session(&capabilities);
+                    let batches = batches.into_iter().filter_map(|b| b.inner).collect();
+                    let (mut changes, changes_storage) = cursor_list(batches);
+                    let before = trace.batches_through(lower.borrow()).unwrap_or_default();
+                    let (mut history, history_storage) = cursor_list(before);
+                    while let Some(key) = changes.get_key(&changes_storage) {
+                        let mut updates = Vec::new();
+                        while let Some(value) = changes.get_val(&changes_storage) {
+                            changes.map_times(&changes_storage, |time, diff| {
+                                updates.push((*time, value.clone(), *diff));
+                            });
+                            changes.step_val(&changes_storage);
+                        }
+                        updates.sort_by_key(|(time, _, _)| *time);
+                        history.seek_key(&history_storage, key);
+                        let history_has_key = history.get_key(&history_storage) == Some(key);
+                        let mut first = |deltas: &BTreeMap<Ranked, isize>| {
+                            if history_has_key {
+                                history.rewind_vals(&history_storage);
+                                first_positive(&mut history, &history_storage, deltas)
+                            } else {
+                                deltas.iter().find(|(_, d)| **d > 0).map(|(v, _)| v.clone())
+                            }
+                        };
+                        let mut deltas = BTreeMap::new();
+                        let mut current = first(&deltas);
+                        for group in updates.chunk_by(|a, b| a.0 == b.0) {
+                            let time = group[0].0;
+                            for (_, value, diff) in group {
+                                *deltas.entry(value.clone()).or_insert(0) += diff;
+                            }
+                            let next = first(&deltas);
+                            if next != current {
+                                if let Some(old) = current.take() {
+                                    session.give(((*key, old.into_value()), time, -1));
+                                }
+                                if let Some(new) = &next {
+                                    session.give(((*key, new.clone().into_value()), time, 1));
+                                }
+                                current = next;
+                            }
+                        }
+                        changes.step_key(&changes_storage);
+                    }
+                }
+                trace.advance_upper(&mut upper);
+                trace.set_logical_compaction(upper.borrow());
+                trace.set_physical_compaction(upper.borrow());
+            }
+        })
+        .as_collection()
 }
 
-/// Each key's greatest value where `greatest(key)`, else its least, once.
-fn pick<'scope, K>(
-    values: VecCollection<'scope, u64, (K, Value)>,
-    greatest: impl Fn(&K) -> bool + 'static,
-    name: &str,
-) -> VecCollection<'scope, u64, (K, Value)>
+/// The first value, in ranked order, whose count in the history plus `deltas` is
+/// positive; the history cursor stands at the key's first value.
+fn first_positive<C>(
+    history: &mut C,
+    storage: &C::Storage,
+    deltas: &BTreeMap<Ranked, isize>,
+) -> Option<Ranked>
 where
-    K: differential_dataflow::ExchangeData + differential_dataflow::Hashable,
+    C: for<'a> Cursor<Val<'a> = &'a Ranked, DiffGat<'a> = &'a isize>,
 {
-    values.reduce_named(name, move |key, values, out| {
-        // Values arrive sorted, each with a positive count.
-        let (value, _) = if greatest(key) {
-            values[values.len() - 1]
-        } else {
-            values[0]
-        };
-        out.push((value.clone(), 1isize));
-    })
+    let mut pending = deltas.iter().peekable();
+    loop {
+        let stored = history.get_val(storage);
+        // Values only in the deltas that sort before the next stored value.
+        while let Some((value, delta)) =
+            pending.next_if(|(value, _)| stored.is_none_or(|s| *value < s))
+        {
+            if *delta > 0 {
+                return Some(value.clone());
+            }
+        }
+        let stored = stored?;
+        let mut count = 0;
+        history.map_times(storage, |_, diff| count += diff);
+        if let Some((_, delta)) = pending.next_if(|(value, _)| *value == stored) {
+            count += delta;
+        }
+        if count > 0 {
+            return Some(stored.clone());
+        }
+        history.step_val(storage);
+    }
 }

@@ -7,5 +7,6 @@ mod connect;
 pub(crate) mod control;
 pub(crate) mod gather;
 mod loading;
+pub(crate) mod profile;
 pub mod segmentation;
 pub mod tail;
