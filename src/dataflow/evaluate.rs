@@ -18,6 +18,7 @@
 
 use std::sync::Arc;
 
+use differential_dataflow::trace::implementations::{ValBuilder, ValSpine};
 use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
 
@@ -44,12 +45,23 @@ pub type Facts<'scope> = VecCollection<'scope, u64, (UserKey, Fact)>;
 /// Each user's segments, from all of the user's facts.
 pub fn evaluate<'scope>(plan: &Plan, facts: Facts<'scope>) -> Memberships<'scope> {
     let evaluator = Evaluator::new(plan);
-    facts.reduce_named("Evaluate", move |_user, facts, out| {
-        let facts = facts.iter().map(|(fact, count)| (*fact, *count));
-        for segment in evaluator.segments(facts) {
-            out.push((segment, 1isize));
-        }
-    })
+    facts
+        .arrange_by_key_named("Arrange: Evaluate")
+        .reduce_abelian::<_, ValBuilder<_, _, _, _>, ValSpine<_, _, _, _>, _, _>(
+            "Evaluate",
+            move |_user, facts, out| {
+                let facts = facts.iter().map(|(fact, count)| (*fact, *count));
+                for segment in evaluator.segments(facts) {
+                    out.push((segment, 1isize));
+                }
+            },
+            |builder_input, user, updates| {
+                builder_input.clear();
+                let keyed = updates.drain(..);
+                builder_input
+                    .extend(keyed.map(|(segment, time, diff)| ((*user, segment), time, diff)));
+            },
+        )
 }
 
 /// How an atom is decided.

@@ -12,6 +12,7 @@ mod evaluate;
 mod extremes;
 mod fanout;
 mod hold;
+mod least;
 mod records;
 mod sources;
 mod temporal;
@@ -20,6 +21,8 @@ mod timing;
 pub use records::{user_key, user_key_in, Event, ScoreRecord, UserKey, UserRecord};
 pub use timing::Timing;
 
+use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
+use differential_dataflow::trace::implementations::ValSpine;
 use differential_dataflow::VecCollection;
 
 use std::sync::Arc;
@@ -41,7 +44,9 @@ pub struct Inputs<'scope> {
 }
 
 /// Every segment's members, as `(user, segment index)`; each pair present at most once.
-pub type Memberships<'scope> = VecCollection<'scope, u64, (UserKey, u32)>;
+/// Arranged by user (the evaluation's output), so that joining it with the users' ids
+/// needs no arrangement of its own.
+pub type Memberships<'scope> = Arranged<'scope, TraceAgent<ValSpine<UserKey, u32, u64, isize>>>;
 
 /// Builds the dataflow for `plan` over `inputs`.
 pub fn render<'scope>(plan: &Plan, inputs: Inputs<'scope>) -> Memberships<'scope> {
@@ -74,18 +79,20 @@ fn now_facts<'scope>(
     let in_ticks = move |intervals: Vec<Interval>| -> Vec<Interval> {
         intervals.into_iter().map(|i| i.in_ticks(ticks)).collect()
     };
-    let fact = move |user| (user, Fact::Exception(index as u32));
+    let fact = Fact::Exception(index as u32);
     match atom.operands.first() {
         None => {
             let intervals = in_ticks(atom.intervals(&[]));
-            temporal_filter(sources.presence(), timing, move |_| intervals.clone()).map(fact)
+            temporal_filter(sources.presence(), timing, move |user| {
+                ((user, fact.clone()), intervals.clone())
+            })
         }
         Some(&operand) => {
             let rows = sources.operand_rows(&plan.operands[operand]);
-            temporal_filter(rows, timing, move |(_user, value)| {
-                in_ticks(atom.intervals(std::slice::from_ref(value)))
+            temporal_filter(rows, timing, move |(user, value)| {
+                let intervals = in_ticks(atom.intervals(std::slice::from_ref(&value)));
+                ((user, fact.clone()), intervals)
             })
-            .map(move |(user, _)| fact(user))
         }
     }
 }

@@ -10,6 +10,7 @@
 //! temporal filter places its changes in time); [`Sources::operand_rows`] renders those
 //! on demand, so a catalog without them pays for no per-operand operators.
 
+use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -25,7 +26,8 @@ use super::combine::combine;
 use super::evaluate::{Fact, Facts, Readers};
 use super::extremes::extremes;
 use super::fanout::{fan_out, Selections};
-use super::records::{UserKey, UserRecord};
+use super::least::least_per_key;
+use super::records::UserKey;
 use super::Inputs;
 
 /// A collection of `(user, value)` rows, one per user at most.
@@ -250,32 +252,28 @@ impl<'a, 'scope> Sources<'a, 'scope> {
         let users = &self.inputs.users;
         self.attrs
             .get_or_insert_with(|| {
-                users
-                    .clone()
-                    .reduce_named("CurrentUser", |_user, rows, out| {
-                        let (record, _): (&UserRecord, _) = rows[rows.len() - 1];
-                        out.push((record.attrs.clone(), 1isize));
-                    })
+                let rows = users.clone().map(|(user, record)| (user, Reverse(record)));
+                let arranged = rows.arrange_by_key_named("Arrange: CurrentUser");
+                least_per_key(arranged, "CurrentUser", |&user, Reverse(record)| {
+                    (user, record.attrs)
+                })
             })
             .clone()
     }
 
-    /// Each user's latest score of `model`.
+    /// Each user's latest score of `model`: the latest `ts`, ties to the greater score.
     fn latest_score(&mut self, model: Text) -> Values<'scope> {
         let scores = &self.inputs.scores;
         self.latest_scores
             .entry(model.clone())
             .or_insert_with(|| {
-                scores
-                    .clone()
-                    .flat_map(move |(user, score)| {
-                        (score.model == model).then_some((user, (score.ts, score.score)))
-                    })
-                    .reduce_named("LatestScore", |_user, scores, out| {
-                        // Ordered by (ts, score): the last is the latest, ties to the greater.
-                        let ((_ts, score), _) = scores[scores.len() - 1];
-                        out.push((Value::Number(*score), 1isize));
-                    })
+                let rows = scores.clone().flat_map(move |(user, score)| {
+                    (score.model == model).then_some((user, Reverse((score.ts, score.score))))
+                });
+                let arranged = rows.arrange_by_key_named("Arrange: LatestScore");
+                least_per_key(arranged, "LatestScore", |&user, Reverse((_ts, score))| {
+                    (user, Value::Number(score))
+                })
             })
             .clone()
     }

@@ -27,26 +27,29 @@ pub fn restrict(time: u64, interval: Interval) -> impl Iterator<Item = (u64, boo
 }
 
 /// Restricts each row of `collection` to the intervals `validity` gives it (in logical
-/// time units); updates for times the run never observes are left out.
+/// time units), as the row `validity` turns it into; updates for times the run never
+/// observes are left out.
 ///
 /// Written on the inner stream rather than with `join_function` so that rows whose
 /// intervals have all closed before `t` produce no updates at all: a backfill of a
 /// year of history then carries only the events still inside their windows.
-pub fn temporal_filter<'scope, D, R, F>(
+pub fn temporal_filter<'scope, D, D2, R, F>(
     collection: VecCollection<'scope, u64, D, R>,
     timing: Timing,
     mut validity: F,
-) -> VecCollection<'scope, u64, D, R>
+) -> VecCollection<'scope, u64, D2, R>
 where
-    D: Ord + Clone + 'static,
+    D: 'static,
+    D2: Ord + Clone + 'static,
     R: Abelian + 'static,
-    F: FnMut(&D) -> Vec<Interval> + 'static,
+    F: FnMut(D) -> (D2, Vec<Interval>) + 'static,
 {
     let restricted = collection
         .inner
         .flat_map(move |(row, time, diff)| {
+            let (row, intervals) = validity(row);
             let mut updates = Vec::new();
-            for interval in validity(&row) {
+            for interval in intervals {
                 let observed = restrict(time, interval).filter(|(at, _)| timing.observes(*at));
                 for (at, insert) in observed {
                     let mut diff = diff.clone();

@@ -94,7 +94,9 @@ impl Segmentation {
                 .probe_with(&probe);
             let ids = ids.filter(|(_key, (_, erased))| !erased);
             memberships
-                .join_map(ids, |_key, segment, (ids, _)| (*segment, ids[0].clone()))
+                .join_core(ids.arrange_by_key(), |_key, segment, (ids, _)| {
+                    Some((*segment, ids[0].clone()))
+                })
                 .inner
                 .exchange(|_| 0)
                 .as_collection()
