@@ -146,3 +146,92 @@ where
         history.step_val(storage);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+    use std::rc::Rc;
+
+    use differential_dataflow::consolidation::consolidate;
+    use differential_dataflow::input::Input;
+    use proptest::prelude::*;
+    use timely::dataflow::operators::probe::Handle;
+
+    use super::*;
+
+    /// `(key, value, diff)` updates, one list per round; round `r` happens at time `r`.
+    type Rounds = Vec<Vec<(u8, u8, isize)>>;
+
+    /// The operator's output accumulated through each round, as `(key, value)` pairs.
+    fn operator(rounds: Rounds) -> Vec<Vec<(u8, u8)>> {
+        timely::execute_directly(move |worker| {
+            let seen = Rc::new(RefCell::new(Vec::new()));
+            let sink = seen.clone();
+            let probe = Handle::new();
+            let mut input = worker.dataflow::<u64, _, _>(|scope| {
+                let (input, values) = scope.new_collection::<(u8, u8), isize>();
+                let arranged = values.arrange_by_key_named("Arrange: Test");
+                least_per_key(arranged, "Test", |&key, value| (key, value))
+                    .inspect(move |(data, time, diff)| {
+                        sink.borrow_mut().push((*data, *time, *diff))
+                    })
+                    .probe_with(&probe);
+                input
+            });
+            let mut after = Vec::new();
+            for (round, updates) in rounds.iter().enumerate() {
+                for &(key, value, diff) in updates {
+                    input.update((key, value), diff);
+                }
+                let next = round as u64 + 1;
+                input.advance_to(next);
+                input.flush();
+                worker.step_while(|| probe.less_than(&next));
+                let mut out: Vec<_> = seen.borrow().iter().map(|(d, _, r)| (*d, *r)).collect();
+                consolidate(&mut out);
+                assert!(
+                    out.iter().all(|(_, r)| *r == 1),
+                    "each pair at most once: {out:?}"
+                );
+                after.push(out.into_iter().map(|(d, _)| d).collect());
+            }
+            after
+        })
+    }
+
+    /// From scratch: after each round, each key's least value with a positive count.
+    fn expected(rounds: &Rounds) -> Vec<Vec<(u8, u8)>> {
+        let mut counts: BTreeMap<(u8, u8), isize> = BTreeMap::new();
+        let mut after = Vec::new();
+        for updates in rounds {
+            for &(key, value, diff) in updates {
+                *counts.entry((key, value)).or_insert(0) += diff;
+            }
+            let mut least: BTreeMap<u8, u8> = BTreeMap::new();
+            for (&(key, value), &count) in &counts {
+                if count > 0 {
+                    least.entry(key).or_insert(value);
+                }
+            }
+            after.push(least.into_iter().collect());
+        }
+        after
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Insertions, retractions (also of absent values, which go negative) and
+        /// values that come back, over a few keys with few values so that they meet.
+        #[test]
+        fn least_value_equals_a_from_scratch_scan(
+            rounds in prop::collection::vec(
+                prop::collection::vec((0u8..3, 0u8..6, prop_oneof![Just(1isize), Just(-1), Just(2)]), 0..8),
+                1..12,
+            )
+        ) {
+            prop_assert_eq!(operator(rounds.clone()), expected(&rounds));
+        }
+    }
+}
