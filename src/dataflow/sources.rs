@@ -133,31 +133,18 @@ impl<'a, 'scope> Sources<'a, 'scope> {
         let read = |family: &[u32]| family.iter().any(|&s| readers.reads(s as usize));
         let linear_sources = self.family_sources(|slot| matches!(slot, Slot::Linear(_)));
         if let Some(linear) = self.linear.as_ref().filter(|_| read(&linear_sources)) {
-            let readers = readers.clone();
-            facts.push(linear.clone().flat_map(move |((slot, user), totals)| {
-                let source = linear_sources[slot as usize] as usize;
-                let facts = readers.facts(source, |projection| project(&totals, projection));
-                facts.into_iter().map(move |fact| (user, fact))
-            }));
+            let project = |totals: &Accum, projection| project(totals, projection);
+            facts.push(family_facts(linear, linear_sources, readers, project));
         }
         let extreme_sources = self.family_sources(|slot| matches!(slot, Slot::Extreme(_)));
         if let Some(extreme) = self.extreme.as_ref().filter(|_| read(&extreme_sources)) {
-            let readers = readers.clone();
-            facts.push(extreme.clone().flat_map(move |((slot, user), value)| {
-                let source = extreme_sources[slot as usize] as usize;
-                let facts = readers.facts(source, |_| Some(value.clone()));
-                facts.into_iter().map(move |fact| (user, fact))
-            }));
+            let project = |value: &Value, _| Some(value.clone());
+            facts.push(family_facts(extreme, extreme_sources, readers, project));
         }
         let distinct_sources = self.family_sources(|slot| matches!(slot, Slot::Distinct(_)));
         if let Some(distinct) = self.distinct.as_ref().filter(|_| read(&distinct_sources)) {
-            let readers = readers.clone();
-            facts.push(distinct.clone().flat_map(move |((slot, user), count)| {
-                let source = distinct_sources[slot as usize] as usize;
-                let value = Value::Number(Decimal::from(count as i64));
-                let facts = readers.facts(source, |_| Some(value.clone()));
-                facts.into_iter().map(move |fact| (user, fact))
-            }));
+            let project = |count: &isize, _| Some(Value::Number(Decimal::from(*count as i64)));
+            facts.push(family_facts(distinct, distinct_sources, readers, project));
         }
         let columns: Vec<(usize, usize)> = (self.sources.iter().enumerate())
             .filter_map(|(index, source)| match source {
@@ -277,6 +264,25 @@ impl<'a, 'scope> Sources<'a, 'scope> {
             })
             .clone()
     }
+}
+
+/// The facts of one family's rows; `sources` maps the family's slots to source
+/// indexes, and `project` reads a row's value as an operand's projection.
+fn family_facts<'scope, V>(
+    rows: &SlotRows<'scope, V>,
+    sources: Vec<u32>,
+    readers: &Arc<Readers>,
+    project: impl Fn(&V, Projection) -> Option<Value> + 'static,
+) -> Facts<'scope>
+where
+    V: Clone + 'static,
+{
+    let readers = readers.clone();
+    rows.clone().flat_map(move |((slot, user), row)| {
+        let source = sources[slot as usize] as usize;
+        let facts = readers.facts(source, |projection| project(&row, projection));
+        facts.into_iter().map(move |fact| (user, fact))
+    })
 }
 
 /// An operand's value from a linear source's totals; `None` when undefined (the average
