@@ -91,15 +91,20 @@ pub fn atom_is_used(plan: &Plan, index: usize) -> bool {
 /// Evaluates a plan's set nodes for one user at a time.
 pub struct Evaluator {
     plan: Arc<Plan>,
-    decided: Vec<Decided>,
+    /// The used atoms decided here rather than by facts, found once: this runs for
+    /// every user a change reaches.
+    in_evaluation: Vec<usize>,
     /// Each atom's result for a user without operand rows.
     default_results: Vec<bool>,
 }
 
 impl Evaluator {
     pub fn new(plan: &Plan) -> Evaluator {
+        let in_evaluation = (0..plan.atoms.len())
+            .filter(|&a| decided(plan, a) == Decided::InEvaluation && atom_is_used(plan, a))
+            .collect();
         Evaluator {
-            decided: (0..plan.atoms.len()).map(|a| decided(plan, a)).collect(),
+            in_evaluation,
             default_results: plan.atoms.iter().map(|a| a.default_result()).collect(),
             plan: Arc::new(plan.clone()),
         }
@@ -125,19 +130,18 @@ impl Evaluator {
         if !known {
             return Vec::new();
         }
-        for (index, atom) in plan.atoms.iter().enumerate() {
-            if self.decided[index] == Decided::InEvaluation && atom_is_used(plan, index) {
-                let values: Vec<Value> = atom
-                    .operands
-                    .iter()
-                    .map(|&o| {
-                        operands[o]
-                            .cloned()
-                            .unwrap_or_else(|| plan.operands[o].default.clone())
-                    })
-                    .collect();
-                exceptions[index] = atom.evaluate(&values, 0) != self.default_results[index];
-            }
+        for &index in &self.in_evaluation {
+            let atom = &plan.atoms[index];
+            let values: Vec<Value> = atom
+                .operands
+                .iter()
+                .map(|&o| {
+                    operands[o]
+                        .cloned()
+                        .unwrap_or_else(|| plan.operands[o].default.clone())
+                })
+                .collect();
+            exceptions[index] = atom.evaluate(&values, 0) != self.default_results[index];
         }
         // Set nodes only refer to nodes created before them (the planner interns the
         // parts first), so one pass in index order sees every part's result.
