@@ -101,3 +101,46 @@ impl State {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use timely::logging::{OperatesEvent, ScheduleEvent};
+
+    use super::*;
+
+    fn schedule(id: usize, start_stop: StartStop) -> TimelyEvent {
+        TimelyEvent::Schedule(ScheduleEvent { id, start_stop })
+    }
+
+    #[test]
+    fn time_is_summed_per_named_operator_and_reset_forgets_it() {
+        let profile = OperatorProfile::default();
+        let ms = Duration::from_millis;
+        {
+            let mut state = profile.state.borrow_mut();
+            for (id, name) in [(1, "Slow"), (2, "Fast")] {
+                let operates = OperatesEvent {
+                    id,
+                    addr: vec![0, id],
+                    name: name.to_string(),
+                };
+                state.record(ms(0), &TimelyEvent::Operates(operates));
+            }
+            // Two calls of `Slow` (3 ms and 5 ms) around one nested call of `Fast` (1 ms).
+            state.record(ms(10), &schedule(1, StartStop::Start));
+            state.record(ms(11), &schedule(2, StartStop::Start));
+            state.record(ms(12), &schedule(2, StartStop::Stop));
+            state.record(ms(13), &schedule(1, StartStop::Stop));
+            state.record(ms(20), &schedule(1, StartStop::Start));
+            state.record(ms(25), &schedule(1, StartStop::Stop));
+        }
+        let report = profile.report(10);
+        let lines: Vec<&str> = report.lines().collect();
+        assert_eq!(lines.len(), 2, "{report}");
+        assert!(lines[0].contains("8.0 ms") && lines[0].contains("2 calls"));
+        assert!(lines[0].ends_with("Slow (#1)"), "{report}");
+        assert!(lines[1].contains("1.0 ms") && lines[1].ends_with("Fast (#2)"));
+        profile.reset();
+        assert_eq!(profile.report(10), "");
+    }
+}
