@@ -6,7 +6,8 @@
 //! [`crate::live::frontier`]). The other workers close their inputs and keep working
 //! on their share of the dataflow until worker 0 tells them to stop.
 //!
-//! Each round reads what the files gained, applies it, moves the frontier, runs the
+//! Each round takes what one poll of the files gained (read and parsed on a thread of
+//! its own while the previous round computes, [`crate::live::prefetch`]), applies it, moves the frontier, runs the
 //! dataflow until every change before the frontier is out, and appends those changes
 //! and a progress record to the change log. A restart with an existing log replays the
 //! rounds the log recorded, writes nothing it already holds, and carries on.
@@ -14,6 +15,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,10 +25,11 @@ use timely::worker::Worker;
 use crate::catalog::ir::Catalog;
 use crate::data::EventRow;
 use crate::dataflow::{user_key_in, Event, ScoreRecord, UserKey, UserRecord};
-use crate::io::error::InputError;
+use crate::io::error::{InputError, RowError};
 use crate::live::changelog::{Change, ChangeLog, LogFormat, LogHeader, Round};
-use crate::live::follow::{Follower, Line, Position};
+use crate::live::follow::{Follower, Position};
 use crate::live::frontier::{ClockKind, Frontier, MAX_LIVE_SECONDS, TICKS_PER_SECOND};
+use crate::live::prefetch::{self, parse_lines, ParsedLine, Poll};
 use crate::live::record::{LiveRecord, RecordParser};
 use crate::live::rejects::Rejects;
 use crate::plan::Plan;
@@ -259,34 +262,51 @@ impl<'c> Live<'c> {
             self.replay(worker, &mut follower, &rounds)?;
         }
 
+        let catalog = self.catalog;
+        let poll_interval = self.options.poll_interval;
+        let read = follower.positions().clone();
+        std::thread::scope(|scope| {
+            let polls = prefetch::start(scope, catalog, follower, poll_interval);
+            self.follow(worker, &mut log, &mut rejects, &polls, read)
+        })
+    }
+
+    /// Applies the prefetched polls, one round each, until stopped.
+    fn follow(
+        &mut self,
+        worker: &mut Worker,
+        log: &mut ChangeLog,
+        rejects: &mut Rejects,
+        polls: &Receiver<anyhow::Result<Poll>>,
+        mut written: BTreeMap<String, Position>,
+    ) -> anyhow::Result<()> {
         let mut status = Status::new(self.options.status_every);
-        let mut written = follower.positions().clone();
         loop {
             if self.options.stop.load(Ordering::Relaxed) {
-                break;
+                return Ok(());
             }
             let before = self.frontier.now();
             self.frontier.tick_wall_clock();
             if self.frontier.now() != before {
-                self.finish_round(worker, &mut log, &BTreeMap::new())?;
+                self.finish_round(worker, log, &BTreeMap::new())?;
             }
-            let lines = follower.poll()?;
-            if lines.is_empty() {
+            let poll = polls
+                .recv()
+                .map_err(|_| anyhow::anyhow!("the thread reading the live files ended"))??;
+            if poll.lines.is_empty() {
                 if self.options.once {
-                    break;
+                    return Ok(());
                 }
                 status.maybe_print(&self.summary());
-                std::thread::sleep(self.options.poll_interval);
                 continue;
             }
-            self.apply(&lines, Some(&mut rejects))?;
+            self.apply(poll.lines, Some(rejects))?;
             rejects.flush()?;
-            let moved = moved_since(&written, follower.positions());
-            written = follower.positions().clone();
-            self.finish_round(worker, &mut log, &moved)?;
+            let moved = moved_since(&written, &poll.positions);
+            self.finish_round(worker, log, &moved)?;
+            written = poll.positions;
             status.maybe_print(&self.summary());
         }
-        Ok(())
     }
 
     /// Re-applies the rounds an earlier run recorded, writing none of their changes.
@@ -297,8 +317,8 @@ impl<'c> Live<'c> {
         rounds: &[Round],
     ) -> anyhow::Result<()> {
         for round in rounds {
-            let lines = follower.read_to(&round.moved)?;
-            self.apply(&lines, None)?;
+            let lines = parse_lines(&mut self.parser, follower.read_to(&round.moved)?);
+            self.apply(lines, None)?;
             self.frontier.set(round.frontier);
             worker.step();
         }
@@ -319,9 +339,13 @@ impl<'c> Live<'c> {
 
     /// Applies lines in order; bad ones go to `rejects` (not during a replay, whose
     /// rejects are in the file already).
-    fn apply(&mut self, lines: &[Line], mut rejects: Option<&mut Rejects>) -> anyhow::Result<()> {
-        for line in lines {
-            if let Err(error) = self.apply_line(line) {
+    fn apply(
+        &mut self,
+        lines: Vec<ParsedLine>,
+        mut rejects: Option<&mut Rejects>,
+    ) -> anyhow::Result<()> {
+        for ParsedLine { line, record } in lines {
+            if let Err(error) = record.and_then(|record| self.apply_record(record)) {
                 if let Some(rejects) = rejects.as_deref_mut() {
                     self.counts.rejected += 1;
                     let error = InputError {
@@ -338,11 +362,7 @@ impl<'c> Live<'c> {
         Ok(())
     }
 
-    fn apply_line(&mut self, line: &Line) -> Result<(), crate::io::error::RowError> {
-        use crate::io::error::RowError;
-        let text = std::str::from_utf8(&line.bytes)
-            .map_err(|_| RowError::row("the line is not valid UTF-8"))?;
-        let record = self.parser.parse(text)?;
+    fn apply_record(&mut self, record: LiveRecord) -> Result<(), RowError> {
         let ts = record.ts();
         if let Some(ts) = ts.filter(|ts| *ts > MAX_LIVE_SECONDS) {
             return Err(RowError::column(

@@ -3,5 +3,6 @@
 pub mod changelog;
 pub mod follow;
 pub mod frontier;
+pub mod prefetch;
 pub mod record;
 pub mod rejects;
