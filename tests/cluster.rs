@@ -13,6 +13,8 @@
 //! - a peer killed mid-run: the other process exits non-zero within seconds with one
 //!   line naming the peer; through `segflow cluster`, the launcher names the killed
 //!   process and stops the other;
+//! - a peer stopped mid-run (`kill -STOP`, connections left open): the other process
+//!   exits non-zero after `--peer-timeout` with one line naming the peer;
 //! - processes started with different catalogs or flags refuse to run together;
 //! - hostfile mistakes are one line naming the file.
 //!
@@ -353,11 +355,11 @@ fn large_data(dir: &Path) -> PathBuf {
 }
 
 /// Waits until `victim` is busy with the job (it has used a third of a second of CPU:
-/// connected, and loading), checks the job is still running, kills `victim` and
-/// returns when. Waiting on the victim's progress rather than a fixed time keeps the
-/// kill mid-run however fast the machine or the engine is.
+/// connected, and loading), checks the job is still running, sends `victim` `signal`
+/// (`-9`, `-STOP`) and returns when. Waiting on the victim's progress rather than a
+/// fixed time keeps the signal mid-run however fast the machine or the engine is.
 #[track_caller]
-fn kill_mid_run(victim: u32, others_running: &mut dyn FnMut() -> bool) -> Instant {
+fn signal_mid_run(victim: u32, signal: &str, others_running: &mut dyn FnMut() -> bool) -> Instant {
     let deadline = Instant::now() + Duration::from_secs(30);
     while cpu_seconds(victim).is_some_and(|s| s < 0.35) && Instant::now() < deadline {
         sleep(Duration::from_millis(10));
@@ -366,11 +368,11 @@ fn kill_mid_run(victim: u32, others_running: &mut dyn FnMut() -> bool) -> Instan
         others_running(),
         "the job ended before the kill; the input must be larger"
     );
-    let killed = Command::new("kill")
-        .args(["-9", &victim.to_string()])
+    let signalled = Command::new("kill")
+        .args([signal, &victim.to_string()])
         .status()
         .unwrap();
-    assert!(killed.success(), "kill failed");
+    assert!(signalled.success(), "kill {signal} failed");
     Instant::now()
 }
 
@@ -395,7 +397,7 @@ fn a_killed_peer_fails_the_job_within_seconds() {
     let (hosts, addresses) = hostfile(dir.path(), 2);
     let mut first = spawn(&args, 2, 0, 1, &hosts);
     let mut second = spawn(&args, 2, 1, 1, &hosts);
-    let killed = kill_mid_run(second.id(), &mut || {
+    let killed = signal_mid_run(second.id(), "-9", &mut || {
         first.try_wait().unwrap().is_none() && second.try_wait().unwrap().is_none()
     });
     let output = finish(first);
@@ -426,7 +428,9 @@ fn a_killed_peer_fails_the_job_within_seconds() {
     sleep(Duration::from_millis(300));
     let children = children_of(launcher.id());
     assert_eq!(children.len(), 2, "{children:?}");
-    let killed = kill_mid_run(children[1], &mut || launcher.try_wait().unwrap().is_none());
+    let killed = signal_mid_run(children[1], "-9", &mut || {
+        launcher.try_wait().unwrap().is_none()
+    });
     let output = finish(launcher);
     assert!(
         killed.elapsed() < Duration::from_secs(5),
@@ -441,6 +445,40 @@ fn a_killed_peer_fails_the_job_within_seconds() {
         "{err}"
     );
     assert!(!Path::new(&format!("/proc/{}", children[0])).exists());
+}
+
+#[test]
+fn a_stopped_peer_fails_the_job_after_the_peer_timeout() {
+    let dir = TempDir::new().unwrap();
+    let data = large_data(dir.path());
+    let args = run_args(&data, &dir.path().join("out"), &["--peer-timeout", "2"]);
+    let (hosts, addresses) = hostfile(dir.path(), 2);
+    let mut first = spawn(&args, 2, 0, 1, &hosts);
+    let mut second = spawn(&args, 2, 1, 1, &hosts);
+    let stopped = signal_mid_run(second.id(), "-STOP", &mut || {
+        first.try_wait().unwrap().is_none() && second.try_wait().unwrap().is_none()
+    });
+    let output = finish(first);
+    let waited = stopped.elapsed();
+    let _ = Command::new("kill")
+        .args(["-9", &second.id().to_string()])
+        .status();
+    let _ = finish(second);
+    // Silence counts from the last heartbeat heard, up to half a second before the stop.
+    assert!(
+        waited >= Duration::from_millis(1_500) && waited < Duration::from_secs(8),
+        "{waited:?}"
+    );
+    let err = assert_failure(&output);
+    assert_eq!(
+        err,
+        format!(
+            "error: process 1 ({}) has not responded for 2s (stopped, hung or cut off); stop \
+             it and restart the job — it replays from the sources\n",
+            addresses[1]
+        )
+    );
+    assert!(!dir.path().join("out").exists());
 }
 
 /// Process ids of the children of `parent`, ordered by their `-p` index.

@@ -31,6 +31,10 @@ pub struct ClusterArgs {
     /// Seconds to wait for the other processes to start and connect.
     #[arg(long, value_name = "SECS", default_value_t = Workers::DEFAULT_CONNECT_TIMEOUT.as_secs_f64())]
     pub connect_timeout: f64,
+    /// Seconds a process of a running job may stay silent (stopped, hung or cut off)
+    /// before the others end the job naming it.
+    #[arg(long, value_name = "SECS", default_value_t = Workers::DEFAULT_PEER_TIMEOUT.as_secs_f64())]
+    pub peer_timeout: f64,
     /// Print help (`-h` is the hostfile).
     #[arg(long, action = ArgAction::Help)]
     help: Option<bool>,
@@ -54,9 +58,8 @@ impl ClusterArgs {
                 self.processes - 1
             );
         }
-        if !(self.connect_timeout.is_finite() && self.connect_timeout > 0.0) {
-            bail!("--connect-timeout must be a positive number of seconds");
-        }
+        let connect_timeout = positive_seconds("--connect-timeout", self.connect_timeout)?;
+        let peer_timeout = positive_seconds("--peer-timeout", self.peer_timeout)?;
         let communication = match (&self.hostfile, self.processes) {
             (None, 1) => timely::CommunicationConfig::Process(self.workers),
             (None, _) => bail!(
@@ -76,8 +79,17 @@ impl ClusterArgs {
                 communication,
                 worker: timely::WorkerConfig::default(),
             },
-            connect_timeout: Duration::from_secs_f64(self.connect_timeout),
+            connect_timeout,
+            peer_timeout,
         })
+    }
+}
+
+/// A flag's number of seconds as a duration; it must be positive and representable.
+fn positive_seconds(flag: &str, seconds: f64) -> anyhow::Result<Duration> {
+    match Duration::try_from_secs_f64(seconds) {
+        Ok(duration) if !duration.is_zero() => Ok(duration),
+        _ => bail!("{flag} must be a positive number of seconds"),
     }
 }
 
@@ -132,6 +144,7 @@ mod tests {
             process,
             hostfile,
             connect_timeout: 5.0,
+            peer_timeout: 3.0,
             help: None,
         }
     }
@@ -169,6 +182,7 @@ mod tests {
         assert_eq!(process, 1);
         assert_eq!(addresses, ["127.0.0.1:4000", "host-b:4001"]);
         assert_eq!(workers.connect_timeout, Duration::from_secs(5));
+        assert_eq!(workers.peer_timeout, Duration::from_secs(3));
     }
 
     #[test]
@@ -178,6 +192,22 @@ mod tests {
         assert!(error(&args(2, 0, None)).contains("needs --hostfile"));
         let missing = PathBuf::from("/nonexistent/hosts.txt");
         assert!(error(&args(2, 0, Some(missing))).contains("cannot read hostfile"));
+        for seconds in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e30] {
+            let mut timeouts = args(1, 0, None);
+            timeouts.peer_timeout = seconds;
+            let message = error(&timeouts);
+            assert!(
+                message.contains("--peer-timeout must be a positive"),
+                "{message}"
+            );
+            timeouts.peer_timeout = 1.0;
+            timeouts.connect_timeout = seconds;
+            let message = error(&timeouts);
+            assert!(
+                message.contains("--connect-timeout must be a positive"),
+                "{message}"
+            );
+        }
     }
 
     #[test]

@@ -14,6 +14,9 @@
 //! sources when restarted. Panics that merely echo an earlier one are kept quiet; every
 //! other panic is reported as usual.
 //!
+//! A peer that stops responding without closing its connections is noticed by
+//! [`super::heartbeat`] after the peer timeout and ends the process the same way.
+//!
 //! The hook and the addresses it names are global: one process runs one cluster
 //! execution at a time.
 
@@ -29,18 +32,24 @@ use timely::worker::Worker;
 use timely::CommunicationConfig;
 
 use super::connect::connect;
+use super::heartbeat;
 
-/// How a run's workers are laid out: timely's configuration, and how long the
-/// processes of a cluster wait for each other to start.
+/// How a run's workers are laid out: timely's configuration, how long the processes
+/// of a cluster wait for each other to start, and how long a silent peer is waited for.
 #[derive(Clone, Debug)]
 pub struct Workers {
     pub config: timely::Config,
     pub connect_timeout: Duration,
+    pub peer_timeout: Duration,
 }
 
 impl Workers {
     /// Long enough to start the processes of a job by hand in several terminals.
     pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+    /// Long enough that a loaded machine never misses a heartbeat for that long (they
+    /// are sent by a thread of their own), short enough that a stopped peer is noticed
+    /// while someone is still watching.
+    pub const DEFAULT_PEER_TIMEOUT: Duration = Duration::from_secs(30);
 }
 
 impl From<timely::Config> for Workers {
@@ -48,6 +57,7 @@ impl From<timely::Config> for Workers {
         Workers {
             config,
             connect_timeout: Workers::DEFAULT_CONNECT_TIMEOUT,
+            peer_timeout: Workers::DEFAULT_PEER_TIMEOUT,
         }
     }
 }
@@ -87,6 +97,16 @@ pub enum ClusterError {
         "process {process} ({address}) disconnected; restart the job — it replays from the sources"
     )]
     Disconnected { process: usize, address: String },
+    /// Printed by the heartbeat watcher, which then ends the process.
+    #[error(
+        "process {process} ({address}) has not responded for {waited}s (stopped, hung or cut \
+         off); stop it and restart the job — it replays from the sources"
+    )]
+    Silent {
+        process: usize,
+        address: String,
+        waited: f64,
+    },
     #[error("a timely thread panicked (see the message above)")]
     WorkerPanicked,
 }
@@ -109,6 +129,7 @@ where
     let Workers {
         config,
         connect_timeout,
+        peer_timeout,
     } = workers;
     let CommunicationConfig::Cluster {
         threads,
@@ -127,7 +148,9 @@ where
     };
 
     end_on_disconnection(&addresses);
-    let sockets = connect(&addresses, process, connect_timeout)?;
+    let links = connect(&addresses, process, connect_timeout)?;
+    heartbeat::watch(links.heartbeat, &addresses, peer_timeout);
+    let sockets = links.data;
     let hooks = Hooks::default();
     let local = if zerocopy {
         ProcessBuilder::new_bytes_vector(threads, hooks.refill.clone(), hooks.spill.clone())
@@ -152,6 +175,19 @@ where
             std::mem::forget(comms);
             Err(ClusterError::WorkerPanicked)
         }
+    }
+}
+
+/// Ends the process with status 1 and one line saying why; a thread that calls this
+/// after another has waits for the exit, so only the first reason is printed.
+pub(crate) fn end_process(error: &ClusterError) -> ! {
+    static ENDING: AtomicBool = AtomicBool::new(false);
+    if !ENDING.swap(true, Ordering::SeqCst) {
+        eprintln!("error: {error}");
+        std::process::exit(1);
+    }
+    loop {
+        std::thread::park();
     }
 }
 
@@ -186,16 +222,8 @@ fn end_on_disconnection(addresses: &[String]) {
                 .and_then(|peer| peer.parse().ok());
             match peer {
                 Some(process) if message.starts_with(BROKEN) => {
-                    static ENDING: AtomicBool = AtomicBool::new(false);
-                    if !ENDING.swap(true, Ordering::SeqCst) {
-                        let address = peers().get(process).cloned().unwrap_or_default();
-                        eprintln!("error: {}", ClusterError::Disconnected { process, address });
-                        std::process::exit(1);
-                    }
-                    // Another thread is already ending the process.
-                    loop {
-                        std::thread::park();
-                    }
+                    let address = peers().get(process).cloned().unwrap_or_default();
+                    end_process(&ClusterError::Disconnected { process, address });
                 }
                 _ if name.starts_with("timely:") && ECHOES.iter().any(|m| message.contains(m)) => {}
                 _ => report(info),

@@ -6,6 +6,7 @@ pub mod cluster;
 mod connect;
 pub(crate) mod control;
 pub(crate) mod gather;
+mod heartbeat;
 mod loading;
 pub(crate) mod profile;
 pub mod segmentation;
