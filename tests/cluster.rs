@@ -376,6 +376,22 @@ fn signal_mid_run(victim: u32, signal: &str, others_running: &mut dyn FnMut() ->
     Instant::now()
 }
 
+/// Starts a 2 × 1 job by hand over a hostfile in `dir` and sends process 1 `signal`
+/// mid-run: both processes, their addresses, and when the signal was sent.
+fn signal_process_1_mid_run(
+    dir: &Path,
+    args: &[String],
+    signal: &str,
+) -> (Child, Child, Vec<String>, Instant) {
+    let (hosts, addresses) = hostfile(dir, 2);
+    let mut first = spawn(args, 2, 0, 1, &hosts);
+    let mut second = spawn(args, 2, 1, 1, &hosts);
+    let when = signal_mid_run(second.id(), signal, &mut || {
+        first.try_wait().unwrap().is_none() && second.try_wait().unwrap().is_none()
+    });
+    (first, second, addresses, when)
+}
+
 /// User plus system CPU time of a process, from `/proc` (`None` once it is gone).
 fn cpu_seconds(process: u32) -> Option<f64> {
     let stat = fs::read_to_string(format!("/proc/{process}/stat")).ok()?;
@@ -394,12 +410,7 @@ fn a_killed_peer_fails_the_job_within_seconds() {
     let args = run_args(&data, &dir.path().join("out"), &[]);
 
     // Started by hand: process 0 names process 1.
-    let (hosts, addresses) = hostfile(dir.path(), 2);
-    let mut first = spawn(&args, 2, 0, 1, &hosts);
-    let mut second = spawn(&args, 2, 1, 1, &hosts);
-    let killed = signal_mid_run(second.id(), "-9", &mut || {
-        first.try_wait().unwrap().is_none() && second.try_wait().unwrap().is_none()
-    });
+    let (first, second, addresses, killed) = signal_process_1_mid_run(dir.path(), &args, "-9");
     let output = finish(first);
     assert!(
         killed.elapsed() < Duration::from_secs(5),
@@ -452,12 +463,7 @@ fn a_stopped_peer_fails_the_job_after_the_peer_timeout() {
     let dir = TempDir::new().unwrap();
     let data = large_data(dir.path());
     let args = run_args(&data, &dir.path().join("out"), &["--peer-timeout", "2"]);
-    let (hosts, addresses) = hostfile(dir.path(), 2);
-    let mut first = spawn(&args, 2, 0, 1, &hosts);
-    let mut second = spawn(&args, 2, 1, 1, &hosts);
-    let stopped = signal_mid_run(second.id(), "-STOP", &mut || {
-        first.try_wait().unwrap().is_none() && second.try_wait().unwrap().is_none()
-    });
+    let (first, second, addresses, stopped) = signal_process_1_mid_run(dir.path(), &args, "-STOP");
     let output = finish(first);
     let waited = stopped.elapsed();
     let _ = Command::new("kill")
