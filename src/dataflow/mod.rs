@@ -17,6 +17,7 @@ mod records;
 mod sources;
 mod temporal;
 mod timing;
+mod total;
 
 pub use records::{user_key, user_key_in, Event, ScoreRecord, UserKey, UserRecord};
 pub use timing::Timing;

@@ -14,7 +14,6 @@ use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use differential_dataflow::operators::{CountTotal, ThresholdTotal};
 use differential_dataflow::VecCollection;
 use rust_decimal::Decimal;
 
@@ -28,6 +27,7 @@ use super::extremes::extremes;
 use super::fanout::{fan_out, Selections};
 use super::least::least_per_key;
 use super::records::UserKey;
+use super::total::total_per_key;
 use super::Inputs;
 
 /// A collection of `(user, value)` rows, one per user at most.
@@ -101,14 +101,18 @@ impl<'a, 'scope> Sources<'a, 'scope> {
             !selections.distinct.is_empty(),
         );
         let contributions = fan_out(inputs.events.clone(), selections, inputs.timing);
-        let linear =
-            any_linear.then(|| combine(contributions.linear, "CombineLinear").count_total());
+        let linear = any_linear.then(|| {
+            let combined = combine(contributions.linear, "CombineLinear");
+            total_per_key(combined, "LinearTotals", |totals| Some(totals.clone()))
+        });
         let extreme = any_extreme.then(|| extremes(contributions.extreme, maxima, inputs.timing));
         let distinct = any_distinct.then(|| {
-            combine(contributions.distinct, "CombineDistinct")
-                .distinct_total()
-                .map(|(slot, (user, _value))| (slot, user))
-                .count_total()
+            let combined = combine(contributions.distinct, "CombineDistinct");
+            let values = total_per_key(combined, "DistinctValues", |count| {
+                (*count > 0).then_some(())
+            });
+            let per_user = values.map(|((slot, (user, _value)), ())| (slot, user));
+            total_per_key(per_user, "DistinctCounts", |count| Some(*count))
         });
         Sources {
             sources,
@@ -126,10 +130,10 @@ impl<'a, 'scope> Sources<'a, 'scope> {
     /// The facts every source's rows give ([`Readers`]), and [`Fact::Known`] for every
     /// user in the universe: with a users row, a visible event or a score.
     pub fn facts(&mut self, readers: &Arc<Readers>) -> Vec<Facts<'scope>> {
-        let mut facts = vec![self
-            .presence()
-            .distinct_total()
-            .map(|user| (user, Fact::Known))];
+        let universe = total_per_key(self.presence(), "Universe", |count| {
+            (*count > 0).then_some(())
+        });
+        let mut facts = vec![universe.map(|(user, ())| (user, Fact::Known))];
         let read = |family: &[u32]| family.iter().any(|&s| readers.reads(s as usize));
         let linear_sources = self.family_sources(|slot| matches!(slot, Slot::Linear(_)));
         if let Some(linear) = self.linear.as_ref().filter(|_| read(&linear_sources)) {
