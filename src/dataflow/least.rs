@@ -149,73 +149,33 @@ where
 
 #[cfg(test)]
 mod tests {
-    use std::cell::RefCell;
     use std::collections::BTreeMap;
-    use std::rc::Rc;
 
-    use differential_dataflow::consolidation::consolidate;
-    use differential_dataflow::input::Input;
     use proptest::prelude::*;
-    use timely::dataflow::operators::probe::Handle;
 
+    use super::super::rounds::{outputs_after_rounds, Rounds};
     use super::*;
 
-    /// `(key, value, delay, diff)` updates, one list per round: round `r` feeds its
-    /// updates at time `r + delay`, so some arrive before their time.
-    type Rounds = Vec<Vec<(u8, u8, u8, isize)>>;
-
-    /// The operator's output accumulated through each round, as `(key, value)` pairs.
-    fn operator(rounds: Rounds) -> Vec<Vec<(u8, u8)>> {
-        timely::execute_directly(move |worker| {
-            let seen = Rc::new(RefCell::new(Vec::new()));
-            let sink = seen.clone();
-            let probe = Handle::new();
-            let mut input = worker.dataflow::<u64, _, _>(|scope| {
-                let (input, values) = scope.new_collection::<(u8, u8), isize>();
-                let arranged = values.arrange_by_key_named("Arrange: Test");
-                least_per_key(arranged, "Test", |&key, value| (key, value))
-                    .inspect(move |(data, time, diff)| {
-                        sink.borrow_mut().push((*data, *time, *diff))
-                    })
-                    .probe_with(&probe);
-                input
-            });
-            let mut after = Vec::new();
-            for (round, updates) in rounds.iter().enumerate() {
-                for &(key, value, delay, diff) in updates {
-                    input.update_at((key, value), round as u64 + u64::from(delay), diff);
-                }
-                let next = round as u64 + 1;
-                input.advance_to(next);
-                input.flush();
-                worker.step_while(|| probe.less_than(&next));
-                let mut out: Vec<_> = (seen.borrow().iter())
-                    .filter(|(_, time, _)| *time < next)
-                    .map(|(d, _, r)| (*d, *r))
-                    .collect();
-                consolidate(&mut out);
-                assert!(
-                    out.iter().all(|(_, r)| *r == 1),
-                    "each pair at most once: {out:?}"
-                );
-                after.push(out.into_iter().map(|(d, _)| d).collect());
-            }
-            after
+    /// The operator's output after each round, as `(key, value)` pairs.
+    fn operator(rounds: Rounds<(u8, u8)>) -> Vec<Vec<(u8, u8)>> {
+        outputs_after_rounds(rounds, |values| {
+            let arranged = values.arrange_by_key_named("Arrange: Test");
+            least_per_key(arranged, "Test", |&key, value| (key, value))
         })
     }
 
     /// From scratch: after each round, each key's least value with a positive count
     /// among the updates whose time has come.
-    fn expected(rounds: &Rounds) -> Vec<Vec<(u8, u8)>> {
-        let mut updates: Vec<(u8, u8, u64, isize)> = Vec::new();
+    fn expected(rounds: &Rounds<(u8, u8)>) -> Vec<Vec<(u8, u8)>> {
+        let mut updates: Vec<((u8, u8), u64, isize)> = Vec::new();
         let mut after = Vec::new();
         for (round, fed) in rounds.iter().enumerate() {
             let at = |delay: u8| round as u64 + u64::from(delay);
-            updates.extend(fed.iter().map(|&(k, v, delay, d)| (k, v, at(delay), d)));
+            updates.extend(fed.iter().map(|&(pair, delay, d)| (pair, at(delay), d)));
             let mut counts: BTreeMap<(u8, u8), isize> = BTreeMap::new();
-            for &(key, value, time, diff) in &updates {
+            for &(pair, time, diff) in &updates {
                 if time <= round as u64 {
-                    *counts.entry((key, value)).or_insert(0) += diff;
+                    *counts.entry(pair).or_insert(0) += diff;
                 }
             }
             let mut least: BTreeMap<u8, u8> = BTreeMap::new();
@@ -239,7 +199,7 @@ mod tests {
         fn least_value_equals_a_from_scratch_scan(
             rounds in prop::collection::vec(
                 prop::collection::vec(
-                    (0u8..3, 0u8..6, prop_oneof![3 => Just(0u8), 1 => 1u8..4], prop_oneof![Just(1isize), Just(-1), Just(2)]),
+                    ((0u8..3, 0u8..6), prop_oneof![3 => Just(0u8), 1 => 1u8..4], prop_oneof![Just(1isize), Just(-1), Just(2)]),
                     0..8,
                 ),
                 1..12,

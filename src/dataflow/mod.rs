@@ -14,6 +14,8 @@ mod fanout;
 mod hold;
 mod least;
 mod records;
+#[cfg(test)]
+mod rounds;
 mod sources;
 mod temporal;
 mod timing;

@@ -122,68 +122,29 @@ where
 
 #[cfg(test)]
 mod tests {
-    use std::cell::RefCell;
     use std::collections::BTreeMap;
-    use std::rc::Rc;
 
-    use differential_dataflow::consolidation::consolidate;
-    use differential_dataflow::input::Input;
     use proptest::prelude::*;
-    use timely::dataflow::operators::probe::Handle;
 
+    use super::super::rounds::{outputs_after_rounds, Rounds};
     use super::*;
 
-    /// `(key, delay, diff)` updates, one list per round: round `r` feeds its updates at
-    /// time `r + delay`, so some arrive before their time (as window retractions do).
-    type Rounds = Vec<Vec<(u8, u8, isize)>>;
-
-    /// The operator's output accumulated after each round, with a projection that keeps
-    /// even totals only (so that a change of total need not change the output).
-    fn operator(rounds: Rounds) -> Vec<Vec<(u8, isize)>> {
-        timely::execute_directly(move |worker| {
-            let seen = Rc::new(RefCell::new(Vec::new()));
-            let sink = seen.clone();
-            let probe = Handle::new();
-            let mut input = worker.dataflow::<u64, _, _>(|scope| {
-                let (input, keys) = scope.new_collection::<u8, isize>();
-                total_per_key(keys, "Test", |total| (total % 2 == 0).then_some(*total))
-                    .inspect(move |(data, time, diff)| {
-                        sink.borrow_mut().push((*data, *time, *diff))
-                    })
-                    .probe_with(&probe);
-                input
-            });
-            let mut after = Vec::new();
-            for (round, updates) in rounds.iter().enumerate() {
-                for &(key, delay, diff) in updates {
-                    input.update_at(key, round as u64 + u64::from(delay), diff);
-                }
-                let next = round as u64 + 1;
-                input.advance_to(next);
-                input.flush();
-                worker.step_while(|| probe.less_than(&next));
-                let mut out: Vec<_> = (seen.borrow().iter())
-                    .filter(|(_, time, _)| *time < next)
-                    .map(|(d, _, r)| (*d, *r))
-                    .collect();
-                consolidate(&mut out);
-                assert!(out.iter().all(|(_, r)| *r == 1), "each row once: {out:?}");
-                after.push(out.into_iter().map(|(d, _)| d).collect());
-            }
-            after
+    /// The operator's output after each round, with a projection that keeps even totals
+    /// only (so that a change of total need not change the output).
+    fn operator(rounds: Rounds<u8>) -> Vec<Vec<(u8, isize)>> {
+        outputs_after_rounds(rounds, |keys| {
+            total_per_key(keys, "Test", |total| (total % 2 == 0).then_some(*total))
         })
     }
 
     /// From scratch: after each round, the even nonzero totals of the updates whose
     /// time has come.
-    fn expected(rounds: &Rounds) -> Vec<Vec<(u8, isize)>> {
+    fn expected(rounds: &Rounds<u8>) -> Vec<Vec<(u8, isize)>> {
         let mut updates: Vec<(u8, u64, isize)> = Vec::new();
         let mut after = Vec::new();
         for (round, fed) in rounds.iter().enumerate() {
-            updates.extend(
-                fed.iter()
-                    .map(|&(k, delay, d)| (k, round as u64 + delay as u64, d)),
-            );
+            let at = |delay: u8| round as u64 + u64::from(delay);
+            updates.extend(fed.iter().map(|&(k, delay, d)| (k, at(delay), d)));
             let mut totals: BTreeMap<u8, isize> = BTreeMap::new();
             for &(key, time, diff) in &updates {
                 if time <= round as u64 {
