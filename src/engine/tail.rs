@@ -7,9 +7,9 @@
 //! on their share of the dataflow until worker 0 tells them to stop.
 //!
 //! Each round takes what one poll of the files gained (read and parsed on a thread of
-//! its own while the previous round computes, [`crate::live::prefetch`]), applies it, moves the frontier, runs the
-//! dataflow until every change before the frontier is out, and appends those changes
-//! and a progress record to the change log. A restart with an existing log replays the
+//! its own while the previous round computes, [`crate::live::prefetch`]), applies it,
+//! moves the frontier, runs the dataflow until every change before the frontier is
+//! out, and appends those changes and a progress record to the change log. A restart with an existing log replays the
 //! rounds the log recorded, writes nothing it already holds, and carries on.
 
 use std::collections::BTreeMap;
