@@ -27,6 +27,13 @@ const GREETING_BYTES: usize = 32;
 /// The channels between two processes: data (0) and heartbeats (1), as in [`Links`].
 const CHANNELS: usize = 2;
 
+/// Longest wait for a greeting: a peer sends it as soon as it has connected.
+const GREETING_WAIT: Duration = Duration::from_secs(5);
+/// Pause between rounds of accepting and dialling.
+const POLL: Duration = Duration::from_millis(50);
+/// Longest single connection attempt, so that accepting goes on meanwhile.
+const DIAL: Duration = Duration::from_secs(1);
+
 /// The connections of this process to every other one (`None` at its own index).
 pub struct Links {
     /// What timely's `initialize_networking_from_sockets` takes.
@@ -34,12 +41,6 @@ pub struct Links {
     /// One connection per peer for heartbeats only.
     pub heartbeat: Vec<Option<TcpStream>>,
 }
-/// Longest wait for a greeting: a peer sends it as soon as it has connected.
-const GREETING_WAIT: Duration = Duration::from_secs(5);
-/// Pause between rounds of accepting and dialling.
-const POLL: Duration = Duration::from_millis(50);
-/// Longest single connection attempt, so that accepting goes on meanwhile.
-const DIAL: Duration = Duration::from_secs(1);
 
 /// Both connections to every other process, within `timeout`.
 pub fn connect(
