@@ -28,6 +28,8 @@ use differential_dataflow::{AsCollection, VecCollection};
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::Capability;
+use timely::dataflow::Scope;
+use timely::progress::frontier::AntichainRef;
 
 use super::timing::Timing;
 
@@ -57,76 +59,128 @@ where
     if timing.horizon.is_some() {
         return collection;
     }
-    let width = BUCKET_SECONDS
-        .saturating_mul(timing.ticks_per_second)
-        .max(1);
     let scope = collection.inner.scope();
     collection
         .inner
         .unary_frontier(Pipeline, name, move |_capability, info| {
-            let logger: Option<Logger> = scope
-                .worker()
-                .logger_for::<DifferentialEventBuilder>("differential/arrange")
-                .map(Into::into);
-            // What the buckets hold, and what was last reported to the log.
-            let (mut footprint, mut reported) = (Footprint::default(), Footprint::default());
-            let mut buckets: BTreeMap<u64, Bucket<D, R>> = BTreeMap::new();
+            let mut held = HeldBuckets::new(&scope, timing, info.global_id);
             // A capability at the start of the earliest bucket, while any is held.
-            let mut held: Option<Capability<u64>> = None;
+            let mut capability: Option<Capability<u64>> = None;
             move |(input, frontier), output| {
-                input.for_each(|capability, updates| {
-                    let current =
-                        *capability.least().expect("an input capability has a time") / width;
+                input.for_each(|received, updates| {
+                    let now = *received.least().expect("an input capability has a time");
                     let mut passed = Vec::new();
-                    for (data, time, diff) in updates.drain(..) {
-                        let bucket = time / width;
-                        if bucket <= current {
-                            passed.push((data, time, diff));
-                            continue;
+                    for update in updates.drain(..) {
+                        if let Some(update) = held.hold(update, now) {
+                            passed.push(update);
                         }
-                        let held_bucket = buckets.entry(bucket).or_default();
-                        let before = held_bucket.footprint();
-                        held_bucket.push((data, time, diff));
-                        footprint = footprint.minus(&before).plus(&held_bucket.footprint());
-                        // The bucket starts after the capability's time, so the
-                        // capability can be delayed to it.
-                        let start = bucket * width;
-                        if held.as_ref().is_none_or(|h| *h.time() > start) {
-                            held = Some(capability.delayed(&start, 0));
+                    }
+                    // A held bucket starts after `now`, so the capability can be
+                    // delayed to it.
+                    if let Some(start) = held.earliest() {
+                        if capability.as_ref().is_none_or(|c| *c.time() > start) {
+                            capability = Some(received.delayed(&start, 0));
                         }
                     }
                     if !passed.is_empty() {
-                        output.session(&capability).give_container(&mut passed);
+                        output.session(&received).give_container(&mut passed);
                     }
                 });
-                while let Some(entry) = buckets.first_entry() {
-                    if frontier.less_than(&(*entry.key() * width)) {
-                        break;
-                    }
-                    let released = entry.remove();
-                    footprint = footprint.minus(&released.footprint());
-                    let mut updates = released.updates;
-                    let capability = held.as_ref().expect("held updates have a capability");
+                for mut updates in held.release(frontier.frontier()) {
+                    let capability = capability.as_ref().expect("held updates have a capability");
                     output.session(capability).give_container(&mut updates);
                 }
-                match buckets.first_key_value() {
-                    Some((bucket, _)) => {
-                        let start = bucket * width;
-                        if let Some(capability) = held.as_mut() {
+                match held.earliest() {
+                    Some(start) => {
+                        if let Some(capability) = capability.as_mut() {
                             capability.downgrade(&start);
                         }
                     }
-                    None => held = None,
+                    None => capability = None,
                 }
-                if let Some(logger) = &logger {
-                    if footprint != reported {
-                        logger.log(footprint.since(&reported, info.global_id));
-                        reported = footprint;
-                    }
-                }
+                held.report();
             }
         })
         .as_collection()
+}
+
+/// Updates for later buckets of time, set aside by bucket, with what they hold
+/// reported to differential's `differential/arrange` log as a batcher would.
+pub struct HeldBuckets<D, R> {
+    /// Logical time covered by one bucket.
+    width: u64,
+    buckets: BTreeMap<u64, Bucket<D, R>>,
+    /// What the buckets hold, and what was last reported to the log.
+    footprint: Footprint,
+    reported: Footprint,
+    logger: Option<Logger>,
+    operator: usize,
+}
+
+impl<D: Ord, R: Semigroup> HeldBuckets<D, R> {
+    /// Buckets of [`BUCKET_SECONDS`] of event time, reported to `scope`'s log as
+    /// operator `operator` (a global id).
+    pub fn new<'scope>(scope: &Scope<'scope, u64>, timing: Timing, operator: usize) -> Self {
+        let logger = scope
+            .worker()
+            .logger_for::<DifferentialEventBuilder>("differential/arrange")
+            .map(Into::into);
+        HeldBuckets {
+            width: BUCKET_SECONDS
+                .saturating_mul(timing.ticks_per_second)
+                .max(1),
+            buckets: BTreeMap::new(),
+            footprint: Footprint::default(),
+            reported: Footprint::default(),
+            logger,
+            operator,
+        }
+    }
+
+    /// Holds `update` when its time lies in a later bucket than `now`; gives it back
+    /// otherwise.
+    pub fn hold(&mut self, update: (D, u64, R), now: u64) -> Option<(D, u64, R)> {
+        let bucket = update.1 / self.width;
+        if bucket <= now / self.width {
+            return Some(update);
+        }
+        let held = self.buckets.entry(bucket).or_default();
+        let before = held.footprint();
+        held.push(update);
+        self.footprint = self.footprint.minus(&before).plus(&held.footprint());
+        None
+    }
+
+    /// Takes out the updates of every bucket that `frontier` has reached, earliest
+    /// bucket first.
+    pub fn release(&mut self, frontier: AntichainRef<u64>) -> Vec<Vec<(D, u64, R)>> {
+        let mut released = Vec::new();
+        while let Some(entry) = self.buckets.first_entry() {
+            if frontier.less_than(&(*entry.key() * self.width)) {
+                break;
+            }
+            let bucket = entry.remove();
+            self.footprint = self.footprint.minus(&bucket.footprint());
+            released.push(bucket.updates);
+        }
+        released
+    }
+
+    /// The start of the earliest bucket held.
+    pub fn earliest(&self) -> Option<u64> {
+        let first = self.buckets.first_key_value();
+        first.map(|(bucket, _)| bucket * self.width)
+    }
+
+    /// Reports to the log how what is held changed since the last report.
+    pub fn report(&mut self) {
+        if let Some(logger) = &self.logger {
+            if self.footprint != self.reported {
+                logger.log(self.footprint.since(&self.reported, self.operator));
+                self.reported = self.footprint;
+            }
+        }
+    }
 }
 
 /// What the operator holds, as a batcher reports it (bytes of the update tuples).

@@ -7,10 +7,8 @@
 //! evaluation as facts from the temporal filter.
 
 mod accum;
-mod combine;
 mod evaluate;
-mod extremes;
-mod fanout;
+mod features;
 mod hold;
 mod least;
 mod records;
@@ -20,6 +18,7 @@ mod sources;
 mod temporal;
 mod timing;
 mod total;
+mod values;
 
 pub use records::{user_key, user_key_in, Event, ScoreRecord, UserKey, UserRecord};
 pub use timing::Timing;

@@ -1,10 +1,9 @@
 //! Rendering of [`Source`]s: per-user state, delivered to the evaluation as [`Fact`]s.
 //!
-//! Event sources of one family (linear, extreme, distinct) are rendered together: one
-//! pass over the events (`fanout`) emits each event's contribution to every selection
-//! it matches, tagged with the selection's slot, and one arrangement then serves the
-//! whole family. Each family's rows become the facts the evaluation reads in one
-//! stateless operator (see `evaluate`).
+//! Every event source is maintained by one operator (`features`), whose rows come out
+//! by family (linear, extreme, distinct), tagged with the selection's slot. Each
+//! family's rows become the facts the evaluation reads in one stateless operator (see
+//! `evaluate`).
 //!
 //! Only atoms that mention `now` need an operand as a collection of its own (the
 //! temporal filter places its changes in time); [`Sources::operand_rows`] renders those
@@ -21,10 +20,8 @@ use crate::plan::{Operand, Projection, Source};
 use crate::value::{Text, Value};
 
 use super::accum::Accum;
-use super::combine::combine;
 use super::evaluate::{Fact, Facts, Readers};
-use super::extremes::extremes;
-use super::fanout::{fan_out, Selections};
+use super::features::{event_features, Selections};
 use super::least::least_per_key;
 use super::records::UserKey;
 use super::total::total_per_key;
@@ -52,12 +49,12 @@ pub struct Sources<'a, 'scope> {
     inputs: Inputs<'scope>,
     slots: Vec<Slot>,
     /// Accumulated count and sum per `(slot, user)` of the linear family.
-    linear: Option<SlotRows<'scope, Accum>>,
+    linear: SlotRows<'scope, Accum>,
     /// Each extreme selection's value per `(slot, user)`.
-    extreme: Option<SlotRows<'scope, Value>>,
+    extreme: SlotRows<'scope, Value>,
     /// Each distinct selection's count per `(slot, user)`.
-    distinct: Option<SlotRows<'scope, isize>>,
-    /// Every user with a visible event, about once per user and batch.
+    distinct: SlotRows<'scope, isize>,
+    /// Every user with a visible event.
     known: VecCollection<'scope, u64, UserKey>,
     /// Rendered on demand: each user's current attribute row, each model's latest score.
     attrs: Option<VecCollection<'scope, u64, (UserKey, Vec<Value>)>>,
@@ -71,9 +68,9 @@ impl<'a, 'scope> Sources<'a, 'scope> {
         let mut selections = Selections {
             linear: Vec::new(),
             extreme: Vec::new(),
+            maxima: Vec::new(),
             distinct: Vec::new(),
         };
-        let mut maxima = Vec::new();
         for source in sources {
             let slot = match source {
                 Source::Linear(sel) => {
@@ -82,7 +79,7 @@ impl<'a, 'scope> Sources<'a, 'scope> {
                 }
                 Source::Extreme { max, selection } => {
                     selections.extreme.push(selection.clone());
-                    maxima.push(*max);
+                    selections.maxima.push(*max);
                     Slot::Extreme(selections.extreme.len() as u32 - 1)
                 }
                 Source::Distinct(sel) => {
@@ -93,35 +90,15 @@ impl<'a, 'scope> Sources<'a, 'scope> {
             };
             slots.push(slot);
         }
-        // Families without selections render nothing: every operator costs a little in
-        // every round of a live run, even when no data reaches it.
-        let (any_linear, any_extreme, any_distinct) = (
-            !selections.linear.is_empty(),
-            !selections.extreme.is_empty(),
-            !selections.distinct.is_empty(),
-        );
-        let contributions = fan_out(inputs.events.clone(), selections, inputs.timing);
-        let linear = any_linear.then(|| {
-            let combined = combine(contributions.linear, "CombineLinear");
-            total_per_key(combined, "LinearTotals", |totals| Some(totals.clone()))
-        });
-        let extreme = any_extreme.then(|| extremes(contributions.extreme, maxima, inputs.timing));
-        let distinct = any_distinct.then(|| {
-            let combined = combine(contributions.distinct, "CombineDistinct");
-            let values = total_per_key(combined, "DistinctValues", |count| {
-                (*count > 0).then_some(())
-            });
-            let per_user = values.map(|((slot, (user, _value)), ())| (slot, user));
-            total_per_key(per_user, "DistinctCounts", |count| Some(*count))
-        });
+        let features = event_features(inputs.events.clone(), selections, inputs.timing);
         Sources {
             sources,
             inputs: inputs.clone(),
             slots,
-            linear,
-            extreme,
-            distinct,
-            known: combine(contributions.known, "CombineKnown"),
+            linear: features.linear,
+            extreme: features.extreme,
+            distinct: features.distinct,
+            known: features.known,
             attrs: None,
             latest_scores: HashMap::new(),
         }
@@ -136,19 +113,29 @@ impl<'a, 'scope> Sources<'a, 'scope> {
         let mut facts = vec![universe.map(|(user, ())| (user, Fact::Known))];
         let read = |family: &[u32]| family.iter().any(|&s| readers.reads(s as usize));
         let linear_sources = self.family_sources(|slot| matches!(slot, Slot::Linear(_)));
-        if let Some(linear) = self.linear.as_ref().filter(|_| read(&linear_sources)) {
+        if read(&linear_sources) {
             let project = |totals: &Accum, projection| project(totals, projection);
-            facts.push(family_facts(linear, linear_sources, readers, project));
+            facts.push(family_facts(&self.linear, linear_sources, readers, project));
         }
         let extreme_sources = self.family_sources(|slot| matches!(slot, Slot::Extreme(_)));
-        if let Some(extreme) = self.extreme.as_ref().filter(|_| read(&extreme_sources)) {
+        if read(&extreme_sources) {
             let project = |value: &Value, _| Some(value.clone());
-            facts.push(family_facts(extreme, extreme_sources, readers, project));
+            facts.push(family_facts(
+                &self.extreme,
+                extreme_sources,
+                readers,
+                project,
+            ));
         }
         let distinct_sources = self.family_sources(|slot| matches!(slot, Slot::Distinct(_)));
-        if let Some(distinct) = self.distinct.as_ref().filter(|_| read(&distinct_sources)) {
+        if read(&distinct_sources) {
             let project = |count: &isize, _| Some(Value::Number(Decimal::from(*count as i64)));
-            facts.push(family_facts(distinct, distinct_sources, readers, project));
+            facts.push(family_facts(
+                &self.distinct,
+                distinct_sources,
+                readers,
+                project,
+            ));
         }
         let columns: Vec<(usize, usize)> = (self.sources.iter().enumerate())
             .filter_map(|(index, source)| match source {
@@ -205,24 +192,18 @@ impl<'a, 'scope> Sources<'a, 'scope> {
     pub fn operand_rows(&mut self, operand: &Operand) -> Values<'scope> {
         let projection = operand.projection;
         match (self.slots[operand.source], &self.sources[operand.source]) {
-            (Slot::Linear(slot), _) => {
-                let linear = self.linear.clone().expect("linear family rendered");
-                linear.flat_map(move |((s, user), totals)| {
-                    let value = if s == slot {
-                        project(&totals, projection)
-                    } else {
-                        None
-                    };
-                    value.map(|v| (user, v))
-                })
-            }
-            (Slot::Extreme(slot), _) => {
-                let extreme = self.extreme.clone().expect("extreme family rendered");
-                extreme.flat_map(move |((s, user), value)| (s == slot).then_some((user, value)))
-            }
+            (Slot::Linear(slot), _) => self.linear.clone().flat_map(move |((s, user), totals)| {
+                let value = if s == slot {
+                    project(&totals, projection)
+                } else {
+                    None
+                };
+                value.map(|v| (user, v))
+            }),
+            (Slot::Extreme(slot), _) => (self.extreme.clone())
+                .flat_map(move |((s, user), value)| (s == slot).then_some((user, value))),
             (Slot::Distinct(slot), _) => {
-                let distinct = self.distinct.clone().expect("distinct family rendered");
-                distinct.flat_map(move |((s, user), count)| {
+                self.distinct.clone().flat_map(move |((s, user), count)| {
                     (s == slot).then(|| (user, Value::Number(Decimal::from(count as i64))))
                 })
             }

@@ -1,0 +1,187 @@
+//! [`Values`]: the multiset of one user's values of one `min`, `max` or
+//! `count_distinct` selection.
+//!
+//! Retracting a `max` reveals the next value, and a distinct value stays counted while
+//! any event carries it, so both keep every value with its multiplicity. Most users
+//! have a few values, kept sorted in a vector (one allocation, a short move per
+//! insertion); a heavy user's thousands of amounts would make each insertion a long
+//! move, so past [`FEW`] values they go into a B-tree.
+
+use std::collections::BTreeMap;
+
+use crate::value::Value;
+
+/// Values kept in a sorted vector up to this many, in a B-tree beyond.
+const FEW: usize = 32;
+
+/// Values with their multiplicities; a value whose multiplicity is zero is absent.
+#[derive(Clone, Debug, Default)]
+pub struct Values {
+    entries: Entries,
+    /// How many values have a positive multiplicity.
+    present: usize,
+}
+
+#[derive(Clone, Debug)]
+enum Entries {
+    Few(Vec<(Value, isize)>),
+    Many(BTreeMap<Value, isize>),
+}
+
+impl Default for Entries {
+    fn default() -> Self {
+        Entries::Few(Vec::new())
+    }
+}
+
+impl Values {
+    /// Adds `diff` to the multiplicity of `value`.
+    pub fn add(&mut self, value: Value, diff: isize) {
+        if diff == 0 {
+            return;
+        }
+        let (before, after) = match &mut self.entries {
+            Entries::Few(entries) => match entries.binary_search_by(|(v, _)| v.cmp(&value)) {
+                Ok(at) => {
+                    let before = entries[at].1;
+                    entries[at].1 += diff;
+                    if entries[at].1 == 0 {
+                        entries.remove(at);
+                    }
+                    (before, before + diff)
+                }
+                Err(at) => {
+                    entries.insert(at, (value, diff));
+                    if entries.len() > FEW {
+                        let many = std::mem::take(entries).into_iter().collect();
+                        self.entries = Entries::Many(many);
+                    }
+                    (0, diff)
+                }
+            },
+            Entries::Many(entries) => {
+                let count = entries.entry(value.clone()).or_insert(0);
+                let before = *count;
+                *count += diff;
+                if *count == 0 {
+                    entries.remove(&value);
+                }
+                (before, before + diff)
+            }
+        };
+        self.present = self.present + usize::from(after > 0) - usize::from(before > 0);
+    }
+
+    /// Adds every value of `other` with its multiplicity.
+    pub fn merge(&mut self, other: Values) {
+        match other.entries {
+            Entries::Few(entries) => entries.into_iter().for_each(|(v, d)| self.add(v, d)),
+            Entries::Many(entries) => entries.into_iter().for_each(|(v, d)| self.add(v, d)),
+        }
+    }
+
+    /// Adds `diff` of `value`, keeping only the extreme value (the greatest where
+    /// `greatest`, else the least) and its multiplicity.
+    ///
+    /// Only for insertions that can never be retracted (a batch run's single time):
+    /// then the extreme is all a `min`/`max` will ever read.
+    pub fn keep_extreme(&mut self, value: Value, diff: isize, greatest: bool) {
+        let kept = match &self.entries {
+            Entries::Few(entries) => entries.first(),
+            Entries::Many(_) => unreachable!("an extreme alone is one value"),
+        };
+        let order = match kept {
+            None => std::cmp::Ordering::Greater,
+            Some((best, _)) if greatest => value.cmp(best),
+            Some((best, _)) => best.cmp(&value),
+        };
+        match order {
+            std::cmp::Ordering::Greater => {
+                *self = Values::default();
+                self.add(value, diff);
+            }
+            std::cmp::Ordering::Equal => self.add(value, diff),
+            std::cmp::Ordering::Less => {}
+        }
+    }
+
+    /// Whether no value has a nonzero multiplicity.
+    pub fn is_empty(&self) -> bool {
+        match &self.entries {
+            Entries::Few(entries) => entries.is_empty(),
+            Entries::Many(entries) => entries.is_empty(),
+        }
+    }
+
+    /// How many distinct values are present (have a positive multiplicity).
+    pub fn present(&self) -> usize {
+        self.present
+    }
+
+    /// The greatest present value where `greatest`, else the least.
+    pub fn extreme(&self, greatest: bool) -> Option<&Value> {
+        fn present<'a>((value, count): (&'a Value, &isize)) -> Option<&'a Value> {
+            (*count > 0).then_some(value)
+        }
+        match (&self.entries, greatest) {
+            (Entries::Few(e), false) => e.iter().map(|(v, c)| (v, c)).find_map(present),
+            (Entries::Few(e), true) => e.iter().rev().map(|(v, c)| (v, c)).find_map(present),
+            (Entries::Many(e), false) => e.iter().find_map(present),
+            (Entries::Many(e), true) => e.iter().rev().find_map(present),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+    use rust_decimal::Decimal;
+
+    use super::*;
+
+    fn number(n: i8) -> Value {
+        Value::Number(Decimal::from(n))
+    }
+
+    proptest! {
+        /// Against a plain map of multiplicities, across the switch to a B-tree: the extremes and the number of present values.
+        #[test]
+        fn values_agree_with_a_map_of_multiplicities(
+            updates in prop::collection::vec((-50i8..50, prop_oneof![Just(1isize), Just(-1), Just(2)]), 0..200)
+        ) {
+            let mut values = Values::default();
+            let mut expected: BTreeMap<i8, isize> = BTreeMap::new();
+            for (value, diff) in updates {
+                values.add(number(value), diff);
+                *expected.entry(value).or_insert(0) += diff;
+                expected.retain(|_, count| *count != 0);
+                let present: Vec<i8> = expected.iter().filter(|(_, c)| **c > 0).map(|(v, _)| *v).collect();
+                prop_assert_eq!(values.present(), present.len());
+                prop_assert_eq!(values.extreme(false).cloned(), present.first().map(|v| number(*v)));
+                prop_assert_eq!(values.extreme(true).cloned(), present.last().map(|v| number(*v)));
+                prop_assert_eq!(values.is_empty(), expected.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn keeping_the_extreme_keeps_its_multiplicity_only() {
+        let mut max = Values::default();
+        for (value, diff) in [(3, 1), (1, 1), (3, 2), (7, 1), (7, 1), (2, 1)] {
+            max.keep_extreme(number(value), diff, true);
+        }
+        assert_eq!(max.extreme(true), Some(&number(7)));
+        assert_eq!(max.extreme(false), Some(&number(7)));
+        let mut min = Values::default();
+        for (value, diff) in [(3, 1), (1, 1), (1, 1), (2, 1)] {
+            min.keep_extreme(number(value), diff, false);
+        }
+        assert_eq!(min.extreme(false), Some(&number(1)));
+        min.add(number(1), -1);
+        assert_eq!(min.extreme(false), Some(&number(1)));
+        min.add(number(1), -1);
+        assert!(min.is_empty());
+    }
+}
