@@ -71,15 +71,33 @@ pub struct Features<'scope> {
     pub known: VecCollection<'scope, u64, UserKey>,
 }
 
-/// What one event contributes to one key: the difference is an [`Accum`], whose
-/// count alone is used by the value families and by [`Keyed::Events`].
+/// What one event contributes to one part of its user's state. The difference is an
+/// [`Accum`], whose count alone is used by the value families and by `Events`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Keyed {
-    Linear(SlotKey),
-    Extreme(SlotKey, Value),
-    Distinct(SlotKey, Value),
+enum Part {
+    Linear(u32),
+    Extreme(u32, Value),
+    Distinct(u32, Value),
     /// The user has an event (counted whatever the selections).
-    Events(UserKey),
+    Events,
+}
+
+/// How many selections each family has, and which extremes are maxima.
+#[derive(Clone)]
+struct Shape {
+    maxima: Vec<bool>,
+}
+
+impl Shape {
+    /// Where a value family's slot sits among a user's [`Values`]: the extreme
+    /// selections first, then the distinct ones.
+    fn values_index(&self, part: &Part) -> u32 {
+        match part {
+            Part::Extreme(slot, _) => *slot,
+            Part::Distinct(slot, _) => self.maxima.len() as u32 + slot,
+            Part::Linear(_) | Part::Events => unreachable!("not a value family"),
+        }
+    }
 }
 
 /// Maintains every selection of `selections` over `events`.
@@ -98,9 +116,13 @@ pub fn event_features<'scope>(
     let (mut distinct_out, distinct) = builder.new_output();
     let (mut known_out, known) = builder.new_output();
     builder.build(move |_initial| {
+        let shape = Shape {
+            maxima: selections.maxima.clone(),
+        };
         let held = HeldBuckets::new(&scope, timing, operator);
-        let mut pending = Pending::new(held, selections.maxima.clone(), timing);
-        let mut state = State::default();
+        let mut pending = Pending::new(held, shape.clone(), timing);
+        let mut state = State::new(shape);
+        let mut parts = Vec::new();
         // One capability set per output, covering every pending time.
         let mut capabilities: [CapabilitySet<u64>; 4] = Default::default();
         move |frontiers| {
@@ -112,16 +134,15 @@ pub fn event_features<'scope>(
                 }
                 let now = *capability.least().expect("an input capability has a time");
                 for ((user, event), time, diff) in updates.drain(..) {
-                    contributions(&selections, timing, user, &event, time, diff, |update| {
-                        pending.add(update, now)
-                    });
+                    contributions(&selections, timing, &event, time, diff, &mut parts);
+                    pending.add(user, &mut parts, now);
                 }
             });
             let ready = pending.ready(frontiers[0].frontier());
             if let Some(&(earliest, _)) = ready.first() {
                 let mut changes = Changes::default();
                 for (time, delta) in ready {
-                    state.apply(delta, time, &selections.maxima, &mut changes);
+                    state.apply(delta, time, &mut changes);
                 }
                 // One container per output at the earliest time: each update carries
                 // its own time, and a live batch has a time per record.
@@ -158,21 +179,20 @@ pub fn event_features<'scope>(
     }
 }
 
-/// Each contribution of one event update, as `(key, time, difference)`.
+/// Each contribution of one event update, as `(part, time, difference)`, into `parts`.
 fn contributions(
     selections: &Selections,
     timing: Timing,
-    user: UserKey,
     event: &Event,
     time: u64,
     diff: isize,
-    mut emit: impl FnMut((Keyed, u64, Accum)),
+    parts: &mut Vec<(Part, u64, Accum)>,
 ) {
     let count = |diff: isize| Accum {
         count: diff as i64,
         sum: Decimal::ZERO,
     };
-    emit((Keyed::Events(user), time, count(diff)));
+    parts.push((Part::Events, time, count(diff)));
     // The updates that restrict a contribution to the selection's window.
     let restricted = |selection: &EventSelection| {
         let interval = validity(event.ts, selection).in_ticks(timing.ticks_per_second);
@@ -189,69 +209,83 @@ fn contributions(
             None => Decimal::ZERO,
         };
         for (at, diff) in restricted(selection) {
-            let accum = Accum::one(amount).multiply(&diff);
-            emit((Keyed::Linear((slot, user)), at, accum));
+            parts.push((Part::Linear(slot), at, Accum::one(amount).multiply(&diff)));
         }
     }
     for (slot, selection) in admitted(event, &selections.extreme) {
         let value = field_value(event, selection);
         for (at, diff) in restricted(selection) {
-            emit((Keyed::Extreme((slot, user), value.clone()), at, count(diff)));
+            parts.push((Part::Extreme(slot, value.clone()), at, count(diff)));
         }
     }
     for (slot, selection) in admitted(event, &selections.distinct) {
         let value = field_value(event, selection);
         for (at, diff) in restricted(selection) {
-            emit((
-                Keyed::Distinct((slot, user), value.clone()),
-                at,
-                count(diff),
-            ));
+            parts.push((Part::Distinct(slot, value.clone()), at, count(diff)));
         }
     }
 }
 
 /// Contributions whose time the frontier has not passed yet.
 struct Pending {
-    /// Per time in the current bucket of time (or an earlier one), folded by key.
+    /// Per time in the current bucket of time (or an earlier one).
     due: BTreeMap<u64, Delta>,
     /// Contributions for later buckets, as they came.
-    held: HeldBuckets<Keyed, Accum>,
-    /// Whether each extreme selection is a `max`.
-    maxima: Vec<bool>,
+    held: HeldBuckets<(UserKey, Part), Accum>,
+    shape: Shape,
     timing: Timing,
+    /// Reused by [`Pending::add`].
+    scratch: Vec<(Part, u64, Accum)>,
 }
 
 impl Pending {
-    fn new(held: HeldBuckets<Keyed, Accum>, maxima: Vec<bool>, timing: Timing) -> Self {
+    fn new(held: HeldBuckets<(UserKey, Part), Accum>, shape: Shape, timing: Timing) -> Self {
         Pending {
             due: BTreeMap::new(),
             held,
-            maxima,
+            shape,
             timing,
+            scratch: Vec::new(),
         }
     }
 
-    /// Adds a contribution that arrived with a capability for time `now`.
-    fn add(&mut self, update: (Keyed, u64, Accum), now: u64) {
-        if let Some(update) = self.held.hold(update, now) {
-            self.fold(update);
+    /// Adds the contributions of one event of `user`, which arrived with a capability
+    /// for time `now`, and empties `parts`.
+    fn add(&mut self, user: UserKey, parts: &mut Vec<(Part, u64, Accum)>, now: u64) {
+        // An event's contributions fall on at most two times before its windows
+        // close (its arrival and its event time); the closings are held.
+        let mut due = std::mem::take(&mut self.scratch);
+        for (part, time, diff) in parts.drain(..) {
+            if let Some(((_, part), time, diff)) = self.held.hold(((user, part), time, diff), now) {
+                due.push((part, time, diff));
+            }
         }
+        due.sort_by_key(|(_, time, _)| *time);
+        let mut due_in_order = due.drain(..).peekable();
+        while let Some(time) = due_in_order.peek().map(|(_, time, _)| *time) {
+            let at_time = std::iter::from_fn(|| due_in_order.next_if(|(_, t, _)| *t == time));
+            self.fold(user, time, at_time.map(|(part, _, diff)| (part, diff)));
+        }
+        drop(due_in_order);
+        self.scratch = due;
     }
 
-    /// Folds a contribution into its time's delta.
-    fn fold(&mut self, (keyed, time, diff): (Keyed, u64, Accum)) {
+    /// Folds contributions of `user` into their time's delta.
+    fn fold(&mut self, user: UserKey, time: u64, parts: impl Iterator<Item = (Part, Accum)>) {
         // A batch run's single time only ever inserts (see `Timing::horizon`): a
         // `min`/`max` then needs each user's extreme alone, not every value.
-        let maxima = (self.timing.horizon == Some(time)).then_some(&self.maxima[..]);
-        self.due.entry(time).or_default().add(keyed, diff, maxima);
+        let prune = self.timing.horizon == Some(time);
+        let delta = self.due.entry(time).or_default();
+        delta.add(user, parts, &self.shape, prune);
     }
 
     /// Takes out the contributions of every time that `frontier` has passed, in time
     /// order.
     fn ready(&mut self, frontier: AntichainRef<u64>) -> Vec<(u64, Delta)> {
         for updates in self.held.release(frontier) {
-            updates.into_iter().for_each(|update| self.fold(update));
+            for ((user, part), time, diff) in updates {
+                self.fold(user, time, std::iter::once((part, diff)));
+            }
         }
         let mut ready = Vec::new();
         while let Some(entry) = self.due.first_entry() {
@@ -273,78 +307,110 @@ impl Pending {
 /// The contributions of one time.
 ///
 /// A live round has a time per record, and so a few contributions per time; a
-/// backfill has millions at one time, most of them to keys it has already seen. A
-/// delta keeps its first contributions as they came and folds them per key once
+/// backfill has millions at one time, most of them to users it has already seen. A
+/// delta keeps its first contributions as they came and folds them per user once
 /// there are [`FOLD_AT`].
 #[derive(Default)]
 struct Delta {
-    few: Vec<(Keyed, Accum)>,
-    folded: Folded,
+    few: Vec<(UserKey, Part, Accum)>,
+    folded: FxHashMap<UserKey, UserState>,
 }
 
-/// Contributions a delta keeps unfolded.
-const FOLD_AT: usize = 64;
+/// Contributions a delta keeps unfolded: more than one event brings (a live round's
+/// time usually has one event), and few enough that the property tests' small
+/// backfills take the folded path as well. Both paths give the same rows; the tests
+/// pass with every contribution folded and with none.
+const FOLD_AT: usize = 16;
 
 impl Delta {
-    /// Adds one contribution; with `maxima`, extreme values keep only the extreme.
-    fn add(&mut self, keyed: Keyed, diff: Accum, maxima: Option<&[bool]>) {
-        if self.few.len() < FOLD_AT && self.folded.is_empty() {
-            self.few.push((keyed, diff));
+    /// Adds contributions of `user`; with `prune`, extreme values keep only the extreme.
+    fn add(
+        &mut self,
+        user: UserKey,
+        parts: impl Iterator<Item = (Part, Accum)>,
+        shape: &Shape,
+        prune: bool,
+    ) {
+        if self.folded.is_empty() && self.few.len() < FOLD_AT {
+            self.few
+                .extend(parts.map(|(part, diff)| (user, part, diff)));
             return;
         }
-        for (keyed, diff) in self.few.drain(..) {
-            self.folded.add(keyed, diff, maxima);
+        for (user, part, diff) in std::mem::take(&mut self.few) {
+            let folded = self.folded.entry(user).or_default();
+            folded.fold(part, diff, shape, prune);
         }
-        self.folded.add(keyed, diff, maxima);
+        let folded = self.folded.entry(user).or_default();
+        parts.for_each(|(part, diff)| folded.fold(part, diff, shape, prune));
     }
 }
 
-/// Contributions folded per key.
+/// One user's state, or one user's contributions at one time: the parts with data,
+/// by slot (a user has data for a few of a catalog's selections, so the parts are
+/// kept sparse, in small vectors searched in order).
 #[derive(Default)]
-struct Folded {
-    linear: FxHashMap<SlotKey, Accum>,
-    extreme: FxHashMap<SlotKey, Values>,
-    distinct: FxHashMap<SlotKey, Values>,
-    events: FxHashMap<UserKey, isize>,
+struct UserState {
+    linear: Vec<(u32, Accum)>,
+    /// By [`Shape::values_index`].
+    values: Vec<(u32, Values)>,
+    events: isize,
 }
 
-impl Folded {
+impl UserState {
     fn is_empty(&self) -> bool {
-        self.linear.is_empty()
-            && self.extreme.is_empty()
-            && self.distinct.is_empty()
-            && self.events.is_empty()
+        self.linear.is_empty() && self.values.is_empty() && self.events == 0
     }
 
-    fn add(&mut self, keyed: Keyed, diff: Accum, maxima: Option<&[bool]>) {
-        match keyed {
-            Keyed::Linear(key) => self.linear.entry(key).or_default().plus_equals(&diff),
-            Keyed::Extreme(key, value) => {
-                let values = self.extreme.entry(key).or_default();
-                match maxima {
-                    Some(maxima) => {
-                        values.keep_extreme(value, diff.count as isize, maxima[key.0 as usize])
-                    }
-                    None => values.add(value, diff.count as isize),
-                }
+    fn linear(&mut self, slot: u32) -> &mut Accum {
+        slot_entry(&mut self.linear, slot)
+    }
+
+    fn values(&mut self, index: u32) -> &mut Values {
+        slot_entry(&mut self.values, index)
+    }
+
+    /// Folds one contribution in; with `prune`, extreme values keep only the extreme.
+    fn fold(&mut self, part: Part, diff: Accum, shape: &Shape, prune: bool) {
+        let index = match part {
+            Part::Linear(slot) => return self.linear(slot).plus_equals(&diff),
+            Part::Events => return self.events += diff.count as isize,
+            Part::Extreme(..) | Part::Distinct(..) => shape.values_index(&part),
+        };
+        let values = self.values(index);
+        match part {
+            Part::Extreme(slot, value) if prune => {
+                values.keep_extreme(value, diff.count as isize, shape.maxima[slot as usize])
             }
-            Keyed::Distinct(key, value) => {
-                let values = self.distinct.entry(key).or_default();
-                values.add(value, diff.count as isize);
+            Part::Extreme(_, value) | Part::Distinct(_, value) => {
+                values.add(value, diff.count as isize)
             }
-            Keyed::Events(user) => *self.events.entry(user).or_default() += diff.count as isize,
+            Part::Linear(_) | Part::Events => unreachable!("handled above"),
         }
+    }
+
+    /// Drops the parts left without data.
+    fn tidy(&mut self) {
+        self.linear.retain(|(_, total)| !total.is_zero());
+        self.values.retain(|(_, values)| !values.is_empty());
     }
 }
 
-/// The state of every key on this worker: what the rows are computed from.
-#[derive(Default)]
+/// The entry of `slot` in a sparse vector, created empty if absent.
+fn slot_entry<V: Default>(entries: &mut Vec<(u32, V)>, slot: u32) -> &mut V {
+    let at = match entries.iter().position(|(s, _)| *s == slot) {
+        Some(at) => at,
+        None => {
+            entries.push((slot, V::default()));
+            entries.len() - 1
+        }
+    };
+    &mut entries[at].1
+}
+
+/// Every user's state on this worker: what the rows are computed from.
 struct State {
-    linear: FxHashMap<SlotKey, Accum>,
-    extreme: FxHashMap<SlotKey, Values>,
-    distinct: FxHashMap<SlotKey, Values>,
-    /// Each user's number of visible events.
-    events: FxHashMap<UserKey, isize>,
+    users: FxHashMap<UserKey, UserState>,
+    shape: Shape,
 }
 
 /// The rows that changed, as updates.
@@ -357,107 +423,115 @@ struct Changes {
 }
 
 impl State {
+    fn new(shape: Shape) -> Self {
+        State {
+            users: FxHashMap::default(),
+            shape,
+        }
+    }
+
     /// Applies the contributions of `time` and records every row that changed.
     ///
-    /// Unfolded contributions are applied one by one: two to the same key record the
-    /// row's first and second change at the same time, which add up to the one change
-    /// (the middle value is retracted as soon as it is inserted).
-    fn apply(&mut self, delta: Delta, time: u64, maxima: &[bool], changes: &mut Changes) {
-        for (keyed, diff) in delta.few {
-            match keyed {
-                Keyed::Linear(key) => self.add_linear(key, diff, time, changes),
-                Keyed::Extreme(key, value) => {
+    /// Unfolded contributions are applied one by one: two to the same row record its
+    /// first and second change at the same time, which add up to the one change (the
+    /// middle value is retracted as soon as it is inserted).
+    fn apply(&mut self, delta: Delta, time: u64, changes: &mut Changes) {
+        let shape = &self.shape;
+        for (user, part, diff) in delta.few {
+            let state = self.users.entry(user).or_default();
+            let mut change = Change::new(user, time, shape, changes);
+            match part {
+                Part::Linear(slot) => change.linear(state, slot, &diff),
+                Part::Events => change.events(state, diff.count as isize),
+                Part::Extreme(_, ref value) | Part::Distinct(_, ref value) => {
+                    let index = shape.values_index(&part);
                     let count = diff.count as isize;
-                    self.change_extreme(key, |v| v.add(value, count), maxima, time, changes)
+                    change.values(state, index, |v| v.add(value.clone(), count));
                 }
-                Keyed::Distinct(key, value) => {
-                    let count = diff.count as isize;
-                    self.change_distinct(key, |v| v.add(value, count), time, changes)
-                }
-                Keyed::Events(user) => self.add_events(user, diff.count as isize, time, changes),
+            }
+            state.tidy();
+            if state.is_empty() {
+                self.users.remove(&user);
             }
         }
-        let folded = delta.folded;
-        for (key, diff) in folded.linear {
-            self.add_linear(key, diff, time, changes);
-        }
-        for (key, diff) in folded.extreme {
-            self.change_extreme(key, |v| v.merge(diff), maxima, time, changes);
-        }
-        for (key, diff) in folded.distinct {
-            self.change_distinct(key, |v| v.merge(diff), time, changes);
-        }
-        for (user, diff) in folded.events {
-            self.add_events(user, diff, time, changes);
-        }
-    }
-
-    fn add_linear(&mut self, key: SlotKey, diff: Accum, time: u64, changes: &mut Changes) {
-        let total = self.linear.entry(key).or_default();
-        let before = (!total.is_zero()).then(|| total.clone());
-        total.plus_equals(&diff);
-        let after = (!total.is_zero()).then(|| total.clone());
-        if after.is_none() {
-            self.linear.remove(&key);
-        }
-        changed(&mut changes.linear, key, before, after, time);
-    }
-
-    fn change_extreme(
-        &mut self,
-        key: SlotKey,
-        change: impl FnOnce(&mut Values),
-        maxima: &[bool],
-        time: u64,
-        changes: &mut Changes,
-    ) {
-        let greatest = maxima[key.0 as usize];
-        let read = |values: &Values| values.extreme(greatest).cloned();
-        let (before, after) = change_values(&mut self.extreme, key, change, read);
-        changed(&mut changes.extreme, key, before, after, time);
-    }
-
-    fn change_distinct(
-        &mut self,
-        key: SlotKey,
-        change: impl FnOnce(&mut Values),
-        time: u64,
-        changes: &mut Changes,
-    ) {
-        let read = |values: &Values| (values.present() > 0).then_some(values.present() as isize);
-        let (before, after) = change_values(&mut self.distinct, key, change, read);
-        changed(&mut changes.distinct, key, before, after, time);
-    }
-
-    fn add_events(&mut self, user: UserKey, diff: isize, time: u64, changes: &mut Changes) {
-        let count = self.events.entry(user).or_default();
-        let before = *count > 0;
-        *count += diff;
-        let after = *count > 0;
-        if *count == 0 {
-            self.events.remove(&user);
-        }
-        if before != after {
-            changes.known.push((user, time, if after { 1 } else { -1 }));
+        for (user, delta) in delta.folded {
+            let state = self.users.entry(user).or_default();
+            let mut change = Change::new(user, time, shape, changes);
+            for (slot, diff) in &delta.linear {
+                change.linear(state, *slot, diff);
+            }
+            for (index, diff) in delta.values {
+                change.values(state, index, |v| v.merge(diff));
+            }
+            change.events(state, delta.events);
+            state.tidy();
+            if state.is_empty() {
+                self.users.remove(&user);
+            }
         }
     }
 }
 
-/// Changes `key`'s values in `state`, and returns `read` of them before and after.
-fn change_values<V>(
-    state: &mut FxHashMap<SlotKey, Values>,
-    key: SlotKey,
-    change: impl FnOnce(&mut Values),
-    read: impl Fn(&Values) -> Option<V>,
-) -> (Option<V>, Option<V>) {
-    let values = state.entry(key).or_default();
-    let before = read(values);
-    change(values);
-    let after = read(values);
-    if values.is_empty() {
-        state.remove(&key);
+/// Changes to one user's state at one time, recorded as row updates.
+struct Change<'a> {
+    user: UserKey,
+    time: u64,
+    shape: &'a Shape,
+    changes: &'a mut Changes,
+}
+
+impl<'a> Change<'a> {
+    fn new(user: UserKey, time: u64, shape: &'a Shape, changes: &'a mut Changes) -> Self {
+        Change {
+            user,
+            time,
+            shape,
+            changes,
+        }
     }
-    (before, after)
+
+    fn linear(&mut self, state: &mut UserState, slot: u32, diff: &Accum) {
+        if diff.is_zero() {
+            return;
+        }
+        let total = state.linear(slot);
+        let before = (!total.is_zero()).then(|| total.clone());
+        total.plus_equals(diff);
+        let after = (!total.is_zero()).then(|| total.clone());
+        let key = (slot, self.user);
+        changed(&mut self.changes.linear, key, before, after, self.time);
+    }
+
+    fn values(&mut self, state: &mut UserState, index: u32, change: impl FnOnce(&mut Values)) {
+        let values = state.values(index);
+        let extremes = self.shape.maxima.len() as u32;
+        if index < extremes {
+            let greatest = self.shape.maxima[index as usize];
+            let before = values.extreme(greatest).cloned();
+            change(values);
+            let after = values.extreme(greatest).cloned();
+            let key = (index, self.user);
+            changed(&mut self.changes.extreme, key, before, after, self.time);
+        } else {
+            let count =
+                |values: &Values| (values.present() > 0).then_some(values.present() as isize);
+            let before = count(values);
+            change(values);
+            let after = count(values);
+            let key = (index - extremes, self.user);
+            changed(&mut self.changes.distinct, key, before, after, self.time);
+        }
+    }
+
+    fn events(&mut self, state: &mut UserState, diff: isize) {
+        let before = state.events > 0;
+        state.events += diff;
+        let after = state.events > 0;
+        if before != after {
+            let diff = if after { 1 } else { -1 };
+            self.changes.known.push((self.user, self.time, diff));
+        }
+    }
 }
 
 /// Records the change of `key`'s row from `before` to `after`, if it changed.

@@ -96,10 +96,16 @@ impl Values {
             Some((best, _)) => best.cmp(&value),
         };
         match order {
-            std::cmp::Ordering::Greater => {
-                *self = Values::default();
-                self.add(value, diff);
+            // A new extreme takes the place of the old one (in place: `max(events.ts)`
+            // over events in time order takes this branch for every event).
+            std::cmp::Ordering::Greater if diff != 0 => {
+                if let Entries::Few(entries) = &mut self.entries {
+                    entries.clear();
+                    entries.push((value, diff));
+                }
+                self.present = usize::from(diff > 0);
             }
+            std::cmp::Ordering::Greater => {}
             std::cmp::Ordering::Equal => self.add(value, diff),
             std::cmp::Ordering::Less => {}
         }
