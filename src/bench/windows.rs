@@ -1,13 +1,12 @@
 //! Memory held for windows, per million events.
 //!
 //! An event inside a `within D` window counts from its time until `ts + D`. The
-//! temporal filter emits both updates at once: the insertion now and the retraction
-//! stamped with the future tick `(ts + D) × TICKS_PER_SECOND`. The retraction passes
-//! the local combiner (which only sums updates of the current time) and waits, in
-//! buckets of a minute, until the frontier reaches its bucket
-//! ([`crate::dataflow`]'s hold operator), then in the arrangement's batcher until the
-//! frontier passes its tick. Both consolidate retractions of the same (selection,
-//! user, tick): one pending record per (user, windowed source, second of expiry),
+//! event sources' operator ([`crate::dataflow`]'s `features`) folds the insertion
+//! into the current time and holds the retraction, stamped with the future tick
+//! `(ts + D) × TICKS_PER_SECOND`, in buckets of a minute until the frontier reaches its
+//! bucket; atoms on `now` do the same through the temporal filter's hold operator and
+//! then an arrangement's batcher. Buckets consolidate retractions of the same (user,
+//! selection, tick): one pending record per (user, windowed source, second of expiry),
 //! whatever the number of events.
 //!
 //! To see what that costs, the same events are backfilled twice: once shifted so that

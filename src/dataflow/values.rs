@@ -11,8 +11,10 @@ use std::collections::BTreeMap;
 
 use crate::value::Value;
 
-/// Values kept in a sorted vector up to this many, in a B-tree beyond.
-const FEW: usize = 32;
+/// Values kept in a sorted vector up to this many, in a B-tree beyond: an insertion
+/// into the vector moves at most a few kilobytes, and the vector takes about half the
+/// B-tree's space per value.
+const FEW: usize = 128;
 
 /// Values with their multiplicities; a value whose multiplicity is zero is absent.
 #[derive(Clone, Debug, Default)]
@@ -74,6 +76,11 @@ impl Values {
 
     /// Adds every value of `other` with its multiplicity.
     pub fn merge(&mut self, other: Values) {
+        if self.is_empty() {
+            // A backfill's delta lands on an empty state: take it whole.
+            *self = other;
+            return;
+        }
         match other.entries {
             Entries::Few(entries) => entries.into_iter().for_each(|(v, d)| self.add(v, d)),
             Entries::Many(entries) => entries.into_iter().for_each(|(v, d)| self.add(v, d)),
@@ -147,28 +154,41 @@ mod tests {
 
     use super::*;
 
-    fn number(n: i8) -> Value {
-        Value::Number(Decimal::from(n))
+    fn number(n: impl Into<Decimal>) -> Value {
+        Value::Number(n.into())
     }
 
     proptest! {
-        /// Against a plain map of multiplicities, across the switch to a B-tree: the extremes and the number of present values.
+        /// Against a plain map of multiplicities, across the switch to a B-tree: the
+        /// extremes and the number of present values; and the same updates in two
+        /// parts, merged (the first part may be empty).
         #[test]
         fn values_agree_with_a_map_of_multiplicities(
-            updates in prop::collection::vec((-50i8..50, prop_oneof![Just(1isize), Just(-1), Just(2)]), 0..200)
+            updates in prop::collection::vec((-150i16..150, prop_oneof![Just(1isize), Just(-1), Just(2)]), 0..400),
+            split in 0usize..400,
         ) {
+            let (first, second) = updates.split_at(split.min(updates.len()));
+            let mut merged = Values::default();
+            let mut part = Values::default();
+            first.iter().for_each(|&(value, diff)| merged.add(number(value), diff));
+            second.iter().for_each(|&(value, diff)| part.add(number(value), diff));
+            merged.merge(part);
             let mut values = Values::default();
-            let mut expected: BTreeMap<i8, isize> = BTreeMap::new();
+            let mut expected: BTreeMap<i16, isize> = BTreeMap::new();
             for (value, diff) in updates {
                 values.add(number(value), diff);
                 *expected.entry(value).or_insert(0) += diff;
                 expected.retain(|_, count| *count != 0);
-                let present: Vec<i8> = expected.iter().filter(|(_, c)| **c > 0).map(|(v, _)| *v).collect();
+                let present: Vec<i16> = expected.iter().filter(|(_, c)| **c > 0).map(|(v, _)| *v).collect();
                 prop_assert_eq!(values.present(), present.len());
                 prop_assert_eq!(values.extreme(false).cloned(), present.first().map(|v| number(*v)));
                 prop_assert_eq!(values.extreme(true).cloned(), present.last().map(|v| number(*v)));
                 prop_assert_eq!(values.is_empty(), expected.is_empty());
             }
+            prop_assert_eq!(merged.present(), values.present());
+            prop_assert_eq!(merged.extreme(false), values.extreme(false));
+            prop_assert_eq!(merged.extreme(true), values.extreme(true));
+            prop_assert_eq!(merged.is_empty(), values.is_empty());
         }
     }
 
