@@ -11,6 +11,7 @@ mod evaluate;
 mod features;
 mod hold;
 mod least;
+mod named;
 mod records;
 #[cfg(test)]
 mod rounds;
@@ -20,6 +21,7 @@ mod timing;
 mod total;
 mod values;
 
+pub use named::{name_memberships, Named};
 pub use records::{user_key, user_key_in, Event, ScoreRecord, UserKey, UserRecord};
 pub use timing::Timing;
 

@@ -5,7 +5,7 @@
 //! `((segment, user_id), time, diff)`.
 //!
 //! Erasing a user (`delete_user`) marks its key erased in the names collection (a row
-//! with the id and `true`): the output join then drops every membership of the key at
+//! with the id and `true`): the naming operator then ends every membership of the key at
 //! once, and the id in the marker still takes part in collision detection. Records that arrive for
 //! the same id afterwards use a fresh key (see [`crate::dataflow::user_key_in`]), so a
 //! returning user starts from nothing and the erased key's state can never resurface.
@@ -14,12 +14,13 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use differential_dataflow::input::{Input, InputSession};
-use differential_dataflow::AsCollection;
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
-use timely::dataflow::operators::Exchange;
+use timely::dataflow::operators::{Exchange, Inspect, Probe};
 use timely::worker::Worker;
 
-use crate::dataflow::{render, Event, Inputs, ScoreRecord, Timing, UserKey, UserRecord};
+use crate::dataflow::{
+    name_memberships, render, Event, Inputs, Named, ScoreRecord, Timing, UserKey, UserRecord,
+};
 use crate::io::load::RowSink;
 use crate::plan::Plan;
 
@@ -73,34 +74,15 @@ impl Segmentation {
                 },
             );
 
-            // The distinct id strings of each key (more than one is a hash collision),
-            // and whether the key has been erased.
-            let ids = names.reduce_named("UserIds", |_key, rows, out| {
-                let mut ids: Vec<String> = rows.iter().map(|((id, _), _)| id.clone()).collect();
-                ids.dedup();
-                let erased = rows.iter().any(|((_, erased), _)| *erased);
-                out.push(((ids, erased), 1isize));
-            });
-            ids.clone()
-                .filter(|(_key, (ids, _))| ids.len() > 1)
-                .inner
+            name_memberships(memberships, names)
                 .exchange(|_| 0)
-                .as_collection()
-                .inspect(move |((_key, (ids, _)), _time, diff)| {
-                    if *diff > 0 {
-                        collisions_sink.borrow_mut().push(ids.clone());
+                .inspect(move |(named, time, diff)| match named {
+                    Named::Member(segment, id) => {
+                        let change = ((*segment, id.clone()), *time, *diff);
+                        changes_sink.borrow_mut().push(change);
                     }
+                    Named::Collision(ids) => collisions_sink.borrow_mut().push(ids.clone()),
                 })
-                .probe_with(&probe);
-            let ids = ids.filter(|(_key, (_, erased))| !erased);
-            memberships
-                .join_core(ids.arrange_by_key(), |_key, segment, (ids, _)| {
-                    Some((*segment, ids[0].clone()))
-                })
-                .inner
-                .exchange(|_| 0)
-                .as_collection()
-                .inspect(move |change| changes_sink.borrow_mut().push(change.clone()))
                 .probe_with(&probe);
             (users_in, events_in, scores_in, names_in)
         });

@@ -1,0 +1,312 @@
+//! Memberships named by user id, and hash collisions between ids, in one operator.
+//!
+//! The dataflow computes memberships by [`UserKey`], a hash of the id; the output names
+//! each user by its id string. The names collection says, per key, which ids it stands
+//! for (more than one is a hash collision, reported as an error) and whether the key
+//! has been erased (its memberships all end). This was a reduce over the names (the
+//! distinct ids of each key), a filter and an arrangement of its result, a join with
+//! the memberships, and a filter, exchange and inspection for the collisions: about ten
+//! operators, each scheduled in every round of a live run, and each round's names
+//! mostly idle. [`name_memberships`] keeps each key's ids and segments in a hash map,
+//! applies both inputs' updates time by time once both frontiers have passed, and
+//! emits the named changes and the collisions on one stream.
+
+use differential_dataflow::hashable::Hashable;
+use differential_dataflow::trace::{Cursor, Navigable};
+use differential_dataflow::VecCollection;
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::CapabilitySet;
+use timely::dataflow::Stream;
+
+use super::records::UserKey;
+use super::Memberships;
+
+/// What the named output says.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Named {
+    /// The user of this id is a member of the segment of this index.
+    Member(u32, String),
+    /// These distinct ids share a key: the run cannot tell their users apart.
+    Collision(Vec<String>),
+}
+
+/// Each key's id string and whether the row erases the key, as the names collection
+/// holds them.
+pub type Names<'scope> = VecCollection<'scope, u64, (UserKey, (String, bool))>;
+
+/// An input update of one key.
+enum Update {
+    Member(u32),
+    Name(String, bool),
+}
+
+/// The memberships of every key that has an id and is not erased, named by the key's
+/// least id, as `(Named::Member, time, diff)`; and `(Named::Collision, time, 1)` when a
+/// key comes to stand for more than one id (or such a key's erasure changes).
+pub fn name_memberships<'scope>(
+    memberships: Memberships<'scope>,
+    names: Names<'scope>,
+) -> Stream<'scope, u64, Vec<(Named, u64, isize)>> {
+    // Only the batches are read: dropping the trace handle lets it compact.
+    let batches = memberships.stream;
+    let by_key =
+        Exchange::new(|((key, _), _, _): &((UserKey, (String, bool)), u64, isize)| key.hashed());
+    batches.binary_frontier(
+        names.inner,
+        Pipeline,
+        by_key,
+        "NameMemberships",
+        |_capability, _info| {
+            let mut capabilities = CapabilitySet::new();
+            let mut pending: Vec<(u64, UserKey, Update, isize)> = Vec::new();
+            let mut keys: FxHashMap<UserKey, KeyState> = FxHashMap::default();
+            move |(memberships, memberships_frontier), (names, names_frontier), output| {
+                memberships.for_each(|capability, received| {
+                    for held in capability.retain_stamp(0).iter() {
+                        capabilities.insert(held.clone());
+                    }
+                    for batch in received.drain(..).filter_map(|span| span.inner) {
+                        let mut cursor = batch.cursor();
+                        while let Some(key) = cursor.get_key(&batch) {
+                            while let Some(segment) = cursor.get_val(&batch) {
+                                cursor.map_times(&batch, |time, diff| {
+                                    pending.push((*time, *key, Update::Member(*segment), *diff));
+                                });
+                                cursor.step_val(&batch);
+                            }
+                            cursor.step_key(&batch);
+                        }
+                    }
+                });
+                names.for_each(|capability, received| {
+                    for held in capability.retain_stamp(0).iter() {
+                        capabilities.insert(held.clone());
+                    }
+                    for ((key, (id, erased)), time, diff) in received.drain(..) {
+                        pending.push((time, key, Update::Name(id, erased), diff));
+                    }
+                });
+                let complete = |time: &u64| {
+                    !memberships_frontier.less_equal(time) && !names_frontier.less_equal(time)
+                };
+                if pending.iter().any(|(time, ..)| complete(time)) {
+                    let (mut ready, later): (Vec<_>, Vec<_>) = std::mem::take(&mut pending)
+                        .into_iter()
+                        .partition(|(time, ..)| complete(time));
+                    pending = later;
+                    ready.sort_by_key(|(time, key, ..)| (*time, *key));
+                    // One session at the earliest time: each update carries its own.
+                    let capability = capabilities.delayed(&ready[0].0);
+                    let mut session = output.session(&capability);
+                    let mut updates = ready.into_iter().peekable();
+                    while let Some(&(time, key, ..)) = updates.peek() {
+                        let of_key = std::iter::from_fn(|| {
+                            updates.next_if(|(t, k, ..)| (*t, *k) == (time, key))
+                        });
+                        let state = keys.entry(key).or_default();
+                        state.apply(
+                            of_key.map(|(_, _, update, diff)| (update, diff)),
+                            |named, diff| session.give((named, time, diff)),
+                        );
+                        if state.is_empty() {
+                            keys.remove(&key);
+                        }
+                    }
+                }
+                // Hold a capability only while updates are pending.
+                match pending.iter().map(|(time, ..)| *time).min() {
+                    Some(earliest) => capabilities.downgrade([earliest]),
+                    None => capabilities = CapabilitySet::new(),
+                }
+            }
+        },
+    )
+}
+
+/// One key's segments and names, with their multiplicities (sorted).
+#[derive(Default)]
+struct KeyState {
+    segments: Vec<(u32, isize)>,
+    names: Vec<((String, bool), isize)>,
+}
+
+impl KeyState {
+    fn is_empty(&self) -> bool {
+        self.segments.is_empty() && self.names.is_empty()
+    }
+
+    /// The distinct ids of the key, least first, and whether it is erased.
+    fn ids(&self) -> (Vec<String>, bool) {
+        let present = self.names.iter().filter(|(_, count)| *count > 0);
+        let mut ids: Vec<String> = present.clone().map(|((id, _), _)| id.clone()).collect();
+        ids.dedup();
+        (ids, present.clone().any(|((_, erased), _)| *erased))
+    }
+
+    /// The id the key's memberships are named by: its least id, unless erased.
+    fn visible(ids: &(Vec<String>, bool)) -> Option<String> {
+        let (ids, erased) = ids;
+        ids.first().filter(|_| !erased).cloned()
+    }
+
+    /// Applies one time's updates of the key and emits what changed.
+    fn apply(
+        &mut self,
+        updates: impl Iterator<Item = (Update, isize)>,
+        mut emit: impl FnMut(Named, isize),
+    ) {
+        let ids_before = self.ids();
+        let name_before = KeyState::visible(&ids_before);
+        let mut segment_changes = Vec::new();
+        for (update, diff) in updates {
+            match update {
+                Update::Member(segment) => {
+                    add(&mut self.segments, segment, diff);
+                    segment_changes.push((segment, diff));
+                }
+                Update::Name(id, erased) => add(&mut self.names, (id, erased), diff),
+            }
+        }
+        let ids_after = self.ids();
+        let name_after = KeyState::visible(&ids_after);
+        if name_before == name_after {
+            if let Some(name) = name_after {
+                for (segment, diff) in segment_changes {
+                    emit(Named::Member(segment, name.clone()), diff);
+                }
+            }
+        } else {
+            // Every membership ends under the old name and starts under the new one;
+            // the memberships before are the current ones less this time's changes.
+            if let Some(name) = name_before {
+                let mut before = self.segments.clone();
+                for (segment, diff) in &segment_changes {
+                    add(&mut before, *segment, -diff);
+                }
+                for (segment, count) in before {
+                    emit(Named::Member(segment, name.clone()), -count);
+                }
+            }
+            if let Some(name) = name_after {
+                for &(segment, count) in &self.segments {
+                    emit(Named::Member(segment, name.clone()), count);
+                }
+            }
+        }
+        if ids_after != ids_before && ids_after.0.len() > 1 {
+            emit(Named::Collision(ids_after.0), 1);
+        }
+    }
+}
+
+/// Adds `diff` to the multiplicity of `item` in a sorted list, dropping it at zero.
+fn add<T: Ord>(items: &mut Vec<(T, isize)>, item: T, diff: isize) {
+    match items.binary_search_by(|(t, _)| t.cmp(&item)) {
+        Ok(at) => {
+            items[at].1 += diff;
+            if items[at].1 == 0 {
+                items.remove(at);
+            }
+        }
+        Err(at) if diff != 0 => items.insert(at, (item, diff)),
+        Err(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use differential_dataflow::consolidation::consolidate_updates;
+    use differential_dataflow::input::Input;
+    use timely::dataflow::operators::probe::Handle;
+    use timely::dataflow::operators::{Inspect, Probe};
+
+    use super::*;
+
+    type Output = Vec<((u32, String), u64, isize)>;
+
+    /// Feeds memberships `(key, segment, time, diff)` and names `(key, id, erased,
+    /// time)`; returns the named memberships (consolidated) and the collisions.
+    fn run(
+        members: Vec<(UserKey, u32, u64, isize)>,
+        names: Vec<(UserKey, &'static str, bool, u64)>,
+    ) -> (Output, Vec<(Vec<String>, u64)>) {
+        timely::execute_directly(move |worker| {
+            let named = Rc::new(RefCell::new(Vec::new()));
+            let collisions = Rc::new(RefCell::new(Vec::new()));
+            let (named_sink, collisions_sink) = (named.clone(), collisions.clone());
+            let probe = Handle::new();
+            let (mut members_in, mut names_in) = worker.dataflow::<u64, _, _>(|scope| {
+                let (members_in, members) = scope.new_collection::<(UserKey, u32), isize>();
+                let (names_in, names) = scope.new_collection();
+                name_memberships(members.arrange_by_key(), names)
+                    .inspect(move |(out, time, diff)| match out {
+                        Named::Member(segment, id) => {
+                            named_sink
+                                .borrow_mut()
+                                .push(((*segment, id.clone()), *time, *diff))
+                        }
+                        Named::Collision(ids) => {
+                            collisions_sink.borrow_mut().push((ids.clone(), *time))
+                        }
+                    })
+                    .probe_with(&probe);
+                (members_in, names_in)
+            });
+            for &(key, segment, time, diff) in &members {
+                members_in.update_at((key, segment), time, diff);
+            }
+            for &(key, id, erased, time) in &names {
+                names_in.update_at((key, (id.to_owned(), erased)), time, 1);
+            }
+            members_in.advance_to(10);
+            names_in.advance_to(10);
+            members_in.flush();
+            names_in.flush();
+            worker.step_while(|| probe.less_than(&10));
+            let mut out = named.borrow().clone();
+            consolidate_updates(&mut out);
+            let collisions = collisions.borrow().clone();
+            (out, collisions)
+        })
+    }
+
+    #[test]
+    fn memberships_take_the_least_id_end_on_erasure_and_collisions_are_reported() {
+        let members = vec![(1, 0, 0, 1), (1, 2, 0, 1), (2, 1, 1, 1), (2, 1, 3, -1)];
+        let names = vec![
+            (1, "b", false, 0),
+            (1, "a", false, 1),
+            (1, "b", true, 2),
+            (2, "c", false, 2),
+        ];
+        let (out, collisions) = run(members, names);
+        let member =
+            |segment: u32, id: &str, time: u64, diff: isize| ((segment, id.to_owned()), time, diff);
+        let mut expected = vec![
+            // Key 1 is "b" at 0, then also "a" (the least id names it), then erased.
+            member(0, "b", 0, 1),
+            member(2, "b", 0, 1),
+            member(0, "b", 1, -1),
+            member(2, "b", 1, -1),
+            member(0, "a", 1, 1),
+            member(2, "a", 1, 1),
+            member(0, "a", 2, -1),
+            member(2, "a", 2, -1),
+            // Key 2 is a member before it has a name: named from 2 until it leaves at 3.
+            member(1, "c", 2, 1),
+            member(1, "c", 3, -1),
+        ];
+        consolidate_updates(&mut expected);
+        assert_eq!(out, expected);
+        // Two ids on key 1 from time 1; its erasure at 2 changes the key's record, so
+        // the collision is reported again.
+        let ids = vec!["a".to_owned(), "b".to_owned()];
+        assert_eq!(collisions, vec![(ids.clone(), 1), (ids, 2)]);
+    }
+}
