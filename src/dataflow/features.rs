@@ -437,16 +437,20 @@ impl State {
     /// middle value is retracted as soon as it is inserted).
     fn apply(&mut self, delta: Delta, time: u64, changes: &mut Changes) {
         let shape = &self.shape;
-        for (user, part, diff) in delta.few {
+        // A user's contributions come in together (one event's parts): one probe each.
+        let mut few = delta.few.into_iter().peekable();
+        while let Some(&(user, ..)) = few.peek() {
             let state = self.users.entry(user).or_default();
             let mut change = Change::new(user, time, shape, changes);
-            match part {
-                Part::Linear(slot) => change.linear(state, slot, &diff),
-                Part::Events => change.events(state, diff.count as isize),
-                Part::Extreme(_, ref value) | Part::Distinct(_, ref value) => {
-                    let index = shape.values_index(&part);
-                    let count = diff.count as isize;
-                    change.values(state, index, |v| v.add(value.clone(), count));
+            while let Some((_, part, diff)) = few.next_if(|(u, ..)| *u == user) {
+                match part {
+                    Part::Linear(slot) => change.linear(state, slot, &diff),
+                    Part::Events => change.events(state, diff.count as isize),
+                    Part::Extreme(_, ref value) | Part::Distinct(_, ref value) => {
+                        let index = shape.values_index(&part);
+                        let count = diff.count as isize;
+                        change.values(state, index, |v| v.add(value.clone(), count));
+                    }
                 }
             }
             state.tidy();
