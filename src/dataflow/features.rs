@@ -3,11 +3,13 @@
 //! The events go to their user's worker, and each is looked at once: it contributes
 //! to every selection it matches (restricted to the selection's window, so an event
 //! inside `within 30d` also retracts itself thirty days on) and marks its user as
-//! known. Contributions are folded per time and key as they arrive; once the input
-//! frontier has passed a time, the operator applies that time's contributions to each
-//! user's state — a `(count, sum)` per linear selection, the multiset of values per
-//! extreme or distinct selection, the number of events — and emits each row whose
-//! value changed, at that time.
+//! known. Contributions are gathered per time as they arrive, and folded per user
+//! once a time has many (a backfill's millions at one time collapse to a state per
+//! user; a live round's time has a few). Once the input frontier has passed a time,
+//! the operator applies that time's contributions to each user's state — a
+//! `(count, sum)` per linear selection, the multiset of values per extreme or distinct
+//! selection, the number of events — and emits each row whose value changed, at that
+//! time.
 //!
 //! Why one operator? The same work as a chain of differential operators (a fan-out,
 //! three holds for window retractions, three local combiners, totals per key, an
