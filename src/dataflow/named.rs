@@ -22,6 +22,7 @@ use timely::dataflow::operators::CapabilitySet;
 use timely::dataflow::Stream;
 
 use super::records::UserKey;
+use super::values::add_sorted;
 use super::Memberships;
 
 /// What the named output says.
@@ -164,10 +165,12 @@ impl KeyState {
         for (update, diff) in updates {
             match update {
                 Update::Member(segment) => {
-                    add(&mut self.segments, segment, diff);
+                    add_sorted(&mut self.segments, segment, diff);
                     segment_changes.push((segment, diff));
                 }
-                Update::Name(id, erased) => add(&mut self.names, (id, erased), diff),
+                Update::Name(id, erased) => {
+                    add_sorted(&mut self.names, (id, erased), diff);
+                }
             }
         }
         let ids_after = self.ids();
@@ -184,7 +187,7 @@ impl KeyState {
             if let Some(name) = name_before {
                 let mut before = self.segments.clone();
                 for (segment, diff) in &segment_changes {
-                    add(&mut before, *segment, -diff);
+                    add_sorted(&mut before, *segment, -diff);
                 }
                 for (segment, count) in before {
                     emit(Named::Member(segment, name.clone()), -count);
@@ -199,20 +202,6 @@ impl KeyState {
         if ids_after != ids_before && ids_after.0.len() > 1 {
             emit(Named::Collision(ids_after.0), 1);
         }
-    }
-}
-
-/// Adds `diff` to the multiplicity of `item` in a sorted list, dropping it at zero.
-fn add<T: Ord>(items: &mut Vec<(T, isize)>, item: T, diff: isize) {
-    match items.binary_search_by(|(t, _)| t.cmp(&item)) {
-        Ok(at) => {
-            items[at].1 += diff;
-            if items[at].1 == 0 {
-                items.remove(at);
-            }
-        }
-        Err(at) if diff != 0 => items.insert(at, (item, diff)),
-        Err(_) => {}
     }
 }
 

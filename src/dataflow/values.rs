@@ -43,24 +43,14 @@ impl Values {
             return;
         }
         let (before, after) = match &mut self.entries {
-            Entries::Few(entries) => match entries.binary_search_by(|(v, _)| v.cmp(&value)) {
-                Ok(at) => {
-                    let before = entries[at].1;
-                    entries[at].1 += diff;
-                    if entries[at].1 == 0 {
-                        entries.remove(at);
-                    }
-                    (before, before + diff)
+            Entries::Few(entries) => {
+                let before = add_sorted(entries, value, diff);
+                if entries.len() > FEW {
+                    let many = std::mem::take(entries).into_iter().collect();
+                    self.entries = Entries::Many(many);
                 }
-                Err(at) => {
-                    entries.insert(at, (value, diff));
-                    if entries.len() > FEW {
-                        let many = std::mem::take(entries).into_iter().collect();
-                        self.entries = Entries::Many(many);
-                    }
-                    (0, diff)
-                }
-            },
+                (before, before + diff)
+            }
             Entries::Many(entries) => {
                 let count = entries.entry(value.clone()).or_insert(0);
                 let before = *count;
@@ -141,6 +131,27 @@ impl Values {
             (Entries::Few(e), true) => e.iter().rev().map(|(v, c)| (v, c)).find_map(present),
             (Entries::Many(e), false) => e.iter().find_map(present),
             (Entries::Many(e), true) => e.iter().rev().find_map(present),
+        }
+    }
+}
+
+/// Adds `diff` to the multiplicity of `item` in a list sorted by item, dropping it at
+/// zero; returns the multiplicity before.
+pub fn add_sorted<T: Ord>(items: &mut Vec<(T, isize)>, item: T, diff: isize) -> isize {
+    match items.binary_search_by(|(t, _)| t.cmp(&item)) {
+        Ok(at) => {
+            let before = items[at].1;
+            items[at].1 += diff;
+            if items[at].1 == 0 {
+                items.remove(at);
+            }
+            before
+        }
+        Err(at) => {
+            if diff != 0 {
+                items.insert(at, (item, diff));
+            }
+            0
         }
     }
 }
