@@ -164,8 +164,9 @@ pub fn event_features<'scope>(
             }
             // Hold capabilities only for what is still pending: an idle operator holds
             // none, and adds nothing to a round's progress tracking.
+            let earliest = pending.earliest();
             for held in capabilities.iter_mut() {
-                match pending.earliest() {
+                match earliest {
                     Some(earliest) => held.downgrade([earliest]),
                     None => *held = CapabilitySet::new(),
                 }
