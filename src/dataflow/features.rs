@@ -40,7 +40,7 @@ use crate::plan::{EventSelection, Interval};
 use crate::value::Value;
 
 use super::accum::Accum;
-use super::hold::HeldBuckets;
+use super::hold::{HeldBuckets, Keeping};
 use super::records::{Event, UserKey};
 use super::temporal::{restrict, window};
 use super::timing::Timing;
@@ -121,7 +121,9 @@ pub fn event_features<'scope>(
         let shape = Shape {
             maxima: selections.maxima.clone(),
         };
-        let held = HeldBuckets::new(&scope, timing, operator);
+        // A held contribution is one event's window end: two meet only for a user's
+        // events of the same second, and released ones are folded per user anyway.
+        let held = HeldBuckets::new(&scope, timing, operator, Keeping::AsTheyCame);
         let mut pending = Pending::new(held, shape.clone(), timing);
         let mut state = State::new(shape);
         let mut parts = Vec::new();

@@ -12,8 +12,8 @@
 //! reaches its start. A batcher downstream then holds at most about one bucket of
 //! future updates, and a round costs what the current bucket holds, not what all
 //! windows hold. The operator keeps a capability at the earliest bucket's start, so
-//! frontiers downstream advance exactly as before. Buckets are consolidated as they
-//! grow, as the batcher would consolidate them: one update per (record, time).
+//! frontiers downstream advance exactly as before. Its buckets are consolidated as
+//! they grow, as the batcher would consolidate them: one update per (record, time).
 //!
 //! What the operator holds is reported to differential's `differential/arrange` log
 //! as batcher events (records and bytes), the log that batchers report to, so that
@@ -63,7 +63,7 @@ where
     collection
         .inner
         .unary_frontier(Pipeline, name, move |_capability, info| {
-            let mut held = HeldBuckets::new(&scope, timing, info.global_id);
+            let mut held = HeldBuckets::new(&scope, timing, info.global_id, Keeping::Consolidated);
             // A capability at the start of the earliest bucket, while any is held.
             let mut capability: Option<Capability<u64>> = None;
             move |(input, frontier), output| {
@@ -104,11 +104,23 @@ where
         .as_collection()
 }
 
+/// How a bucket keeps its updates.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Keeping {
+    /// Consolidated as the bucket grows: for updates that often meet (a temporal
+    /// filter's flips, retracted and inserted again as a user's value changes).
+    Consolidated,
+    /// As they came: for updates that rarely meet and that the receiver folds anyway.
+    /// Consolidating them would sort every update of a bucket for nothing.
+    AsTheyCame,
+}
+
 /// Updates for later buckets of time, set aside by bucket, with what they hold
 /// reported to differential's `differential/arrange` log as a batcher would.
 pub struct HeldBuckets<D, R> {
     /// Logical time covered by one bucket.
     width: u64,
+    keeping: Keeping,
     buckets: BTreeMap<u64, Bucket<D, R>>,
     /// What the buckets hold, and what was last reported to the log.
     footprint: Footprint,
@@ -120,7 +132,12 @@ pub struct HeldBuckets<D, R> {
 impl<D: Ord, R: Semigroup> HeldBuckets<D, R> {
     /// Buckets of [`BUCKET_SECONDS`] of event time, reported to `scope`'s log as
     /// operator `operator` (a global id).
-    pub fn new<'scope>(scope: &Scope<'scope, u64>, timing: Timing, operator: usize) -> Self {
+    pub fn new<'scope>(
+        scope: &Scope<'scope, u64>,
+        timing: Timing,
+        operator: usize,
+        keeping: Keeping,
+    ) -> Self {
         let logger = scope
             .worker()
             .logger_for::<DifferentialEventBuilder>("differential/arrange")
@@ -129,6 +146,7 @@ impl<D: Ord, R: Semigroup> HeldBuckets<D, R> {
             width: BUCKET_SECONDS
                 .saturating_mul(timing.ticks_per_second)
                 .max(1),
+            keeping,
             buckets: BTreeMap::new(),
             footprint: Footprint::default(),
             reported: Footprint::default(),
@@ -146,13 +164,13 @@ impl<D: Ord, R: Semigroup> HeldBuckets<D, R> {
         }
         let held = self.buckets.entry(bucket).or_default();
         let before = held.footprint();
-        held.push(update);
+        held.push(update, self.keeping);
         self.footprint = self.footprint.minus(&before).plus(&held.footprint());
         None
     }
 
     /// Takes out the updates of every bucket that `frontier` has reached, earliest
-    /// bucket first.
+    /// bucket first, in chunks.
     pub fn release(&mut self, frontier: AntichainRef<u64>) -> Vec<Vec<(D, u64, R)>> {
         let mut released = Vec::new();
         while let Some(entry) = self.buckets.first_entry() {
@@ -161,7 +179,7 @@ impl<D: Ord, R: Semigroup> HeldBuckets<D, R> {
             }
             let bucket = entry.remove();
             self.footprint = self.footprint.minus(&bucket.footprint());
-            released.push(bucket.updates);
+            released.extend(bucket.chunks);
         }
         released
     }
@@ -223,17 +241,27 @@ impl Footprint {
     }
 }
 
-/// Updates held for one bucket of time.
+/// Updates held for one bucket of time, in chunks of [`CHUNK`]: a bucket of a busy
+/// minute holds millions, and one vector of them would copy them all whenever it grew
+/// (a pause of tens of milliseconds in the round that happened to grow it).
 struct Bucket<D, R> {
-    updates: Vec<(D, u64, R)>,
+    /// Full chunks, then the one being filled. The first grows as vectors do (a
+    /// backfill spreads its windows' ends over many buckets that hold a few updates
+    /// each); later ones are allocated whole.
+    chunks: Vec<Vec<(D, u64, R)>>,
+    len: usize,
     /// The length after the last consolidation.
     consolidated: usize,
 }
 
+/// Updates per chunk of a bucket.
+const CHUNK: usize = 4096;
+
 impl<D, R> Default for Bucket<D, R> {
     fn default() -> Self {
         Bucket {
-            updates: Vec::new(),
+            chunks: Vec::new(),
+            len: 0,
             consolidated: 0,
         }
     }
@@ -242,21 +270,47 @@ impl<D, R> Default for Bucket<D, R> {
 impl<D, R> Bucket<D, R> {
     fn footprint(&self) -> Footprint {
         let size = std::mem::size_of::<(D, u64, R)>() as isize;
+        let allocations = self.chunks.len() as isize;
+        // Every chunk but the last is full, with room for `CHUNK` updates exactly (a
+        // vector grown to a power of two has that much).
+        let last = self.chunks.last().map_or(0, Vec::capacity) as isize;
         Footprint {
-            records: self.updates.len() as isize,
-            bytes: self.updates.len() as isize * size,
-            capacity: self.updates.capacity() as isize * size,
-            allocations: 1,
+            records: self.len as isize,
+            bytes: self.len as isize * size,
+            capacity: ((allocations - 1).max(0) * CHUNK as isize + last) * size,
+            allocations,
+        }
+    }
+
+    /// Appends `updates` in chunks.
+    fn extend(&mut self, updates: impl IntoIterator<Item = (D, u64, R)>) {
+        for update in updates {
+            match self.chunks.last_mut() {
+                Some(chunk) if chunk.len() < CHUNK => chunk.push(update),
+                Some(_) => {
+                    let mut chunk = Vec::with_capacity(CHUNK);
+                    chunk.push(update);
+                    self.chunks.push(chunk);
+                }
+                None => self.chunks.push(vec![update]),
+            }
+            self.len += 1;
         }
     }
 }
 
 impl<D: Ord, R: Semigroup> Bucket<D, R> {
-    fn push(&mut self, update: (D, u64, R)) {
-        self.updates.push(update);
-        if self.updates.len() >= MIN_CONSOLIDATE.max(GROWTH * self.consolidated) {
-            consolidate_updates(&mut self.updates);
-            self.consolidated = self.updates.len();
+    fn push(&mut self, update: (D, u64, R), keeping: Keeping) {
+        self.extend(std::iter::once(update));
+        if keeping == Keeping::Consolidated
+            && self.len >= MIN_CONSOLIDATE.max(GROWTH * self.consolidated)
+        {
+            let mut all = Vec::with_capacity(self.len);
+            self.chunks.drain(..).for_each(|chunk| all.extend(chunk));
+            consolidate_updates(&mut all);
+            self.len = 0;
+            self.extend(all);
+            self.consolidated = self.len;
         }
     }
 }
@@ -347,5 +401,32 @@ mod tests {
         assert_eq!(after[3], third);
         // Updates that cancel within a bucket add nothing.
         assert_eq!(after[4], third);
+    }
+
+    #[test]
+    fn a_bucket_keeps_every_update_in_full_chunks_either_way() {
+        // Three and a half chunks of updates to 1000 records, some cancelling.
+        let updates: Updates = (0..(7 * CHUNK / 2) as u64)
+            .map(|i| ((i % 1000) as u32, 5, if i % 3 == 0 { -1 } else { 1 }))
+            .collect();
+        let mut expected = updates.clone();
+        consolidate_updates(&mut expected);
+        for keeping in [Keeping::Consolidated, Keeping::AsTheyCame] {
+            let mut bucket = Bucket::default();
+            for update in updates.clone() {
+                bucket.push(update, keeping);
+            }
+            let (full, last) = bucket.chunks.split_at(bucket.chunks.len() - 1);
+            assert!(full.iter().all(|chunk| chunk.len() == CHUNK), "{keeping:?}");
+            assert!(!last[0].is_empty() && last[0].len() <= CHUNK, "{keeping:?}");
+            assert_eq!(bucket.footprint().records, bucket.len as isize);
+            let mut held: Updates = bucket.chunks.concat();
+            assert_eq!(held.len(), bucket.len, "{keeping:?}");
+            if keeping == Keeping::AsTheyCame {
+                assert_eq!(held, updates);
+            }
+            consolidate_updates(&mut held);
+            assert_eq!(held, expected, "{keeping:?}");
+        }
     }
 }
