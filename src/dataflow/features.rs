@@ -143,11 +143,9 @@ pub fn event_features<'scope>(
                 }
             });
             let ready = pending.ready(frontiers[0].frontier());
-            if let Some(&(earliest, _)) = ready.first() {
+            if let Some(earliest) = ready.earliest() {
                 let mut changes = Changes::default();
-                for (time, delta) in ready {
-                    state.apply(delta, time, &mut changes);
-                }
+                state.apply(ready, &mut changes);
                 // One container per output at the earliest time: each update carries
                 // its own time, and a live batch has a time per record.
                 let at = |port: usize| capabilities[port].delayed(&earliest);
@@ -232,9 +230,21 @@ fn contributions(
 }
 
 /// Contributions whose time the frontier has not passed yet.
+///
+/// A live round has a time per record, and so a few contributions per time; a
+/// backfill has millions at one time, most of them to users it has already seen. The
+/// first are listed as they came, with their times, in one vector (records arrive in
+/// time order, so it is usually sorted already); a time whose contributions keep
+/// coming is folded per user once it has [`FOLD_AT`] in a row.
 struct Pending {
-    /// Per time in the current bucket of time (or an earlier one).
-    due: BTreeMap<u64, Delta>,
+    /// Contributions of times with few, with their times, as they came.
+    listed: Vec<(u64, UserKey, Part, Accum)>,
+    /// Where the trailing run of `listed` at one time starts.
+    run_start: usize,
+    /// The earliest time in `listed`.
+    listed_earliest: Option<u64>,
+    /// Contributions of times with many, folded per user.
+    folded: BTreeMap<u64, FxHashMap<UserKey, UserState>>,
     /// Contributions for later buckets, as they came.
     held: HeldBuckets<(UserKey, Part), Accum>,
     shape: Shape,
@@ -243,10 +253,36 @@ struct Pending {
     scratch: Vec<(Part, u64, Accum)>,
 }
 
+/// Contributions a time keeps listed: more than one event brings (a live round's time
+/// usually has one event), and few enough that the property tests' small backfills
+/// take the folded path as well. Both paths give the same rows; the tests pass with
+/// every contribution folded and with none.
+const FOLD_AT: usize = 16;
+
+/// The contributions of the times that the frontier has passed.
+struct Ready {
+    /// In time order.
+    listed: Vec<(u64, UserKey, Part, Accum)>,
+    /// In time order.
+    folded: Vec<(u64, FxHashMap<UserKey, UserState>)>,
+}
+
+impl Ready {
+    /// The earliest time of a contribution.
+    fn earliest(&self) -> Option<u64> {
+        let listed = self.listed.first().map(|(time, ..)| *time);
+        let folded = self.folded.first().map(|(time, _)| *time);
+        listed.into_iter().chain(folded).min()
+    }
+}
+
 impl Pending {
     fn new(held: HeldBuckets<(UserKey, Part), Accum>, shape: Shape, timing: Timing) -> Self {
         Pending {
-            due: BTreeMap::new(),
+            listed: Vec::new(),
+            run_start: 0,
+            listed_earliest: None,
+            folded: BTreeMap::new(),
             held,
             shape,
             timing,
@@ -275,78 +311,75 @@ impl Pending {
         self.scratch = due;
     }
 
-    /// Folds contributions of `user` into their time's delta.
+    /// Adds contributions of `user` at `time`.
     fn fold(&mut self, user: UserKey, time: u64, parts: impl Iterator<Item = (Part, Accum)>) {
         // A batch run's single time only ever inserts (see `Timing::horizon`): a
         // `min`/`max` then needs each user's extreme alone, not every value.
         let prune = self.timing.horizon == Some(time);
-        let delta = self.due.entry(time).or_default();
-        delta.add(user, parts, &self.shape, prune);
+        let shape = &self.shape;
+        if let Some(folded) = self.folded.get_mut(&time) {
+            let state = folded.entry(user).or_default();
+            parts.for_each(|(part, diff)| state.fold(part, diff, shape, prune));
+            return;
+        }
+        if self.listed.last().is_none_or(|(last, ..)| *last != time) {
+            self.run_start = self.listed.len();
+        }
+        self.listed
+            .extend(parts.map(|(part, diff)| (time, user, part, diff)));
+        self.listed_earliest = Some(self.listed_earliest.map_or(time, |e| e.min(time)));
+        if self.listed.len() - self.run_start > FOLD_AT {
+            let folded = self.folded.entry(time).or_default();
+            for (_, user, part, diff) in self.listed.drain(self.run_start..) {
+                folded
+                    .entry(user)
+                    .or_default()
+                    .fold(part, diff, shape, prune);
+            }
+            // The listed times left are those before the run.
+            self.listed_earliest = self.listed.iter().map(|(time, ..)| *time).min();
+        }
     }
 
-    /// Takes out the contributions of every time that `frontier` has passed, in time
-    /// order.
-    fn ready(&mut self, frontier: AntichainRef<u64>) -> Vec<(u64, Delta)> {
+    /// Takes out the contributions of every time that `frontier` has passed.
+    fn ready(&mut self, frontier: AntichainRef<u64>) -> Ready {
         for updates in self.held.release(frontier) {
             for ((user, part), time, diff) in updates {
                 self.fold(user, time, std::iter::once((part, diff)));
             }
         }
-        let mut ready = Vec::new();
-        while let Some(entry) = self.due.first_entry() {
-            if frontier.less_equal(entry.key()) {
+        let passed = |time: &u64| !frontier.less_equal(time);
+        let mut listed = Vec::new();
+        if self.listed_earliest.is_some_and(|time| passed(&time)) {
+            // Stable: a time's contributions stay in the order they came.
+            if !self.listed.is_sorted_by_key(|(time, ..)| *time) {
+                self.listed.sort_by_key(|(time, ..)| *time);
+            }
+            let cut = self.listed.partition_point(|(time, ..)| passed(time));
+            let later = self.listed.split_off(cut);
+            listed = std::mem::replace(&mut self.listed, later);
+            self.listed_earliest = self.listed.first().map(|(time, ..)| *time);
+            self.run_start = self.listed.len();
+        }
+        let mut folded = Vec::new();
+        while let Some(entry) = self.folded.first_entry() {
+            if !passed(entry.key()) {
                 break;
             }
-            ready.push(entry.remove_entry());
+            folded.push(entry.remove_entry());
         }
-        ready
+        Ready { listed, folded }
     }
 
     /// The earliest time of a pending contribution (or the start of its bucket).
     fn earliest(&self) -> Option<u64> {
-        let due = self.due.first_key_value().map(|(time, _)| *time);
-        due.into_iter().chain(self.held.earliest()).min()
-    }
-}
-
-/// The contributions of one time.
-///
-/// A live round has a time per record, and so a few contributions per time; a
-/// backfill has millions at one time, most of them to users it has already seen. A
-/// delta keeps its first contributions as they came and folds them per user once
-/// there are [`FOLD_AT`].
-#[derive(Default)]
-struct Delta {
-    few: Vec<(UserKey, Part, Accum)>,
-    folded: FxHashMap<UserKey, UserState>,
-}
-
-/// Contributions a delta keeps unfolded: more than one event brings (a live round's
-/// time usually has one event), and few enough that the property tests' small
-/// backfills take the folded path as well. Both paths give the same rows; the tests
-/// pass with every contribution folded and with none.
-const FOLD_AT: usize = 16;
-
-impl Delta {
-    /// Adds contributions of `user`; with `prune`, extreme values keep only the extreme.
-    fn add(
-        &mut self,
-        user: UserKey,
-        parts: impl Iterator<Item = (Part, Accum)>,
-        shape: &Shape,
-        prune: bool,
-    ) {
-        if self.folded.is_empty() && self.few.len() < FOLD_AT {
-            self.few
-                .extend(parts.map(|(part, diff)| (user, part, diff)));
-            return;
-        }
-        for (user, part, diff) in std::mem::take(&mut self.few) {
-            let folded = self.folded.entry(user).or_default();
-            folded.fold(part, diff, shape, prune);
-        }
-        let folded = self.folded.entry(user).or_default();
-        parts.for_each(|(part, diff)| folded.fold(part, diff, shape, prune));
+        let folded = self.folded.first_key_value().map(|(time, _)| *time);
+        let held = self.held.earliest();
+        self.listed_earliest
+            .into_iter()
+            .chain(folded)
+            .chain(held)
+            .min()
     }
 }
 
@@ -435,19 +468,49 @@ impl State {
         }
     }
 
-    /// Applies the contributions of `time` and records every row that changed.
+    /// Applies the contributions that are ready, time by time, and records every row
+    /// that changed.
+    fn apply(&mut self, ready: Ready, changes: &mut Changes) {
+        let mut listed = ready.listed.into_iter().peekable();
+        let mut folded = ready.folded.into_iter().peekable();
+        loop {
+            let next_listed = listed.peek().map(|(time, ..)| *time);
+            let next_folded = folded.peek().map(|(time, _)| *time);
+            let Some(time) = next_listed.into_iter().chain(next_folded).min() else {
+                break;
+            };
+            // At one time, the listed and the folded contributions may come in either
+            // order: the rows' changes at that time add up to the same.
+            if let Some((_, users)) = folded.next_if(|(t, _)| *t == time) {
+                self.apply_folded(users, time, changes);
+            }
+            let at_time = std::iter::from_fn(|| listed.next_if(|(t, ..)| *t == time));
+            self.apply_listed(
+                at_time.map(|(_, user, part, diff)| (user, part, diff)),
+                time,
+                changes,
+            );
+        }
+    }
+
+    /// Applies listed contributions of `time` one by one.
     ///
-    /// Unfolded contributions are applied one by one: two to the same row record its
-    /// first and second change at the same time, which add up to the one change (the
-    /// middle value is retracted as soon as it is inserted).
-    fn apply(&mut self, delta: Delta, time: u64, changes: &mut Changes) {
+    /// Two to the same row record its first and second change at the same time, which
+    /// add up to the one change (the middle value is retracted as soon as it is
+    /// inserted).
+    fn apply_listed(
+        &mut self,
+        listed: impl Iterator<Item = (UserKey, Part, Accum)>,
+        time: u64,
+        changes: &mut Changes,
+    ) {
         let shape = &self.shape;
         // A user's contributions come in together (one event's parts): one probe each.
-        let mut few = delta.few.into_iter().peekable();
-        while let Some(&(user, ..)) = few.peek() {
+        let mut listed = listed.peekable();
+        while let Some(&(user, ..)) = listed.peek() {
             let state = self.users.entry(user).or_default();
             let mut change = Change::new(user, time, shape, changes);
-            while let Some((_, part, diff)) = few.next_if(|(u, ..)| *u == user) {
+            while let Some((_, part, diff)) = listed.next_if(|(u, ..)| *u == user) {
                 match part {
                     Part::Linear(slot) => change.linear(state, slot, &diff),
                     Part::Events => change.events(state, diff.count as isize),
@@ -463,7 +526,17 @@ impl State {
                 self.users.remove(&user);
             }
         }
-        for (user, delta) in delta.folded {
+    }
+
+    /// Applies contributions of `time` folded per user.
+    fn apply_folded(
+        &mut self,
+        folded: FxHashMap<UserKey, UserState>,
+        time: u64,
+        changes: &mut Changes,
+    ) {
+        let shape = &self.shape;
+        for (user, delta) in folded {
             let state = self.users.entry(user).or_default();
             let mut change = Change::new(user, time, shape, changes);
             for (slot, diff) in &delta.linear {
