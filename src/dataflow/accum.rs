@@ -9,6 +9,9 @@ use differential_dataflow::difference::{Abelian, IsZero, Monoid, Multiply, Semig
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::plan::Projection;
+use crate::value::Value;
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Accum {
     pub count: i64,
@@ -22,6 +25,18 @@ impl Accum {
             count: 1,
             sum: value,
         }
+    }
+
+    /// An operand's value from these totals; `None` when undefined (the average of
+    /// nothing).
+    pub fn project(&self, projection: Projection) -> Option<Value> {
+        let number = match projection {
+            Projection::Count => Decimal::from(self.count),
+            Projection::Sum => self.sum,
+            Projection::Avg => self.sum.checked_div(Decimal::from(self.count))?,
+            Projection::Value => return None,
+        };
+        Some(Value::Number(number))
     }
 }
 

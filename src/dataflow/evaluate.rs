@@ -1,10 +1,12 @@
 //! The catalog's set algebra evaluated per user, in one reduce.
 //!
-//! Atoms are decided as close to their sources as possible: each family of sources has
-//! one stateless operator that turns a user's row into [`Fact::Exception`]s, one per
-//! atom over that row whose result differs from its default ([`Readers`]). A row change
-//! that flips no atom (a sixth purchase when the test is `> 5`) produces a retraction
-//! and an insertion of the same facts, which cancel before any state is touched. Atoms
+//! Atoms are decided as close to their sources as possible: a user's row becomes
+//! [`Fact::Exception`]s, one per atom over that row whose result differs from its
+//! default ([`Readers`]) — in the event sources' operator as it changes a row, and in
+//! one stateless operator per score model and for the attributes. A row change that
+//! flips no atom (a sixth purchase when the test is `> 5`) changes no fact: the event
+//! operator emits nothing for it, and elsewhere the retraction and insertion of the
+//! same facts cancel before any state is touched. Atoms
 //! that mention `now` get their facts from the temporal filter, and atoms over two
 //! operands are decided in the reduce from [`Fact::Operand`]s.
 //!

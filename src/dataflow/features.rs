@@ -25,6 +25,7 @@
 //! round folds the contributions of its own time, not those of every open window.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use differential_dataflow::difference::{IsZero, Multiply, Semigroup};
 use differential_dataflow::hashable::Hashable;
@@ -36,10 +37,11 @@ use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::CapabilitySet;
 use timely::progress::frontier::AntichainRef;
 
-use crate::plan::{EventSelection, Interval};
+use crate::plan::{EventSelection, Interval, Projection};
 use crate::value::Value;
 
 use super::accum::Accum;
+use super::evaluate::{Fact, Facts, Readers};
 use super::hold::{HeldBuckets, Keeping};
 use super::records::{Event, UserKey};
 use super::temporal::{restrict, window};
@@ -47,12 +49,40 @@ use super::timing::Timing;
 use super::values::Values;
 
 /// The selections of each event-source family, in slot order.
+#[derive(Default)]
 pub struct Selections {
-    pub linear: Vec<EventSelection>,
-    pub extreme: Vec<EventSelection>,
+    pub linear: Family,
+    pub extreme: Family,
     /// Whether each extreme selection is a `max` (else a `min`).
     pub maxima: Vec<bool>,
-    pub distinct: Vec<EventSelection>,
+    pub distinct: Family,
+}
+
+/// One family's selections, by slot.
+#[derive(Default)]
+pub struct Family {
+    pub selections: Vec<EventSelection>,
+    pub slots: Slots,
+}
+
+/// What is read from each slot of a family.
+#[derive(Clone, Default)]
+pub struct Slots {
+    /// Each slot's source in the plan: the facts of its rows are that source's.
+    pub sources: Vec<usize>,
+    /// Whether each slot's rows are wanted as rows (an atom on `now` reads them), not
+    /// only as facts.
+    pub rows: Vec<bool>,
+}
+
+impl Family {
+    /// Adds a selection of source `source`; returns its slot.
+    pub fn push(&mut self, selection: EventSelection, source: usize, rows: bool) -> u32 {
+        self.selections.push(selection);
+        self.slots.sources.push(source);
+        self.slots.rows.push(rows);
+        self.selections.len() as u32 - 1
+    }
 }
 
 /// A selection's slot within its family, and the user.
@@ -61,8 +91,11 @@ type SlotKey = (u32, UserKey);
 /// Rows of `(key, value)`, one per key at most.
 type Rows<'scope, K, V> = VecCollection<'scope, u64, (K, V)>;
 
-/// Every event source's rows, by family; `u32` is the selection's slot.
+/// Every event source's facts, and the rows wanted as rows, by family; `u32` is the
+/// selection's slot.
 pub struct Features<'scope> {
+    /// The facts that every slot's row gives ([`Readers`]).
+    pub facts: Facts<'scope>,
     /// The count and sum of each linear selection's events, per user.
     pub linear: Rows<'scope, SlotKey, Accum>,
     /// Each extreme selection's value, per user.
@@ -84,10 +117,15 @@ enum Part {
     Events,
 }
 
-/// How many selections each family has, and which extremes are maxima.
+/// What each family's slots are, and how their rows are read.
 #[derive(Clone)]
 struct Shape {
+    /// Whether each extreme selection is a `max`.
     maxima: Vec<bool>,
+    linear: Slots,
+    extreme: Slots,
+    distinct: Slots,
+    readers: Arc<Readers>,
 }
 
 impl Shape {
@@ -102,10 +140,12 @@ impl Shape {
     }
 }
 
-/// Maintains every selection of `selections` over `events`.
+/// Maintains every selection of `selections` over `events`; its rows' facts are read by
+/// `readers`.
 pub fn event_features<'scope>(
     events: VecCollection<'scope, u64, (UserKey, Event)>,
     selections: Selections,
+    readers: Arc<Readers>,
     timing: Timing,
 ) -> Features<'scope> {
     let scope = events.inner.scope();
@@ -117,9 +157,14 @@ pub fn event_features<'scope>(
     let (mut extreme_out, extreme) = builder.new_output();
     let (mut distinct_out, distinct) = builder.new_output();
     let (mut known_out, known) = builder.new_output();
+    let (mut facts_out, facts) = builder.new_output();
     builder.build(move |_initial| {
         let shape = Shape {
             maxima: selections.maxima.clone(),
+            linear: selections.linear.slots.clone(),
+            extreme: selections.extreme.slots.clone(),
+            distinct: selections.distinct.slots.clone(),
+            readers,
         };
         // A held contribution is one event's window end: two meet only for a user's
         // events of the same second, and released ones are folded per user anyway.
@@ -128,7 +173,7 @@ pub fn event_features<'scope>(
         let mut state = State::new(shape);
         let mut parts = Vec::new();
         // One capability set per output, covering every pending time.
-        let mut capabilities: [CapabilitySet<u64>; 4] = Default::default();
+        let mut capabilities: [CapabilitySet<u64>; 5] = Default::default();
         move |frontiers| {
             input.for_each(|capability, updates| {
                 for (port, held) in capabilities.iter_mut().enumerate() {
@@ -161,6 +206,9 @@ pub fn event_features<'scope>(
                 if !changes.known.is_empty() {
                     known_out.activate().give(&at(3), &mut changes.known);
                 }
+                if !changes.facts.is_empty() {
+                    facts_out.activate().give(&at(4), &mut changes.facts);
+                }
             }
             // Hold capabilities only for what is still pending: an idle operator holds
             // none, and adds nothing to a round's progress tracking.
@@ -175,6 +223,7 @@ pub fn event_features<'scope>(
         }
     });
     Features {
+        facts: facts.as_collection(),
         linear: linear.as_collection(),
         extreme: extreme.as_collection(),
         distinct: distinct.as_collection(),
@@ -203,7 +252,7 @@ fn contributions(
             .filter(|(at, _)| timing.observes(*at))
             .map(move |(at, insert)| (at, if insert { diff } else { -diff }))
     };
-    for (slot, selection) in admitted(event, &selections.linear) {
+    for (slot, selection) in admitted(event, &selections.linear.selections) {
         let amount = match selection.field.map(|f| event.field(f)) {
             Some(value) => match value.as_ref() {
                 Value::Number(n) => *n,
@@ -215,13 +264,13 @@ fn contributions(
             parts.push((Part::Linear(slot), at, Accum::one(amount).multiply(&diff)));
         }
     }
-    for (slot, selection) in admitted(event, &selections.extreme) {
+    for (slot, selection) in admitted(event, &selections.extreme.selections) {
         let value = field_value(event, selection);
         for (at, diff) in restricted(selection) {
             parts.push((Part::Extreme(slot, value.clone()), at, count(diff)));
         }
     }
-    for (slot, selection) in admitted(event, &selections.distinct) {
+    for (slot, selection) in admitted(event, &selections.distinct.selections) {
         let value = field_value(event, selection);
         for (at, diff) in restricted(selection) {
             parts.push((Part::Distinct(slot, value.clone()), at, count(diff)));
@@ -451,13 +500,14 @@ struct State {
     shape: Shape,
 }
 
-/// The rows that changed, as updates.
+/// The rows that changed (those wanted as rows), and their facts, as updates.
 #[derive(Default)]
 struct Changes {
     linear: Vec<((SlotKey, Accum), u64, isize)>,
     extreme: Vec<((SlotKey, Value), u64, isize)>,
     distinct: Vec<((SlotKey, isize), u64, isize)>,
     known: Vec<(UserKey, u64, isize)>,
+    facts: Vec<((UserKey, Fact), u64, isize)>,
 }
 
 impl State {
@@ -580,8 +630,8 @@ impl<'a> Change<'a> {
         let before = (!total.is_zero()).then(|| total.clone());
         total.plus_equals(diff);
         let after = (!total.is_zero()).then(|| total.clone());
-        let key = (slot, self.user);
-        changed(&mut self.changes.linear, key, before, after, self.time);
+        let read = |total: &Accum, projection| total.project(projection);
+        self.row(LINEAR, slot, before, after, read);
     }
 
     fn values(&mut self, state: &mut UserState, index: u32, change: impl FnOnce(&mut Values)) {
@@ -592,16 +642,54 @@ impl<'a> Change<'a> {
             let before = values.extreme(greatest).cloned();
             change(values);
             let after = values.extreme(greatest).cloned();
-            let key = (index, self.user);
-            changed(&mut self.changes.extreme, key, before, after, self.time);
+            let read = |value: &Value, _| Some(value.clone());
+            self.row(EXTREME, index, before, after, read);
         } else {
             let count =
                 |values: &Values| (values.present() > 0).then_some(values.present() as isize);
             let before = count(values);
             change(values);
             let after = count(values);
-            let key = (index - extremes, self.user);
-            changed(&mut self.changes.distinct, key, before, after, self.time);
+            let read = |count: &isize, _| Some(Value::Number(Decimal::from(*count as i64)));
+            self.row(DISTINCT, index - extremes, before, after, read);
+        }
+    }
+
+    /// Records the change of `slot`'s row from `before` to `after` (`None`: no row):
+    /// the change of the facts it gives (none when it flips no atom), and the rows
+    /// themselves where they are wanted. `family` picks the family's slots and rows,
+    /// and `read` reads a row as an operand's projection.
+    fn row<V: PartialEq>(
+        &mut self,
+        family: FamilyOutput<V>,
+        slot: u32,
+        before: Option<V>,
+        after: Option<V>,
+        read: impl Fn(&V, Projection) -> Option<Value>,
+    ) {
+        if before == after {
+            return;
+        }
+        let (slots_of, rows_of) = family;
+        let slots = slots_of(self.shape);
+        let source = slots.sources[slot as usize];
+        let readers = &self.shape.readers;
+        let facts = |row: Option<&V>| match row {
+            Some(row) => readers.facts(source, |projection| read(row, projection)),
+            None => Vec::new(),
+        };
+        let (old, new) = (facts(before.as_ref()), facts(after.as_ref()));
+        if old != new {
+            let (user, time) = (self.user, self.time);
+            let out = &mut self.changes.facts;
+            out.extend(old.into_iter().map(|fact| ((user, fact), time, -1)));
+            out.extend(new.into_iter().map(|fact| ((user, fact), time, 1)));
+        }
+        if slots.rows[slot as usize] {
+            let rows = rows_of(self.changes);
+            let key = (slot, self.user);
+            rows.extend(before.map(|old| ((key, old), self.time, -1)));
+            rows.extend(after.map(|new| ((key, new), self.time, 1)));
         }
     }
 
@@ -616,23 +704,15 @@ impl<'a> Change<'a> {
     }
 }
 
-/// Records the change of `key`'s row from `before` to `after`, if it changed.
-fn changed<V: PartialEq>(
-    out: &mut Vec<((SlotKey, V), u64, isize)>,
-    key: SlotKey,
-    before: Option<V>,
-    after: Option<V>,
-    time: u64,
-) {
-    if before != after {
-        if let Some(old) = before {
-            out.push(((key, old), time, -1));
-        }
-        if let Some(new) = after {
-            out.push(((key, new), time, 1));
-        }
-    }
-}
+/// How [`Change::row`] finds a family's slots and its rows of values `V`.
+type FamilyOutput<V> = (
+    fn(&Shape) -> &Slots,
+    fn(&mut Changes) -> &mut Vec<((SlotKey, V), u64, isize)>,
+);
+
+const LINEAR: FamilyOutput<Accum> = (|shape| &shape.linear, |changes| &mut changes.linear);
+const EXTREME: FamilyOutput<Value> = (|shape| &shape.extreme, |changes| &mut changes.extreme);
+const DISTINCT: FamilyOutput<isize> = (|shape| &shape.distinct, |changes| &mut changes.distinct);
 
 /// The selections of a family that `event` counts for, with their slots.
 fn admitted<'a>(

@@ -55,12 +55,21 @@ pub type Memberships<'scope> = Arranged<'scope, TraceAgent<ValSpine<UserKey, u32
 /// Builds the dataflow for `plan` over `inputs`.
 pub fn render<'scope>(plan: &Plan, inputs: Inputs<'scope>) -> Memberships<'scope> {
     let scope = inputs.events.scope();
-    let mut sources = Sources::render(&plan.sources, &inputs);
-    let mut facts = sources.facts(&Arc::new(Readers::new(plan)));
-    for (index, atom) in plan.atoms.iter().enumerate() {
-        if atom.mentions_now() && atom_is_used(plan, index) {
-            facts.push(now_facts(plan, index, &mut sources, inputs.timing));
+    let on_now: Vec<usize> = (0..plan.atoms.len())
+        .filter(|&index| plan.atoms[index].mentions_now() && atom_is_used(plan, index))
+        .collect();
+    // The sources an atom on `now` reads are wanted as rows; the rest only as facts.
+    let mut rows = vec![false; plan.sources.len()];
+    for &index in &on_now {
+        for &operand in &plan.atoms[index].operands {
+            rows[plan.operands[operand].source] = true;
         }
+    }
+    let readers = Arc::new(Readers::new(plan));
+    let mut sources = Sources::render(&plan.sources, &inputs, &readers, &rows);
+    let mut facts = sources.facts(&readers);
+    for index in on_now {
+        facts.push(now_facts(plan, index, &mut sources, inputs.timing));
     }
     evaluate(
         plan,

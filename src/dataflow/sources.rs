@@ -1,13 +1,14 @@
 //! Rendering of [`Source`]s: per-user state, delivered to the evaluation as [`Fact`]s.
 //!
-//! Every event source is maintained by one operator (`features`), whose rows come out
-//! by family (linear, extreme, distinct), tagged with the selection's slot. Each
-//! family's rows become the facts the evaluation reads in one stateless operator (see
-//! `evaluate`).
+//! Every event source is maintained by one operator (`features`), which also reads the
+//! facts the evaluation needs from each row that changes (see `evaluate`): a change
+//! that flips no atom leaves the operator as nothing at all.
 //!
 //! Only atoms that mention `now` need an operand as a collection of its own (the
-//! temporal filter places its changes in time); [`Sources::operand_rows`] renders those
-//! on demand, so a catalog without them pays for no per-operand operators.
+//! temporal filter places its changes in time). The event sources they read also come
+//! out of the operator as rows, by family (linear, extreme, distinct) and tagged with
+//! the selection's slot; [`Sources::operand_rows`] renders those on demand, so a
+//! catalog without them pays for no per-operand operators.
 
 use std::cmp::Reverse;
 use std::collections::HashMap;
@@ -16,7 +17,7 @@ use std::sync::Arc;
 use differential_dataflow::VecCollection;
 use rust_decimal::Decimal;
 
-use crate::plan::{Operand, Projection, Source};
+use crate::plan::{Operand, Source};
 use crate::value::{Text, Value};
 
 use super::accum::Accum;
@@ -48,7 +49,10 @@ pub struct Sources<'a, 'scope> {
     sources: &'a [Source],
     inputs: Inputs<'scope>,
     slots: Vec<Slot>,
-    /// Accumulated count and sum per `(slot, user)` of the linear family.
+    /// The facts of every event source's rows.
+    event_facts: Facts<'scope>,
+    /// Accumulated count and sum per `(slot, user)` of the linear family (of the slots
+    /// whose rows are wanted, as for the other families).
     linear: SlotRows<'scope, Accum>,
     /// Each extreme selection's value per `(slot, user)`.
     extreme: SlotRows<'scope, Value>,
@@ -62,39 +66,47 @@ pub struct Sources<'a, 'scope> {
 }
 
 impl<'a, 'scope> Sources<'a, 'scope> {
-    /// Renders the event families of `sources` (the rest is read from the inputs).
-    pub fn render(sources: &'a [Source], inputs: &Inputs<'scope>) -> Self {
+    /// Renders the event families of `sources` (the rest is read from the inputs),
+    /// their facts as `readers` read them, and as rows those sources where `rows` is
+    /// set (by source index).
+    pub fn render(
+        sources: &'a [Source],
+        inputs: &Inputs<'scope>,
+        readers: &Arc<Readers>,
+        rows: &[bool],
+    ) -> Self {
         let mut slots = Vec::with_capacity(sources.len());
-        let mut selections = Selections {
-            linear: Vec::new(),
-            extreme: Vec::new(),
-            maxima: Vec::new(),
-            distinct: Vec::new(),
-        };
-        for source in sources {
+        let mut selections = Selections::default();
+        for (index, source) in sources.iter().enumerate() {
             let slot = match source {
                 Source::Linear(sel) => {
-                    selections.linear.push(sel.clone());
-                    Slot::Linear(selections.linear.len() as u32 - 1)
+                    Slot::Linear(selections.linear.push(sel.clone(), index, rows[index]))
                 }
                 Source::Extreme { max, selection } => {
-                    selections.extreme.push(selection.clone());
                     selections.maxima.push(*max);
-                    Slot::Extreme(selections.extreme.len() as u32 - 1)
+                    let slot = selections
+                        .extreme
+                        .push(selection.clone(), index, rows[index]);
+                    Slot::Extreme(slot)
                 }
                 Source::Distinct(sel) => {
-                    selections.distinct.push(sel.clone());
-                    Slot::Distinct(selections.distinct.len() as u32 - 1)
+                    Slot::Distinct(selections.distinct.push(sel.clone(), index, rows[index]))
                 }
                 Source::Score(_) | Source::Attr(_) => Slot::Input,
             };
             slots.push(slot);
         }
-        let features = event_features(inputs.events.clone(), selections, inputs.timing);
+        let features = event_features(
+            inputs.events.clone(),
+            selections,
+            readers.clone(),
+            inputs.timing,
+        );
         Sources {
             sources,
             inputs: inputs.clone(),
             slots,
+            event_facts: features.facts,
             linear: features.linear,
             extreme: features.extreme,
             distinct: features.distinct,
@@ -110,33 +122,10 @@ impl<'a, 'scope> Sources<'a, 'scope> {
         let universe = total_per_key(self.presence(), "Universe", |count| {
             (*count > 0).then_some(())
         });
-        let mut facts = vec![universe.map(|(user, ())| (user, Fact::Known))];
-        let read = |family: &[u32]| family.iter().any(|&s| readers.reads(s as usize));
-        let linear_sources = self.family_sources(|slot| matches!(slot, Slot::Linear(_)));
-        if read(&linear_sources) {
-            let project = |totals: &Accum, projection| project(totals, projection);
-            facts.push(family_facts(&self.linear, linear_sources, readers, project));
-        }
-        let extreme_sources = self.family_sources(|slot| matches!(slot, Slot::Extreme(_)));
-        if read(&extreme_sources) {
-            let project = |value: &Value, _| Some(value.clone());
-            facts.push(family_facts(
-                &self.extreme,
-                extreme_sources,
-                readers,
-                project,
-            ));
-        }
-        let distinct_sources = self.family_sources(|slot| matches!(slot, Slot::Distinct(_)));
-        if read(&distinct_sources) {
-            let project = |count: &isize, _| Some(Value::Number(Decimal::from(*count as i64)));
-            facts.push(family_facts(
-                &self.distinct,
-                distinct_sources,
-                readers,
-                project,
-            ));
-        }
+        let mut facts = vec![
+            universe.map(|(user, ())| (user, Fact::Known)),
+            self.event_facts.clone(),
+        ];
         let columns: Vec<(usize, usize)> = (self.sources.iter().enumerate())
             .filter_map(|(index, source)| match source {
                 Source::Attr(column) if readers.reads(index) => Some((index, *column)),
@@ -168,13 +157,6 @@ impl<'a, 'scope> Sources<'a, 'scope> {
         facts
     }
 
-    /// The source index of each slot of a family, in slot order.
-    fn family_sources(&self, in_family: impl Fn(Slot) -> bool) -> Vec<u32> {
-        (0..self.slots.len() as u32)
-            .filter(|&index| in_family(self.slots[index as usize]))
-            .collect()
-    }
-
     /// Every known user, once per row that makes them known (for atoms on `now` alone).
     pub fn presence(&self) -> VecCollection<'scope, u64, UserKey> {
         let scope = self.known.scope();
@@ -188,13 +170,14 @@ impl<'a, 'scope> Sources<'a, 'scope> {
         )
     }
 
-    /// An operand's values as a collection, one row per user that has one.
+    /// An operand's values as a collection, one row per user that has one. An event
+    /// source's operand needs its rows rendered ([`Sources::render`]'s `rows`).
     pub fn operand_rows(&mut self, operand: &Operand) -> Values<'scope> {
         let projection = operand.projection;
         match (self.slots[operand.source], &self.sources[operand.source]) {
             (Slot::Linear(slot), _) => self.linear.clone().flat_map(move |((s, user), totals)| {
                 let value = if s == slot {
-                    project(&totals, projection)
+                    totals.project(projection)
                 } else {
                     None
                 };
@@ -249,35 +232,4 @@ impl<'a, 'scope> Sources<'a, 'scope> {
             })
             .clone()
     }
-}
-
-/// The facts of one family's rows; `sources` maps the family's slots to source
-/// indexes, and `project` reads a row's value as an operand's projection.
-fn family_facts<'scope, V>(
-    rows: &SlotRows<'scope, V>,
-    sources: Vec<u32>,
-    readers: &Arc<Readers>,
-    project: impl Fn(&V, Projection) -> Option<Value> + 'static,
-) -> Facts<'scope>
-where
-    V: Clone + 'static,
-{
-    let readers = readers.clone();
-    rows.clone().flat_map(move |((slot, user), row)| {
-        let source = sources[slot as usize] as usize;
-        let facts = readers.facts(source, |projection| project(&row, projection));
-        facts.into_iter().map(move |fact| (user, fact))
-    })
-}
-
-/// An operand's value from a linear source's totals; `None` when undefined (the average
-/// of nothing).
-pub fn project(totals: &Accum, projection: Projection) -> Option<Value> {
-    let number = match projection {
-        Projection::Count => Decimal::from(totals.count),
-        Projection::Sum => totals.sum,
-        Projection::Avg => totals.sum.checked_div(Decimal::from(totals.count))?,
-        Projection::Value => return None,
-    };
-    Some(Value::Number(number))
 }
