@@ -2,16 +2,15 @@
 //! backfill's time, as a batch run does, and worker 0 gets the fingerprint of every
 //! event so that a later `retract_event` can be checked against what exists.
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use rustc_hash::FxHasher;
 use timely::worker::Worker;
 
 use crate::dataflow::{Event, ScoreRecord, Timing, UserKey, UserRecord};
 use crate::io::error::InputError;
 use crate::io::load::RowSink;
 use crate::live::frontier::{MAX_LIVE_SECONDS, TICKS_PER_SECOND};
+use crate::live::ledger::fingerprint;
 use crate::plan::Plan;
 
 use super::batch::{BatchInput, OnError};
@@ -125,14 +124,6 @@ pub fn load_backfill(
         fingerprints,
         rejects,
     })
-}
-
-/// The identity of an event for matching a later `retract_event`.
-pub fn fingerprint(user: UserKey, event: &Event) -> u64 {
-    let mut hasher = FxHasher::default();
-    user.hash(&mut hasher);
-    event.hash(&mut hasher);
-    hasher.finish()
 }
 
 /// A backfill sink that also notes each event's fingerprint.

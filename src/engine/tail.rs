@@ -29,12 +29,13 @@ use crate::io::error::{InputError, RowError};
 use crate::live::changelog::{Change, ChangeLog, LogFormat, LogHeader, Round};
 use crate::live::follow::{Follower, Position};
 use crate::live::frontier::{ClockKind, Frontier, MAX_LIVE_SECONDS, TICKS_PER_SECOND};
+use crate::live::ledger::Ledger;
 use crate::live::prefetch::{self, parse_lines, ParsedLine, Poll};
 use crate::live::record::{LiveRecord, RecordParser};
 use crate::live::rejects::Rejects;
 use crate::plan::Plan;
 
-use super::backfill::{backfill_then_serve, fingerprint, Loaded};
+use super::backfill::{backfill_then_serve, Loaded};
 use super::batch::{BatchInput, OnError};
 use super::cluster::{execute, ClusterError, Workers};
 use super::control::Control;
@@ -160,8 +161,9 @@ struct Live<'c> {
     incarnations: FxHashMap<String, u64>,
     /// Keys given their id string since the backfill.
     named: FxHashSet<UserKey>,
-    /// Events present, by fingerprint, with their multiplicity.
-    events: FxHashMap<u64, u32>,
+    /// What the records established, for checking retractions: used here while
+    /// replaying, then by the reading thread.
+    ledger: Ledger,
     /// Users rows are ordered after every backfill row, in arrival order.
     next_seq: u64,
     /// Changes at or after the frontier, held until it passes them.
@@ -187,10 +189,6 @@ impl<'c> Live<'c> {
         loaded: Loaded,
     ) -> Live<'c> {
         let start = loaded.time.map_or(0, |t| (t + 1) * TICKS_PER_SECOND);
-        let mut events = FxHashMap::default();
-        for fingerprint in loaded.fingerprints {
-            *events.entry(fingerprint).or_insert(0) += 1;
-        }
         Live {
             catalog,
             options,
@@ -202,7 +200,7 @@ impl<'c> Live<'c> {
             backfill_rejects: loaded.rejects,
             incarnations: FxHashMap::default(),
             named: FxHashSet::default(),
-            events,
+            ledger: Ledger::new(loaded.fingerprints),
             next_seq: 1 << 63,
             pending: Vec::new(),
             collisions: Vec::new(),
@@ -266,7 +264,8 @@ impl<'c> Live<'c> {
         let poll_interval = self.options.poll_interval;
         let read = follower.positions().clone();
         std::thread::scope(|scope| {
-            let polls = prefetch::start(scope, catalog, follower, poll_interval);
+            let ledger = std::mem::take(&mut self.ledger);
+            let polls = prefetch::start(scope, catalog, follower, ledger, poll_interval);
             self.follow(worker, &mut log, &mut rejects, &polls, read)
         })
     }
@@ -317,7 +316,8 @@ impl<'c> Live<'c> {
         rounds: &[Round],
     ) -> anyhow::Result<()> {
         for round in rounds {
-            let lines = parse_lines(&mut self.parser, follower.read_to(&round.moved)?);
+            let read = follower.read_to(&round.moved)?;
+            let lines = parse_lines(&mut self.parser, &mut self.ledger, read);
             self.apply(lines, None)?;
             self.frontier.set(round.frontier);
             worker.step();
@@ -378,17 +378,12 @@ impl<'c> Live<'c> {
             }
             LiveRecord::Event(row) => {
                 let (user, event) = self.event(row);
-                *self.events.entry(fingerprint(user, &event)).or_insert(0) += 1;
                 self.segmentation.event(user, event, at, 1);
                 self.counts.events += 1;
             }
+            // The ledger admitted it: it matches an event present.
             LiveRecord::RetractEvent(row) => {
                 let (user, event) = self.event(row);
-                let print = fingerprint(user, &event);
-                match self.events.get_mut(&print) {
-                    Some(count) if *count > 0 => *count -= 1,
-                    _ => return Err(RowError::row("no earlier identical event to retract")),
-                }
                 self.segmentation.event(user, event, at, -1);
             }
             LiveRecord::User(row) => {

@@ -3,6 +3,7 @@
 pub mod changelog;
 pub mod follow;
 pub mod frontier;
+pub mod ledger;
 pub mod prefetch;
 pub mod record;
 pub mod rejects;

@@ -1,0 +1,117 @@
+//! [`Ledger`]: what a live run's records have established, for checking retractions.
+//!
+//! A `retract_event` must match an earlier identical event of the same user (one that
+//! the backfill or an earlier record brought, and that no other retraction took), or
+//! the engine would subtract an event it never counted. That takes a map of every
+//! event present, by fingerprint — a hash probe into millions of entries per record.
+//! The ledger is kept by whoever parses the records in order: the reading thread in a
+//! live run (`live::prefetch`), so that worker 0, which also feeds the dataflow and
+//! does its share of the work, only applies them.
+//!
+//! A user's events are fingerprinted with the user's current key, which changes when
+//! the id is erased (`delete_user`): the events of an erased user can no longer be
+//! retracted. So the ledger counts each id's erasures, as the applying side does to
+//! key its records (`engine::tail`); both see the same records in the same order.
+
+use std::hash::{Hash, Hasher};
+
+use rustc_hash::{FxHashMap, FxHasher};
+
+use crate::data::EventRow;
+use crate::dataflow::{user_key_in, Event, UserKey};
+use crate::io::error::RowError;
+
+use super::record::LiveRecord;
+
+/// Every event present, by fingerprint, and how many times each id was erased.
+#[derive(Default)]
+pub struct Ledger {
+    events: FxHashMap<u64, u32>,
+    erasures: FxHashMap<String, u64>,
+}
+
+impl Ledger {
+    /// A ledger of the backfill's events, by fingerprint ([`fingerprint`]).
+    pub fn new(backfill: Vec<u64>) -> Ledger {
+        let mut events = FxHashMap::with_capacity_and_hasher(backfill.len(), Default::default());
+        for print in backfill {
+            *events.entry(print).or_insert(0) += 1;
+        }
+        Ledger {
+            events,
+            erasures: FxHashMap::default(),
+        }
+    }
+
+    /// Notes `record`, or refuses it: a retraction that matches no event present.
+    pub fn admit(&mut self, record: &LiveRecord) -> Result<(), RowError> {
+        match record {
+            LiveRecord::Event(row) => *self.events.entry(self.print(row)).or_insert(0) += 1,
+            LiveRecord::RetractEvent(row) => match self.events.get_mut(&self.print(row)) {
+                Some(count) if *count > 0 => *count -= 1,
+                _ => return Err(RowError::row("no earlier identical event to retract")),
+            },
+            LiveRecord::DeleteUser(id) => *self.erasures.entry(id.clone()).or_insert(0) += 1,
+            LiveRecord::User(_) | LiveRecord::Score(_) | LiveRecord::Clock(_) => {}
+        }
+        Ok(())
+    }
+
+    /// The fingerprint of an event row of the id's current incarnation.
+    fn print(&self, row: &EventRow) -> u64 {
+        let erasures = self.erasures.get(&row.user_id).copied().unwrap_or(0);
+        let event = Event::new(row.ts, row.kind.clone(), row.fields.clone());
+        fingerprint(user_key_in(&row.user_id, erasures), &event)
+    }
+}
+
+/// The identity of an event for matching a later `retract_event`.
+pub fn fingerprint(user: UserKey, event: &Event) -> u64 {
+    let mut hasher = FxHasher::default();
+    user.hash(&mut hasher);
+    event.hash(&mut hasher);
+    hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::Value;
+
+    fn row(user: &str, ts: u64, amount: &str) -> EventRow {
+        EventRow {
+            user_id: user.into(),
+            ts,
+            kind: "purchase".into(),
+            fields: vec![Value::Number(amount.parse().unwrap())],
+        }
+    }
+
+    #[test]
+    fn a_retraction_takes_one_earlier_identical_event_of_the_current_incarnation() {
+        let backfilled = row("u1", 5, "10");
+        let event = Event::new(5, "purchase".into(), backfilled.fields.clone());
+        let mut ledger = Ledger::new(vec![fingerprint(user_key_in("u1", 0), &event)]);
+        let retract = |r: &EventRow| LiveRecord::RetractEvent(r.clone());
+        // The backfill's event, once.
+        assert_eq!(ledger.admit(&retract(&backfilled)), Ok(()));
+        assert!(ledger.admit(&retract(&backfilled)).is_err());
+        // Another amount, time or user is another event.
+        let live = row("u1", 6, "10");
+        assert!(ledger.admit(&retract(&live)).is_err());
+        ledger.admit(&LiveRecord::Event(live.clone())).unwrap();
+        ledger.admit(&LiveRecord::Event(live.clone())).unwrap();
+        assert!(ledger.admit(&retract(&row("u2", 6, "10"))).is_err());
+        assert_eq!(ledger.admit(&retract(&live)), Ok(()));
+        // Erasing the user leaves its earlier events out of reach.
+        ledger.admit(&LiveRecord::DeleteUser("u1".into())).unwrap();
+        let refused = ledger.admit(&retract(&live)).unwrap_err();
+        assert!(
+            refused.reason.contains("no earlier identical event"),
+            "{}",
+            refused.reason
+        );
+        ledger.admit(&LiveRecord::Event(live.clone())).unwrap();
+        assert_eq!(ledger.admit(&retract(&live)), Ok(()));
+    }
+}
