@@ -8,8 +8,9 @@
 //! user; a live round's time has a few). Once the input frontier has passed a time,
 //! the operator applies that time's contributions to each user's state — a
 //! `(count, sum)` per linear selection, the multiset of values per extreme or distinct
-//! selection, the number of events — and emits each row whose value changed, at that
-//! time.
+//! selection, the number of events — and, for each row whose value changed, emits at
+//! that time the change of the facts the evaluation reads from it (nothing when no
+//! atom flips), and the row itself where an atom on `now` needs it.
 //!
 //! Why one operator? The same work as a chain of differential operators (a fan-out,
 //! three holds for window retractions, three local combiners, totals per key, an
