@@ -44,6 +44,7 @@ use crate::value::Value;
 use super::accum::Accum;
 use super::evaluate::{Fact, Facts, Readers};
 use super::hold::{HeldBuckets, Keeping};
+use super::prefetch::prefetch_slice;
 use super::records::{Event, UserKey};
 use super::temporal::{restrict, window};
 use super::timing::Timing;
@@ -509,6 +510,20 @@ impl UserState {
         }
     }
 
+    /// Asks for the cache lines of the parts.
+    fn prefetch_parts(&self) {
+        prefetch_slice(&self.parts);
+    }
+
+    /// Asks for the cache lines of the value multisets.
+    fn prefetch_values(&self) {
+        for (_, part) in &self.parts {
+            if let PartState::Values(values) = part {
+                values.prefetch();
+            }
+        }
+    }
+
     /// Drops the parts left without data.
     fn tidy(&mut self) {
         self.parts.retain(|(_, part)| match part {
@@ -517,6 +532,13 @@ impl UserState {
         });
     }
 }
+
+/// How many users ahead [`State::apply`] asks for a state's parts, and for its values:
+/// far enough for a miss to be served meanwhile, and apart so that the second finds
+/// the parts the first asked for. (Asking for groups of eight users at once, so that
+/// the map probes' misses overlap, measured no better.)
+const FETCH_PARTS_AHEAD: usize = 8;
+const FETCH_VALUES_AHEAD: usize = 4;
 
 /// Every user's state on this worker: what the rows are computed from.
 struct State {
@@ -545,60 +567,68 @@ impl State {
     /// Applies the contributions that are ready, time by time, and records every row
     /// that changed.
     fn apply(&mut self, ready: Ready, changes: &mut Changes) {
-        let mut listed = ready.listed.into_iter().peekable();
+        // One event's contributions come in together: one probe for each run of a
+        // user's contributions at one time.
+        let runs: Vec<_> = ready
+            .listed
+            .chunk_by(|(t1, u1, ..), (t2, u2, ..)| t1 == t2 && u1 == u2)
+            .collect();
         let mut folded = ready.folded.into_iter().peekable();
-        loop {
-            let next_listed = listed.peek().map(|(time, ..)| *time);
-            let next_folded = folded.peek().map(|(time, _)| *time);
-            let Some(time) = next_listed.into_iter().chain(next_folded).min() else {
-                break;
-            };
+        for (at, run) in runs.iter().enumerate() {
+            let (time, user, ..) = run[0];
             // At one time, the listed and the folded contributions may come in either
             // order: the rows' changes at that time add up to the same.
-            if let Some((_, users)) = folded.next_if(|(t, _)| *t == time) {
+            while let Some((time, users)) = folded.next_if(|(t, _)| *t <= time) {
                 self.apply_folded(users, time, changes);
             }
-            let at_time = std::iter::from_fn(|| listed.next_if(|(t, ..)| *t == time));
-            self.apply_listed(
-                at_time.map(|(_, user, part, diff)| (user, part, diff)),
-                time,
-                changes,
-            );
+            // Each user's state is a few cache misses deep (the map's entry, the
+            // parts, the values): ask for the next users' while applying this one.
+            if let Some(&[(_, ahead, ..), ..]) = runs.get(at + FETCH_PARTS_AHEAD) {
+                if let Some(state) = self.users.get(ahead) {
+                    state.prefetch_parts();
+                }
+            }
+            if let Some(&[(_, ahead, ..), ..]) = runs.get(at + FETCH_VALUES_AHEAD) {
+                if let Some(state) = self.users.get(ahead) {
+                    state.prefetch_values();
+                }
+            }
+            self.apply_run(user, time, run, changes);
+        }
+        for (time, users) in folded {
+            self.apply_folded(users, time, changes);
         }
     }
 
-    /// Applies listed contributions of `time` one by one.
+    /// Applies the listed contributions of `user` at `time` one by one.
     ///
     /// Two to the same row record its first and second change at the same time, which
     /// add up to the one change (the middle value is retracted as soon as it is
     /// inserted).
-    fn apply_listed(
+    fn apply_run(
         &mut self,
-        listed: impl Iterator<Item = (UserKey, Part, Accum)>,
+        user: UserKey,
         time: u64,
+        run: &[(u64, UserKey, Part, Accum)],
         changes: &mut Changes,
     ) {
         let shape = &self.shape;
-        // A user's contributions come in together (one event's parts): one probe each.
-        let mut listed = listed.peekable();
-        while let Some(&(user, ..)) = listed.peek() {
-            let state = self.users.entry(user).or_default();
-            let mut change = Change::new(user, time, shape, changes);
-            while let Some((_, part, diff)) = listed.next_if(|(u, ..)| *u == user) {
-                match part {
-                    Part::Linear(slot) => change.linear(state, slot, &diff),
-                    Part::Events => change.events(state, diff.count as isize),
-                    Part::Extreme(_, ref value) | Part::Distinct(_, ref value) => {
-                        let index = shape.values_index(&part);
-                        let count = diff.count as isize;
-                        change.values(state, index, |v| v.add(value.clone(), count));
-                    }
+        let state = self.users.entry(user).or_default();
+        let mut change = Change::new(user, time, shape, changes);
+        for (_, _, part, diff) in run {
+            match part {
+                Part::Linear(slot) => change.linear(state, *slot, diff),
+                Part::Events => change.events(state, diff.count as isize),
+                Part::Extreme(_, value) | Part::Distinct(_, value) => {
+                    let index = shape.values_index(part);
+                    let count = diff.count as isize;
+                    change.values(state, index, |v| v.add(value.clone(), count));
                 }
             }
-            state.tidy();
-            if state.is_empty() {
-                self.users.remove(&user);
-            }
+        }
+        state.tidy();
+        if state.is_empty() {
+            self.users.remove(&user);
         }
     }
 

@@ -12,6 +12,7 @@ mod features;
 mod hold;
 mod least;
 mod named;
+mod prefetch;
 mod records;
 #[cfg(test)]
 mod rounds;

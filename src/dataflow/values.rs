@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 
 use crate::value::Value;
 
+use super::prefetch::prefetch_slice;
+
 /// Values kept in a sorted vector up to this many, in a B-tree beyond: an insertion
 /// into the vector moves at most a few kilobytes, and the vector takes about half the
 /// B-tree's space per value.
@@ -105,6 +107,13 @@ impl Values {
             std::cmp::Ordering::Greater => {}
             std::cmp::Ordering::Equal => self.add(value, diff),
             std::cmp::Ordering::Less => {}
+        }
+    }
+
+    /// Asks for the cache lines of the values, for a caller about to read them.
+    pub fn prefetch(&self) {
+        if let Entries::Few(entries) = &self.entries {
+            prefetch_slice(entries);
         }
     }
 
