@@ -17,6 +17,7 @@ use timely::worker::Worker;
 
 use crate::catalog::ir::Catalog;
 use crate::data::EventRow;
+use crate::dataflow::{Event, UserKey};
 use crate::engine::backfill::backfill_then_serve;
 use crate::engine::batch::{BatchInput, OnError};
 use crate::engine::cluster::{execute, Workers};
@@ -149,19 +150,19 @@ impl Driver {
         }
     }
 
-    /// Applies `count` events from `workload` at the current live second, each at its
-    /// own tick, and moves the frontier past the last of them.
+    /// Applies `events` at the current live second, each at its own tick, and moves the
+    /// frontier past the last of them.
     ///
     /// The live run's frontier can stop short of an event's tick: a second that has run
     /// out of ticks keeps its last one open, and its changes wait for the clock. The
     /// bench moves the frontier past every update it applied, so that each round's
     /// latency covers all of its changes.
-    pub fn feed(&mut self, workload: &mut Workload, count: usize) {
+    pub fn feed(&mut self, events: impl IntoIterator<Item = (UserKey, Event)>) {
         let ts = self.clock.second();
         let mut last = self.frontier.now();
-        for _ in 0..count {
+        for (user, mut event) in events {
             let (at, _late) = self.frontier.effect(Some(ts));
-            let (user, event) = workload.event(ts);
+            event.ts = ts;
             self.segmentation.event(user, event, at, 1);
             self.frontier.admitted(at, Some(ts));
             last = at;

@@ -6,6 +6,9 @@
 //! from the update's *scheduled* arrival instead: updates arrive at a fixed rate
 //! whether or not the engine has kept up, so time spent waiting behind earlier rounds
 //! counts (no coordinated omission).
+//!
+//! A round's events are drawn before it is timed (the open loop's, before its clock
+//! starts), as a live run's reading thread parses records ahead of the workers.
 
 use std::time::{Duration, Instant};
 
@@ -70,7 +73,10 @@ pub struct Series {
     pub offered_per_second: Option<f64>,
     pub events: u64,
     pub rounds: u64,
+    /// The rounds' time from handing their events to the engine until their changes
+    /// were out (closed loop, batch sweep), or the loop's wall time (open loop).
     pub seconds: f64,
+    /// `events / seconds`.
     pub events_per_second: f64,
     /// Membership changes output.
     pub changes: u64,
@@ -108,20 +114,20 @@ pub fn run(
         if warmup.elapsed() > schedule.closed_time / 10 {
             break;
         }
-        driver.feed(workload, 1);
+        driver.feed(workload.events(1));
         driver.finish(worker);
     }
     let mut closed = Tally::new();
     while closed.events < schedule.closed as u64
         && (closed.events == 0 || closed.started.elapsed() < schedule.closed_time)
     {
+        let event = workload.events(1);
         let started = Instant::now();
-        driver.feed(workload, 1);
+        driver.feed(event);
         closed.changes += driver.finish(worker) as u64;
-        closed.latencies.record(started.elapsed());
-        closed.round(1);
+        closed.timed_round(1, started.elapsed());
     }
-    let closed_loop = closed.series("closed loop, 1 event".into());
+    let closed_loop = closed.series("closed loop, 1 event".into(), closed.busy);
     phase_done("closed loop (and its warm-up)");
 
     let batch_sweep = schedule
@@ -155,13 +161,13 @@ fn batches(
     while tally.started.elapsed() < schedule.batch_time
         || tally.rounds < schedule.min_batches as u64
     {
+        let events = workload.events(size);
         let started = Instant::now();
-        driver.feed(workload, size);
+        driver.feed(events);
         tally.changes += driver.finish(worker) as u64;
-        tally.latencies.record(started.elapsed());
-        tally.round(size as u64);
+        tally.timed_round(size as u64, started.elapsed());
     }
-    let mut series = tally.series(format!("batch {size}"));
+    let mut series = tally.series(format!("batch {size}"), tally.busy);
     series.batch = Some(size);
     series
 }
@@ -180,6 +186,8 @@ fn open(
     duration: Duration,
 ) -> Series {
     let total = (rate * duration.as_secs_f64()).ceil().max(1.0) as u64;
+    // Drawn before the clock starts, as arrivals a reading thread has parsed.
+    let mut arrivals = workload.events(total as usize).into_iter();
     let mut tally = Tally::new();
     let start = tally.started;
     let scheduled = |i: u64| start + Duration::from_secs_f64(i as f64 / rate);
@@ -192,7 +200,7 @@ fn open(
             continue;
         }
         let count = (due - sent).min(MAX_ROUND);
-        driver.feed(workload, count as usize);
+        driver.feed(arrivals.by_ref().take(count as usize));
         tally.changes += driver.finish(worker) as u64;
         let done = Instant::now();
         for i in sent..sent + count {
@@ -203,7 +211,8 @@ fn open(
         sent += count;
         tally.round(count);
     }
-    let mut series = tally.series(format!("open loop {}/s", si(rate)));
+    // Over the loop's wall time: below saturation, the offered rate.
+    let mut series = tally.series(format!("open loop {}/s", si(rate)), start.elapsed());
     series.offered_per_second = Some(rate);
     series
 }
@@ -237,6 +246,10 @@ pub fn si(value: f64) -> String {
 /// Counts of a loop while it runs.
 struct Tally {
     started: Instant,
+    /// The time of the rounds timed by [`Tally::timed_round`]: the closed loop and the
+    /// batch sweep draw a round's events between rounds, and their throughput is over
+    /// the engine's time alone.
+    busy: Duration,
     events: u64,
     rounds: u64,
     changes: u64,
@@ -247,6 +260,7 @@ impl Tally {
     fn new() -> Tally {
         Tally {
             started: Instant::now(),
+            busy: Duration::ZERO,
             events: 0,
             rounds: 0,
             changes: 0,
@@ -259,8 +273,16 @@ impl Tally {
         self.rounds += 1;
     }
 
-    fn series(&self, label: String) -> Series {
-        let seconds = self.started.elapsed().as_secs_f64();
+    /// A round of `events` whose latency is `took`, from handing them to the engine.
+    fn timed_round(&mut self, events: u64, took: Duration) {
+        self.latencies.record(took);
+        self.busy += took;
+        self.round(events);
+    }
+
+    /// The loop's figures, its throughput over `over`.
+    fn series(&self, label: String, over: Duration) -> Series {
+        let seconds = over.as_secs_f64();
         Series {
             label,
             batch: None,

@@ -61,13 +61,20 @@ impl Workload {
         &self.templates[index]
     }
 
-    /// An event of an existing user at `ts`, keyed as the dataflow keys it.
-    pub fn event(&mut self, ts: u64) -> (UserKey, Event) {
-        let index = self.draw();
-        let (user, template) = &self.keyed[index];
-        let mut event = template.clone();
-        event.ts = ts;
-        (*user, event)
+    /// The next `count` events of existing users, keyed as the dataflow keys them;
+    /// their time is set when they are fed.
+    ///
+    /// The loops draw a round's events before timing it, as a live run's reading
+    /// thread parses records ahead of the workers: building an event (a vector, and a
+    /// shared text's reference count bumped per field) was a fifth of the feeding
+    /// worker's time in batches, work that is not the dataflow's.
+    pub fn events(&mut self, count: usize) -> Vec<(UserKey, Event)> {
+        (0..count)
+            .map(|_| {
+                let index = self.draw();
+                self.keyed[index].clone()
+            })
+            .collect()
     }
 
     /// A number below `bound` (pauses between probes).
@@ -175,12 +182,12 @@ mod tests {
         let templates = Arc::new(templates);
         let mut a = Workload::new(templates.clone(), 3);
         let mut b = Workload::new(templates, 3);
-        for _ in 0..20 {
-            let (key, event) = a.event(1_000);
-            assert_eq!((key, event.clone()), b.event(1_000));
+        let drawn = a.events(20);
+        assert_eq!(drawn, b.events(20));
+        for (key, event) in drawn {
             assert!(keys.contains(&key));
             let row = event.into_row(String::new());
-            assert_eq!((row.ts, row.kind.as_ref()), (1_000, "view"));
+            assert_eq!((row.ts, row.kind.as_ref()), (1, "view"));
         }
     }
 }
