@@ -42,6 +42,7 @@ use crate::plan::{EventSelection, Interval, Projection};
 use crate::value::Value;
 
 use super::accum::Accum;
+use super::dense_map::DenseMap;
 use super::evaluate::{Fact, Facts, Readers};
 use super::hold::{HeldBuckets, Keeping};
 use super::prefetch::prefetch_slice;
@@ -533,16 +534,18 @@ impl UserState {
     }
 }
 
-/// How many users ahead [`State::apply`] asks for a state's parts, and for its values:
-/// far enough for a miss to be served meanwhile, and apart so that the second finds
-/// the parts the first asked for. (Asking for groups of eight users at once, so that
-/// the map probes' misses overlap, measured no better.)
+/// How many users ahead [`State::apply`] asks for a state, for its parts and for its
+/// values: far enough for a miss to be served meanwhile, and apart so that each finds
+/// what the one before asked for. (Asking for groups of eight users at once, so that
+/// the misses overlap, measured no better.)
+const FETCH_STATE_AHEAD: usize = 12;
+const FETCH_STATE_GROUP: usize = 8;
 const FETCH_PARTS_AHEAD: usize = 8;
 const FETCH_VALUES_AHEAD: usize = 4;
 
 /// Every user's state on this worker: what the rows are computed from.
 struct State {
-    users: FxHashMap<UserKey, UserState>,
+    users: DenseMap<UserKey, UserState>,
     shape: Shape,
 }
 
@@ -559,7 +562,7 @@ struct Changes {
 impl State {
     fn new(shape: Shape) -> Self {
         State {
-            users: FxHashMap::default(),
+            users: DenseMap::default(),
             shape,
         }
     }
@@ -581,8 +584,16 @@ impl State {
             while let Some((time, users)) = folded.next_if(|(t, _)| *t <= time) {
                 self.apply_folded(users, time, changes);
             }
-            // Each user's state is a few cache misses deep (the map's entry, the
-            // parts, the values): ask for the next users' while applying this one.
+            // Each user's state is a few cache misses deep (the state, its parts,
+            // its values): ask for the next users' while applying this one.
+            // The index probes are misses too: made a group at a time, they overlap.
+            if at % FETCH_STATE_GROUP == 0 {
+                let start = (at + FETCH_STATE_AHEAD).min(runs.len());
+                let end = (start + FETCH_STATE_GROUP).min(runs.len());
+                for ahead in &runs[start..end] {
+                    self.users.prefetch(&ahead[0].1);
+                }
+            }
             if let Some(&[(_, ahead, ..), ..]) = runs.get(at + FETCH_PARTS_AHEAD) {
                 if let Some(state) = self.users.get(ahead) {
                     state.prefetch_parts();
@@ -613,7 +624,7 @@ impl State {
         changes: &mut Changes,
     ) {
         let shape = &self.shape;
-        let state = self.users.entry(user).or_default();
+        let state = self.users.entry_or_default(user);
         let mut change = Change::new(user, time, shape, changes);
         for (_, _, part, diff) in run {
             match part {
@@ -641,7 +652,7 @@ impl State {
     ) {
         let shape = &self.shape;
         for (user, delta) in folded {
-            let state = self.users.entry(user).or_default();
+            let state = self.users.entry_or_default(user);
             let mut change = Change::new(user, time, shape, changes);
             for (slot, diff) in delta.parts {
                 match (slot, diff) {

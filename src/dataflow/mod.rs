@@ -7,6 +7,7 @@
 //! evaluation as facts from the temporal filter.
 
 mod accum;
+mod dense_map;
 mod evaluate;
 mod features;
 mod hold;
