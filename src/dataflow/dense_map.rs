@@ -2,10 +2,12 @@
 //!
 //! The event operator keeps a state per user, a million users to a worker, and reads
 //! a few of them per round at random. In a hash map of the states themselves, the
-//! probe is a cache miss before the state's own misses begin, and it cannot be asked
-//! for ahead of time. Here the index holds only keys and positions (16 bytes a user,
-//! small enough to stay in the last-level cache), and a value's position is its
-//! address: [`DenseMap::prefetch`] asks for a value's memory before it is read.
+//! probe is a cache miss before the state's own misses begin, and the state's memory
+//! cannot be asked for until the probe has found it. Here the index holds only keys
+//! and positions (16 bytes a user), and a probe gives the value's address:
+//! [`DenseMap::prefetch`] makes the probe and asks for the value's memory, so that a
+//! caller probing several keys in a row has their misses overlap, and reads the values
+//! later.
 
 use std::hash::Hash;
 

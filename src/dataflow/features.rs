@@ -536,12 +536,14 @@ impl UserState {
 
 /// How many users ahead [`State::apply`] asks for a state, for its parts and for its
 /// values: far enough for a miss to be served meanwhile, and apart so that each finds
-/// what the one before asked for. (Asking for groups of eight users at once, so that
-/// the misses overlap, measured no better.)
+/// what the one before asked for.
 const FETCH_STATE_AHEAD: usize = 12;
-const FETCH_STATE_GROUP: usize = 8;
 const FETCH_PARTS_AHEAD: usize = 8;
 const FETCH_VALUES_AHEAD: usize = 4;
+/// States are asked for a group of users at a time: the index probes that find them
+/// miss too, and made in a row, their misses overlap. (Parts and values asked for in
+/// groups as well measured no better than one user at a time.)
+const FETCH_STATE_GROUP: usize = 8;
 
 /// Every user's state on this worker: what the rows are computed from.
 struct State {
@@ -584,9 +586,8 @@ impl State {
             while let Some((time, users)) = folded.next_if(|(t, _)| *t <= time) {
                 self.apply_folded(users, time, changes);
             }
-            // Each user's state is a few cache misses deep (the state, its parts,
-            // its values): ask for the next users' while applying this one.
-            // The index probes are misses too: made a group at a time, they overlap.
+            // Each user's state is a few cache misses deep (the index, the state, its
+            // parts, its values): ask for the next users' while applying this one.
             if at % FETCH_STATE_GROUP == 0 {
                 let start = (at + FETCH_STATE_AHEAD).min(runs.len());
                 let end = (start + FETCH_STATE_GROUP).min(runs.len());
