@@ -162,7 +162,12 @@ impl<D: Ord, R: Semigroup> HeldBuckets<D, R> {
         if bucket <= now / self.width {
             return Some(update);
         }
-        let held = self.buckets.entry(bucket).or_default();
+        // A live round's window ends fall on its second plus each window's length: the
+        // longest window's bucket is the last one held, found without a search.
+        let held = match self.buckets.last_entry() {
+            Some(last) if *last.key() == bucket => last.into_mut(),
+            _ => self.buckets.entry(bucket).or_default(),
+        };
         let before = held.footprint();
         held.push(update, self.keeping);
         self.footprint = self.footprint.minus(&before).plus(&held.footprint());
