@@ -132,7 +132,13 @@ impl CmpOp {
 
     /// Applies the operator; false when either side is missing.
     pub fn apply(self, left: &Value, right: &Value) -> bool {
-        left.compare(right).is_some_and(|o| self.holds(o))
+        match (self, left, right) {
+            // Every event meets `kind = '...'` filters: texts of different lengths are
+            // unequal without comparing their bytes.
+            (CmpOp::Eq, Value::Text(a), Value::Text(b)) => a == b,
+            (CmpOp::Ne, Value::Text(a), Value::Text(b)) => a != b,
+            _ => left.compare(right).is_some_and(|o| self.holds(o)),
+        }
     }
 
     /// The operator with its operands swapped: `a < b` is `b > a`.
@@ -185,5 +191,30 @@ mod tests {
         let b = Value::Number(Decimal::from_str("1.00").unwrap());
         assert!(CmpOp::Eq.apply(&a, &b));
         assert!(CmpOp::Lt.apply(&Value::Time(5), &Value::Number(Decimal::from(6))));
+    }
+
+    #[test]
+    fn texts_are_equal_exactly_when_their_order_says_so() {
+        let texts = [
+            "",
+            "a",
+            "view",
+            "purchase",
+            "purchasf",
+            "Purchase",
+            "purchase ",
+        ];
+        for a in texts {
+            for b in texts {
+                let (left, right) = (Value::Text(Text::from(a)), Value::Text(Text::from(b)));
+                for op in [CmpOp::Eq, CmpOp::Ne] {
+                    assert_eq!(
+                        op.apply(&left, &right),
+                        op.holds(a.cmp(b)),
+                        "{a:?} {op:?} {b:?}"
+                    );
+                }
+            }
+        }
     }
 }
