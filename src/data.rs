@@ -1,7 +1,7 @@
 //! Input records as read from CSV files or live input, before they enter a dataflow.
 //!
 //! User ids stay opaque strings here (`00042` is not `42`); the dataflow keys users by
-//! a hash of the id (see [`crate::dataflow::keys`]).
+//! a hash of the id (see [`crate::dataflow::user_key`]).
 
 use rust_decimal::Decimal;
 
