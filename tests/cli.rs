@@ -8,14 +8,13 @@
 //! - `-w 1` and `-w 4` giving byte-identical output directories;
 //! - `--as-of` before the end of the data (different sizes, equal to the reference);
 //! - bad input (row-level and header-level), with `--on-error stop` (non-zero exit, a
-//!   message naming file, line, column and reason, nothing written) and
-//!   `--on-error skip` (`rejects.csv`, good rows still counted);
+//!   message naming file, line, column and reason, nothing written, an existing out
+//!   directory left untouched) and `--on-error skip` (`rejects.csv` with the original
+//!   fields, good rows still counted); exact line numbers with CRLF and blank lines,
+//!   whatever the workers; a `ts` beyond the time range as a bad row;
 //! - missing data directory / catalog / input files: one clear line, no panic;
 //! - `check`: segment kinds, the shared section, diagnostics with `file:line:col` and
 //!   a caret; catalogs spread over two files; opaque user ids; `gen` determinism.
-//!
-//! Tests marked `#[ignore = "bug: ..."]` document bugs found while writing these tests;
-//! they fail today and should pass once the bug is fixed.
 
 mod output_dir;
 
