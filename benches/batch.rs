@@ -13,12 +13,12 @@
 //! so the figures of the engine and parse groups compare directly.
 //!
 //! Groups:
-//! - `run_files/<size>/w<N>`: open the data directory (reads the files into memory)
+//! - `run_files/<size>/w<N>`: open the data directory (maps the files into memory)
 //!   and evaluate `dataflows/ecommerce.seg` with `N` timely worker threads, as
 //!   `segflow run` does minus writing the output.
 //! - `parse/<size>/max_ts` and `parse/<size>/read_part`: one thread over the whole
-//!   input (part 0 of 1) of files already in memory; `read_part` feeds a sink that only
-//!   counts rows, so it is CSV parsing, value parsing and interning only.
+//!   input (part 0 of 1) of files opened once, outside the timing; `read_part` feeds a
+//!   sink that only counts rows, so it is CSV parsing, value parsing and interning only.
 //!
 //! Every benchmark takes 10 samples; the slow ones get a measurement time fitted to one
 //! untimed run (which also checks that every event was read), so `--measurement-time`
