@@ -37,7 +37,7 @@ use crate::catalog::ir::{
     AggFunc, Aggregate, Catalog, EventField, EventOperand, EventPred, Pred, ValueExpr,
 };
 use crate::data::{Dataset, EventRow, ScoreRow, UserRow};
-use crate::value::{Text, Value};
+use crate::value::{self, Text, Value};
 
 /// Members of every segment at logical time `now`: segment name -> sorted user ids.
 ///
@@ -225,6 +225,7 @@ impl<'a> Snapshot<'a> {
                 let distinct: BTreeSet<Value> = values.into_iter().collect();
                 count(distinct.len())
             }
+            AggFunc::Median => median(values),
         }
     }
 
@@ -328,6 +329,22 @@ fn extreme(values: Vec<Value>, wanted: Ordering) -> Value {
         }
     }
     best
+}
+
+/// The middle of number values in numeric order, the mean of the two middle ones for
+/// an even count; missing when there are none.
+fn median(mut values: Vec<Value>) -> Value {
+    values.sort_by(|a, b| {
+        a.compare(b)
+            .expect("median reads numbers: the checker says so")
+    });
+    let n = values.len();
+    match (values.get((n.max(1) - 1) / 2), values.get(n / 2)) {
+        (Some(Value::Number(low)), Some(Value::Number(high))) => {
+            Value::Number(value::midpoint(*low, *high))
+        }
+        _ => Value::Null,
+    }
 }
 
 /// `x` clamped into the range of `i64`.

@@ -17,6 +17,16 @@ use serde::{Deserialize, Serialize};
 /// reaches `T + 1`.
 pub const MAX_TIME: u64 = i64::MAX as u64;
 
+/// The mean of two numbers, as a median of an even count takes it: exact wherever the
+/// result fits `Decimal`'s 28 significant digits (halving adds one decimal place),
+/// rounded half to even beyond; a sum beyond `Decimal`'s range is halved first.
+pub fn midpoint(low: Decimal, high: Decimal) -> Decimal {
+    match low.checked_add(high) {
+        Some(sum) => sum / Decimal::TWO,
+        None => low / Decimal::TWO + high / Decimal::TWO,
+    }
+}
+
 /// The declared type of a column, attribute, feature or literal.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Type {

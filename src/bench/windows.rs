@@ -36,7 +36,7 @@ use crate::engine::segmentation::Segmentation;
 use crate::io::error::InputError;
 use crate::io::load::{read_dataset_part, RowSink};
 use crate::live::frontier::TICKS_PER_SECOND;
-use crate::plan::{Plan, Source};
+use crate::plan::Plan;
 
 /// Records held by differential after a backfill.
 #[derive(Copy, Clone, Debug, Default, Serialize)]
@@ -121,12 +121,7 @@ pub fn probe(
     let windows: Vec<u64> = plan
         .sources
         .iter()
-        .filter_map(|source| match source {
-            Source::Linear(s) | Source::Extreme { selection: s, .. } | Source::Distinct(s) => {
-                s.within
-            }
-            Source::Score(_) | Source::Attr(_) => None,
-        })
+        .filter_map(|source| source.selection().and_then(|s| s.within))
         .collect();
     let (Some(&shortest), Some(&longest)) = (windows.iter().min(), windows.iter().max()) else {
         return Ok(None);

@@ -1,7 +1,8 @@
 //! Function calls: the aggregates, `exists` and `score`.
 //!
-//! Aggregate typing: `count` and `count_distinct` are numbers; `sum` and `avg` need a
-//! number field and are numbers; `min` and `max` take a number, time or text field and
+//! Aggregate typing: `count` and `count_distinct` are numbers; `sum`, `avg` and
+//! `median` need a number field and are numbers (a median of two middle values is
+//! their mean, which only numbers have); `min` and `max` take a number, time or text field and
 //! have its type (an order over bools would be arbitrary). `count` may name a field, in
 //! which case it counts the events where that field is present.
 
@@ -10,20 +11,21 @@ use std::sync::Arc;
 use super::ast::{Args, EventsArg, ExprKind, Ident, Literal, Table};
 use super::diagnostic::{Checked, Reports};
 use super::event;
-use super::expr::Scope;
 use super::ir::{AggFunc, Aggregate, EventField, ValueExpr};
 use super::schema::listing;
+use super::scope::Scope;
 use super::source::Span;
 use super::suggest;
 use crate::value::Type;
 
-const FUNCTIONS: [&str; 8] = [
+const FUNCTIONS: [&str; 9] = [
     "count",
     "sum",
     "min",
     "max",
     "avg",
     "count_distinct",
+    "median",
     "exists",
     "score",
 ];
@@ -51,6 +53,7 @@ pub(crate) fn check(
         "max" => AggFunc::Max,
         "avg" => AggFunc::Avg,
         "count_distinct" => AggFunc::CountDistinct,
+        "median" => AggFunc::Median,
         "exists" => {
             let (aggregate, _) = aggregate(AggFunc::Count, "exists", args, span, scope, reports)?;
             return Ok(Called::Exists(aggregate));
@@ -125,8 +128,8 @@ fn aggregate(
             return Err(reports.error(span, message, ""));
         }
         (AggFunc::CountDistinct, Some(_)) => Type::Number,
-        (AggFunc::Sum | AggFunc::Avg, Some((_, Type::Number, _))) => Type::Number,
-        (AggFunc::Sum | AggFunc::Avg, Some((_, ty, field_span))) => {
+        (AggFunc::Sum | AggFunc::Avg | AggFunc::Median, Some((_, Type::Number, _))) => Type::Number,
+        (AggFunc::Sum | AggFunc::Avg | AggFunc::Median, Some((_, ty, field_span))) => {
             let field_written = format!("events.{}", scope.sources.snippet(field_span));
             let message = format!("`{written}` needs a number field; `{field_written}` is {ty}");
             return Err(reports.error(field_span, message, ""));

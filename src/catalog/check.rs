@@ -8,12 +8,13 @@
 
 use super::ast::{DefKind, Definition, Stmt};
 use super::diagnostic::{Checked, Reported, Reports};
-use super::expr::{feature_body, FeatureBody, PredChecker, Scope};
+use super::expr::{feature_body, FeatureBody, PredChecker};
 use super::graph::{self, Cycle};
 use super::hash;
 use super::ir::{Catalog, Feature, Pred, Segment, ValueExpr};
 use super::names::Names;
 use super::schema::Schema;
+use super::scope::Scope;
 use super::source::{SourceMap, Span};
 use crate::value::Type;
 

@@ -7,10 +7,10 @@
 
 use super::ast::{Expr, ExprKind, Literal, Table};
 use super::diagnostic::{Checked, Reports};
-use super::expr::Scope;
 use super::ir::{EventOperand, EventPred};
 use super::names::Def;
 use super::schema::listing;
+use super::scope::Scope;
 use super::typing::{self, Operand, Side};
 use crate::value::{CmpOp, Type, Value};
 

@@ -13,22 +13,13 @@ use super::ast::{ArithOp, Expr, ExprKind, Ident, Literal, Table};
 use super::call::{self, Called};
 use super::diagnostic::{Checked, Reported, Reports};
 use super::ir::{Pred, ValueExpr};
-use super::names::{Def, Names};
-use super::schema::{listing, Schema};
-use super::source::{SourceMap, Span};
+use super::names::Def;
+use super::schema::listing;
+use super::scope::Scope;
+use super::source::Span;
 use super::suggest;
 use super::typing::{self, Operand, Side};
 use crate::value::{CmpOp, Type, Value};
-
-/// What checking an expression can see.
-pub(crate) struct Scope<'a> {
-    pub sources: &'a SourceMap,
-    pub schema: &'a Schema,
-    pub names: &'a Names<'a>,
-    /// Resolved features by index. Empty while feature bodies are checked: a feature
-    /// names another feature only as a whole (`feature a = b`), resolved afterwards.
-    pub features: &'a [Checked<(ValueExpr, Type)>],
-}
 
 /// A checked feature body, before aliases are followed.
 pub(crate) enum FeatureBody {

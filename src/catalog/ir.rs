@@ -77,6 +77,9 @@ pub enum AggFunc {
     Max,
     Avg,
     CountDistinct,
+    /// The middle value of a number field; the mean of the two middle values when
+    /// their count is even.
+    Median,
 }
 
 impl AggFunc {
@@ -88,6 +91,7 @@ impl AggFunc {
             AggFunc::Max => "max",
             AggFunc::Avg => "avg",
             AggFunc::CountDistinct => "count_distinct",
+            AggFunc::Median => "median",
         }
     }
 }

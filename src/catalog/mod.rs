@@ -27,6 +27,7 @@ mod lexer;
 mod names;
 mod parser;
 mod schema;
+mod scope;
 pub mod show;
 mod source;
 mod suggest;

@@ -491,7 +491,7 @@ fn unknown_function() {
     assert_eq!(
         error("segment s = cout(events) > 1"),
         (
-            "1:13: unknown function `cout`; expected one of count, sum, min, max, avg, count_distinct, exists, score".into(),
+            "1:13: unknown function `cout`; expected one of count, sum, min, max, avg, count_distinct, median, exists, score".into(),
             "did you mean `count`?".into()
         )
     );
@@ -798,6 +798,7 @@ const SOUP: &[&str] = &[
     "exists",
     "score",
     "count_distinct",
+    "median",
     "kind",
     "ts",
     "amount",

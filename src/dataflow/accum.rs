@@ -9,7 +9,7 @@ use differential_dataflow::difference::{Abelian, IsZero, Monoid, Multiply, Semig
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::plan::Projection;
+use crate::catalog::ir::AggFunc;
 use crate::value::Value;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -27,14 +27,14 @@ impl Accum {
         }
     }
 
-    /// An operand's value from these totals; `None` when undefined (the average of
-    /// nothing).
-    pub fn project(&self, projection: Projection) -> Option<Value> {
-        let number = match projection {
-            Projection::Count => Decimal::from(self.count),
-            Projection::Sum => self.sum,
-            Projection::Avg => self.sum.checked_div(Decimal::from(self.count))?,
-            Projection::Value => return None,
+    /// An aggregate of these totals; `None` when undefined (the average of nothing) or
+    /// not an aggregate of totals.
+    pub fn read(&self, func: AggFunc) -> Option<Value> {
+        let number = match func {
+            AggFunc::Count => Decimal::from(self.count),
+            AggFunc::Sum => self.sum,
+            AggFunc::Avg => self.sum.checked_div(Decimal::from(self.count))?,
+            AggFunc::Min | AggFunc::Max | AggFunc::CountDistinct | AggFunc::Median => return None,
         };
         Some(Value::Number(number))
     }

@@ -1,13 +1,13 @@
 //! The catalog's set algebra evaluated per user, in one reduce.
 //!
-//! Atoms are decided as close to their sources as possible: a user's row becomes
-//! [`Fact::Exception`]s, one per atom over that row whose result differs from its
-//! default ([`Readers`]) — in the event sources' operator as it changes a row, and in
-//! one stateless operator per score model and for the attributes. A row change that
-//! flips no atom (a sixth purchase when the test is `> 5`) changes no fact: the event
-//! operator emits nothing for it, and elsewhere the retraction and insertion of the
-//! same facts cancel before any state is touched. Atoms
-//! that mention `now` get their facts from the temporal filter, and atoms over two
+//! The physical plan decides atoms as close to their sources as possible: a user's row
+//! becomes [`Fact::Exception`]s, one per atom over that row whose result differs from
+//! its default (`super::facts::Readers`) — in the event sources' operator as it
+//! changes a row, and in one stateless operator per score model and for the
+//! attributes. A row change that flips no atom (a sixth purchase when the test is
+//! `> 5`) changes no fact: the event operator emits nothing for it, and elsewhere the
+//! retraction and insertion of the same facts cancel before any state is touched.
+//! Atoms that mention `now` get their facts from a temporal filter, and atoms over two
 //! operands are decided in the reduce from [`Fact::Operand`]s.
 //!
 //! One reduce keyed by user then reads a user's facts and evaluates every set node of
@@ -21,28 +21,12 @@
 use std::sync::Arc;
 
 use differential_dataflow::trace::implementations::{ValBuilder, ValSpine};
-use differential_dataflow::VecCollection;
-use serde::{Deserialize, Serialize};
 
-use crate::plan::{Atom, Plan, Projection, SetNode};
+use crate::plan::{Plan, SetNode};
 use crate::value::Value;
 
-use super::records::UserKey;
+use super::facts::{Fact, Facts};
 use super::Memberships;
-
-/// Something known about a user, as one value of the evaluation's input.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Fact {
-    /// The user is in the universe.
-    Known,
-    /// The atom of this index differs from its default result for the user.
-    Exception(u32),
-    /// An operand's value, for the atoms that compare two operands.
-    Operand { operand: u32, value: Value },
-}
-
-/// Facts keyed by user.
-pub type Facts<'scope> = VecCollection<'scope, u64, (UserKey, Fact)>;
 
 /// Each user's segments, from all of the user's facts.
 pub fn evaluate<'scope>(plan: &Plan, facts: Facts<'scope>) -> Memberships<'scope> {
@@ -66,35 +50,11 @@ pub fn evaluate<'scope>(plan: &Plan, facts: Facts<'scope>) -> Memberships<'scope
         )
 }
 
-/// How an atom is decided.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Decided {
-    /// Upstream: by the reader of its one operand's source, or by the temporal filter.
-    ByFacts,
-    /// In the evaluation, from the operands' facts (atoms over several operands) or
-    /// from nothing at all (constant atoms).
-    InEvaluation,
-}
-
-fn decided(plan: &Plan, atom: usize) -> Decided {
-    let atom = &plan.atoms[atom];
-    if atom.mentions_now() || atom.operands.len() == 1 {
-        Decided::ByFacts
-    } else {
-        Decided::InEvaluation
-    }
-}
-
-/// Whether the dataflow needs atom `index` at all (a set node tests it).
-pub fn atom_is_used(plan: &Plan, index: usize) -> bool {
-    plan.sets.contains(&SetNode::Exceptions(index))
-}
-
 /// Evaluates a plan's set nodes for one user at a time.
 pub struct Evaluator {
     plan: Arc<Plan>,
-    /// The used atoms decided here rather than by facts, found once: this runs for
-    /// every user a change reaches.
+    /// The atoms decided here rather than by facts, found once: this runs for every
+    /// user a change reaches.
     in_evaluation: Vec<usize>,
     /// Each atom's result for a user without operand rows.
     default_results: Vec<bool>,
@@ -102,9 +62,7 @@ pub struct Evaluator {
 
 impl Evaluator {
     pub fn new(plan: &Plan) -> Evaluator {
-        let in_evaluation = (0..plan.atoms.len())
-            .filter(|&a| decided(plan, a) == Decided::InEvaluation && atom_is_used(plan, a))
-            .collect();
+        let in_evaluation = plan.physical.decided_in_evaluation().collect();
         Evaluator {
             in_evaluation,
             default_results: plan.atoms.iter().map(|a| a.default_result()).collect(),
@@ -162,73 +120,5 @@ impl Evaluator {
         (0..plan.segments.len() as u32)
             .filter(|&segment| sets[plan.segments[segment as usize]])
             .collect()
-    }
-}
-
-/// For each source, what the facts stage reads from a user's row: the atoms it decides
-/// and the operand values it passes on.
-pub struct Readers {
-    by_source: Vec<Vec<Reader>>,
-}
-
-/// One operand over a source, as read from a row of that source.
-struct Reader {
-    projection: Projection,
-    /// Single-operand atoms on this operand (not on `now`), with their default results.
-    atoms: Vec<(u32, Atom, bool)>,
-    /// The operand's index, when an atom over several operands reads it.
-    passed_on: Option<u32>,
-}
-
-impl Readers {
-    pub fn new(plan: &Plan) -> Readers {
-        let mut by_source: Vec<Vec<Reader>> = plan.sources.iter().map(|_| Vec::new()).collect();
-        for (index, operand) in plan.operands.iter().enumerate() {
-            let mut atoms = Vec::new();
-            let mut passed_on = None;
-            for (a, atom) in plan.atoms.iter().enumerate() {
-                if !atom.operands.contains(&index) || !atom_is_used(plan, a) {
-                    continue;
-                }
-                match decided(plan, a) {
-                    _ if atom.mentions_now() => {}
-                    Decided::ByFacts => atoms.push((a as u32, atom.clone(), atom.default_result())),
-                    Decided::InEvaluation => passed_on = Some(index as u32),
-                }
-            }
-            if !atoms.is_empty() || passed_on.is_some() {
-                by_source[operand.source].push(Reader {
-                    projection: operand.projection,
-                    atoms,
-                    passed_on,
-                });
-            }
-        }
-        Readers { by_source }
-    }
-
-    /// Whether any fact depends on `source`'s rows.
-    pub fn reads(&self, source: usize) -> bool {
-        !self.by_source[source].is_empty()
-    }
-
-    /// The facts of a user whose row of `source` gives `value(projection)` (`None`
-    /// where the projection is undefined, which leaves the operand at its default).
-    pub fn facts(&self, source: usize, value: impl Fn(Projection) -> Option<Value>) -> Vec<Fact> {
-        let mut facts = Vec::new();
-        for reader in &self.by_source[source] {
-            let Some(value) = value(reader.projection) else {
-                continue;
-            };
-            for (index, atom, default) in &reader.atoms {
-                if atom.evaluate(std::slice::from_ref(&value), 0) != *default {
-                    facts.push(Fact::Exception(*index));
-                }
-            }
-            if let Some(operand) = reader.passed_on {
-                facts.push(Fact::Operand { operand, value });
-            }
-        }
-        facts
     }
 }

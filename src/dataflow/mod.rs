@@ -1,23 +1,26 @@
-//! The dataflow: a [`Plan`] rendered into differential dataflow operators.
+//! The dataflow: a [`Plan`] rendered into timely and differential operators.
 //!
-//! Shape (ARCHITECTURE.md §5): input collections keyed by user → per-user sources
-//! (aggregates, scores, attributes), each rendered once and shared → every source's rows
-//! as facts about their user → one reduce that evaluates the whole catalog per user
-//! (`evaluate`) → all segments tagged `(user, segment)`. Atoms on `now` reach the
-//! evaluation as facts from the temporal filter.
+//! Rendering carries out the physical plan ([`crate::plan::Physical`]) and decides
+//! nothing: input collections keyed by user → the event sources' operator (every event
+//! slot) and the latest-score and current-user operators (for the sources placed
+//! there) → each source's rows read as facts about their user → temporal filters for
+//! the atoms on `now` → one reduce that evaluates every set node per user
+//! ([`evaluate`]) → all segments as `(user, segment)`.
 
 mod accum;
+mod capabilities;
 mod dense_map;
 mod evaluate;
-mod features;
+mod event_sources;
+mod facts;
 mod hold;
+mod input_sources;
 mod least;
 mod named;
 mod prefetch;
 mod records;
 #[cfg(test)]
 mod rounds;
-mod sources;
 mod temporal;
 mod timing;
 mod total;
@@ -27,17 +30,21 @@ pub use named::{name_memberships, Named};
 pub use records::{user_key, user_key_in, Event, ScoreRecord, UserKey, UserRecord};
 pub use timing::Timing;
 
+use std::sync::Arc;
+
+use differential_dataflow::collection::concatenate;
 use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
 use differential_dataflow::trace::implementations::ValSpine;
 use differential_dataflow::VecCollection;
 
-use std::sync::Arc;
+use crate::plan::{Interval, Placement, Plan, Source, TemporalFilter};
 
-use crate::plan::{Interval, Plan};
-
-use evaluate::{atom_is_used, evaluate, Fact, Facts, Readers};
-use sources::Sources;
+use evaluate::evaluate;
+use event_sources::{event_sources, EventOutputs};
+use facts::{Fact, Facts, Readers};
+use input_sources::{InputSources, OperandRows};
 use temporal::temporal_filter;
+use total::total_per_key;
 
 /// The input collections of one segmentation dataflow.
 #[derive(Clone)]
@@ -57,57 +64,134 @@ pub type Memberships<'scope> = Arranged<'scope, TraceAgent<ValSpine<UserKey, u32
 /// Builds the dataflow for `plan` over `inputs`.
 pub fn render<'scope>(plan: &Plan, inputs: Inputs<'scope>) -> Memberships<'scope> {
     let scope = inputs.events.scope();
-    let on_now: Vec<usize> = (0..plan.atoms.len())
-        .filter(|&index| plan.atoms[index].mentions_now() && atom_is_used(plan, index))
+    let readers = Arc::new(Readers::new(plan));
+    let events = event_sources(inputs.events.clone(), plan, inputs.timing);
+    let mut input_sources = InputSources::new(&inputs);
+    let presence = presence(&inputs, &events);
+    let universe = total_per_key(presence.clone(), "Universe", |count| {
+        (*count > 0).then_some(())
+    });
+    let mut facts = vec![
+        universe.map(|(user, ())| (user, Fact::Known)),
+        events.facts.clone(),
+    ];
+    // Every attribute read as facts, in one pass over each user's current row.
+    let columns: Vec<(usize, usize)> = (plan.sources.iter().enumerate())
+        .filter(|(index, _)| !plan.physical.readers[*index].is_empty())
+        .filter_map(
+            |(index, source)| match (source, plan.physical.placements[index]) {
+                (Source::Attr(column), Placement::CurrentUser) => Some((index, *column)),
+                _ => None,
+            },
+        )
         .collect();
-    // The sources an atom on `now` reads are wanted as rows; the rest only as facts.
-    let mut rows = vec![false; plan.sources.len()];
-    for &index in &on_now {
-        for &operand in &plan.atoms[index].operands {
-            rows[plan.operands[operand].source] = true;
+    if !columns.is_empty() {
+        let readers = readers.clone();
+        facts.push(
+            input_sources
+                .current_users()
+                .flat_map(move |(user, attrs)| {
+                    let facts = columns.iter().flat_map(|&(source, column)| {
+                        let value = &attrs[column];
+                        readers.facts(source, |_| (!value.is_null()).then(|| value.clone()))
+                    });
+                    facts.map(|fact| (user, fact)).collect::<Vec<_>>()
+                }),
+        );
+    }
+    for (index, source) in plan.sources.iter().enumerate() {
+        if let (Source::Score(model), Placement::LatestScore) =
+            (source, plan.physical.placements[index])
+        {
+            if !plan.physical.readers[index].is_empty() {
+                let readers = readers.clone();
+                let scores = input_sources.latest_score(model.clone());
+                facts.push(scores.flat_map(move |(user, score)| {
+                    let facts = readers.facts(index, |_| Some(score.clone()));
+                    facts.into_iter().map(move |fact| (user, fact))
+                }));
+            }
         }
     }
-    let readers = Arc::new(Readers::new(plan));
-    let mut sources = Sources::render(&plan.sources, &inputs, &readers, &rows);
-    let mut facts = sources.facts(&readers);
-    for index in on_now {
-        facts.push(now_facts(plan, index, &mut sources, inputs.timing));
+    for filter in &plan.physical.temporal {
+        let rows = filter
+            .over
+            .map(|operand| operand_rows(plan, operand, &events, &mut input_sources));
+        facts.push(now_facts(
+            plan,
+            filter,
+            rows,
+            presence.clone(),
+            inputs.timing,
+        ));
     }
-    evaluate(
-        plan,
-        differential_dataflow::collection::concatenate(scope, facts),
+    evaluate(plan, concatenate(scope, facts))
+}
+
+/// Every known user, once per row that makes them known: a users row, a visible event,
+/// a score.
+fn presence<'scope>(
+    inputs: &Inputs<'scope>,
+    events: &EventOutputs<'scope>,
+) -> VecCollection<'scope, u64, UserKey> {
+    concatenate(
+        inputs.events.scope(),
+        [
+            inputs.users.clone().map(|(user, _)| user),
+            events.known.clone(),
+            inputs.scores.clone().map(|(user, _)| user),
+        ],
     )
 }
 
-/// [`Fact::Exception`] for atom `index` (which mentions `now`) while it holds for a user.
-///
-/// Such an atom reads one operand at most; without one (`now > 1700000000`) it holds
-/// for every known user during its intervals.
+/// An operand's values as a collection, one row per user that has one, from where the
+/// plan placed its source.
+fn operand_rows<'scope>(
+    plan: &Plan,
+    operand: usize,
+    events: &EventOutputs<'scope>,
+    input_sources: &mut InputSources<'scope>,
+) -> OperandRows<'scope> {
+    let source = plan.operands[operand].source;
+    match (plan.physical.placements[source], &plan.sources[source]) {
+        (Placement::EventSlot(_), _) => {
+            let wanted = operand as u32;
+            (events.rows.clone())
+                .flat_map(move |((o, user), value)| (o == wanted).then_some((user, value)))
+        }
+        (Placement::LatestScore, Source::Score(model)) => input_sources.latest_score(model.clone()),
+        (Placement::CurrentUser, Source::Attr(column)) => input_sources.attribute(*column),
+        (placement, source) => {
+            unreachable!("the plan places {source:?} as {placement:?} yet wants its rows")
+        }
+    }
+}
+
+/// [`Fact::Exception`] for the filter's atom while it holds for a user: over the
+/// operand's `rows`, or over every known user (`presence`) when it reads no operand.
 fn now_facts<'scope>(
     plan: &Plan,
-    index: usize,
-    sources: &mut Sources<'_, 'scope>,
+    filter: &TemporalFilter,
+    rows: Option<OperandRows<'scope>>,
+    presence: VecCollection<'scope, u64, UserKey>,
     timing: Timing,
 ) -> Facts<'scope> {
-    let atom = plan.atoms[index].clone();
+    let atom = plan.atoms[filter.atom].clone();
     let ticks = timing.ticks_per_second;
     let in_ticks = move |intervals: Vec<Interval>| -> Vec<Interval> {
         intervals.into_iter().map(|i| i.in_ticks(ticks)).collect()
     };
-    let fact = Fact::Exception(index as u32);
-    match atom.operands.first() {
+    let fact = Fact::Exception(filter.atom as u32);
+    match rows {
         None => {
             let intervals = in_ticks(atom.intervals(&[]));
-            temporal_filter(sources.presence(), timing, move |user| {
+            temporal_filter(presence, timing, move |user| {
                 ((user, fact.clone()), intervals.clone())
             })
         }
-        Some(&operand) => {
-            let rows = sources.operand_rows(&plan.operands[operand]);
-            temporal_filter(rows, timing, move |(user, value)| {
-                let intervals = in_ticks(atom.intervals(std::slice::from_ref(&value)));
-                ((user, fact.clone()), intervals)
-            })
-        }
+        Some(rows) => temporal_filter(rows, timing, move |(user, value)| {
+            let intervals = in_ticks(atom.intervals(std::slice::from_ref(&value)));
+            ((user, fact.clone()), intervals)
+        }),
     }
 }

@@ -18,9 +18,10 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::Operator;
-use timely::dataflow::operators::CapabilitySet;
+
 use timely::dataflow::Stream;
 
+use super::capabilities::{earliest, take_ready, HeldCapabilities};
 use super::records::UserKey;
 use super::values::add_sorted;
 use super::Memberships;
@@ -61,20 +62,19 @@ pub fn name_memberships<'scope>(
         by_key,
         "NameMemberships",
         |_capability, _info| {
-            let mut capabilities = CapabilitySet::new();
-            let mut pending: Vec<(u64, UserKey, Update, isize)> = Vec::new();
+            let mut capabilities = HeldCapabilities::new(1);
+            let mut pending: Vec<((UserKey, Update), u64, isize)> = Vec::new();
             let mut keys: FxHashMap<UserKey, KeyState> = FxHashMap::default();
             move |(memberships, memberships_frontier), (names, names_frontier), output| {
                 memberships.for_each(|capability, received| {
-                    for held in capability.retain_stamp(0).iter() {
-                        capabilities.insert(held.clone());
-                    }
+                    capabilities.retain(&capability);
                     for batch in received.drain(..).filter_map(|span| span.inner) {
                         let mut cursor = batch.cursor();
                         while let Some(key) = cursor.get_key(&batch) {
                             while let Some(segment) = cursor.get_val(&batch) {
                                 cursor.map_times(&batch, |time, diff| {
-                                    pending.push((*time, *key, Update::Member(*segment), *diff));
+                                    let update = Update::Member(*segment);
+                                    pending.push(((*key, update), *time, *diff));
                                 });
                                 cursor.step_val(&batch);
                             }
@@ -83,33 +83,27 @@ pub fn name_memberships<'scope>(
                     }
                 });
                 names.for_each(|capability, received| {
-                    for held in capability.retain_stamp(0).iter() {
-                        capabilities.insert(held.clone());
-                    }
+                    capabilities.retain(&capability);
                     for ((key, (id, erased)), time, diff) in received.drain(..) {
-                        pending.push((time, key, Update::Name(id, erased), diff));
+                        pending.push(((key, Update::Name(id, erased)), time, diff));
                     }
                 });
-                let complete = |time: &u64| {
-                    !memberships_frontier.less_equal(time) && !names_frontier.less_equal(time)
-                };
-                if pending.iter().any(|(time, ..)| complete(time)) {
-                    let (mut ready, later): (Vec<_>, Vec<_>) = std::mem::take(&mut pending)
-                        .into_iter()
-                        .partition(|(time, ..)| complete(time));
-                    pending = later;
-                    ready.sort_by_key(|(time, key, ..)| (*time, *key));
+                let frontiers = [memberships_frontier.frontier(), names_frontier.frontier()];
+                let mut ready = take_ready(&mut pending, &frontiers);
+                if let Some((_, first, _)) = ready.first() {
                     // One session at the earliest time: each update carries its own.
-                    let capability = capabilities.delayed(&ready[0].0);
+                    let capability = capabilities.at(0, first);
                     let mut session = output.session(&capability);
+                    // Stable: a key's updates at a time stay in the order they came.
+                    ready.sort_by_key(|((key, _), time, _)| (*time, *key));
                     let mut updates = ready.into_iter().peekable();
-                    while let Some(&(time, key, ..)) = updates.peek() {
+                    while let Some(&((key, _), time, _)) = updates.peek() {
                         let of_key = std::iter::from_fn(|| {
-                            updates.next_if(|(t, k, ..)| (*t, *k) == (time, key))
+                            updates.next_if(|((k, _), t, _)| (*t, *k) == (time, key))
                         });
                         let state = keys.entry(key).or_default();
                         state.apply(
-                            of_key.map(|(_, _, update, diff)| (update, diff)),
+                            of_key.map(|((_, update), _, diff)| (update, diff)),
                             |named, diff| session.give((named, time, diff)),
                         );
                         if state.is_empty() {
@@ -117,11 +111,7 @@ pub fn name_memberships<'scope>(
                         }
                     }
                 }
-                // Hold a capability only while updates are pending.
-                match pending.iter().map(|(time, ..)| *time).min() {
-                    Some(earliest) => capabilities.downgrade([earliest]),
-                    None => capabilities = CapabilitySet::new(),
-                }
+                capabilities.hold_from(earliest(&pending));
             }
         },
     )

@@ -16,13 +16,11 @@ pub type Rounds<D> = Vec<Vec<(D, u8, isize)>>;
 /// Runs `render` over the rounds in one worker and returns, after each round, the
 /// rows its output holds at times before the next round, sorted. Fails if a row is
 /// held other than once.
-pub fn outputs_after_rounds<D, O>(
-    rounds: Rounds<D>,
-    render: for<'s> fn(VecCollection<'s, u64, D>) -> VecCollection<'s, u64, O>,
-) -> Vec<Vec<O>>
+pub fn outputs_after_rounds<D, O, F>(rounds: Rounds<D>, render: F) -> Vec<Vec<O>>
 where
     D: ExchangeData + Sync,
     O: ExchangeData,
+    F: for<'s> Fn(VecCollection<'s, u64, D>) -> VecCollection<'s, u64, O> + Send + Sync + 'static,
 {
     timely::execute_directly(move |worker| {
         let seen = Rc::new(RefCell::new(Vec::new()));

@@ -4,12 +4,12 @@
 //! Differential's `count_total` and `distinct_total` read an arrangement of their input:
 //! every update is sorted into batches, the batches are merged in the background, and
 //! each changed key is found again by a seek into the trace. That machinery pays for
-//! itself when the arrangement is shared or times are partially ordered; the families'
-//! totals are read by one operator each and time here is a `u64`. [`total_per_key`]
+//! itself when the arrangement is shared or times are partially ordered; the universe's
+//! totals are read by one operator and time here is a `u64`. [`total_per_key`]
 //! keeps each key's accumulated difference in a map, applies the updates of each time
 //! once the input frontier has passed it, in time order, and reports how the key's
 //! projected value changed: one hash-map update per update, no batches to build or
-//! merge, and one operator where there were two (an arrangement and its reader), which
+//! merge, and one operator rather than two (an arrangement and its reader), which
 //! also takes a little off every round's progress tracking.
 
 use std::collections::hash_map::Entry;
@@ -21,7 +21,8 @@ use differential_dataflow::{AsCollection, ExchangeData, VecCollection};
 use rustc_hash::FxHashMap;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
-use timely::dataflow::operators::CapabilitySet;
+
+use super::capabilities::{earliest, take_ready, HeldCapabilities};
 
 /// Each key's accumulated difference, projected: `(key, project(total))` for every key
 /// whose projection is `Some`, updated as the total changes. A key whose total is zero
@@ -44,31 +45,21 @@ where
     collection
         .inner
         .unary_frontier(exchange, name, move |_capability, _info| {
-            let mut capabilities = CapabilitySet::new();
+            let mut capabilities = HeldCapabilities::new(1);
             // Updates not yet applied: their time is not complete.
             let mut pending: Vec<(K, u64, R)> = Vec::new();
             let mut totals: FxHashMap<K, R> = FxHashMap::default();
             move |(input, frontier), output| {
                 input.for_each(|capability, updates| {
-                    for held in capability.retain_stamp(0).iter() {
-                        capabilities.insert(held.clone());
-                    }
+                    capabilities.retain(&capability);
                     pending.append(updates);
                 });
-                let frontier = frontier.frontier();
-                if pending
-                    .iter()
-                    .any(|(_, time, _)| !frontier.less_equal(time))
-                {
-                    let (mut ready, later): (Vec<_>, Vec<_>) = std::mem::take(&mut pending)
-                        .into_iter()
-                        .partition(|(_, time, _)| !frontier.less_equal(time));
-                    pending = later;
-                    ready.sort_by_key(|(_, time, _)| *time);
+                let ready = take_ready(&mut pending, &[frontier.frontier()]);
+                if let Some((_, first, _)) = ready.first() {
                     // One session at the earliest time serves them all: each update
                     // carries its own time. (A session per time would send a container
                     // per time, and a live batch has a time per record.)
-                    let capability = capabilities.delayed(&ready[0].1);
+                    let capability = capabilities.at(0, first);
                     let mut session = output.session(&capability);
                     let mut deltas: FxHashMap<&K, R> = FxHashMap::default();
                     for at_time in ready.chunk_by(|a, b| a.1 == b.1) {
@@ -109,12 +100,7 @@ where
                         }
                     }
                 }
-                // Hold a capability only for the updates still pending: an idle operator
-                // holds none, and adds nothing to a round's progress tracking.
-                match pending.iter().map(|(_, time, _)| *time).min() {
-                    Some(earliest) => capabilities.downgrade([earliest]),
-                    None => capabilities = CapabilitySet::new(),
-                }
+                capabilities.hold_from(earliest(&pending));
             }
         })
         .as_collection()

@@ -1,15 +1,19 @@
-//! [`Values`]: the multiset of one user's values of one `min`, `max` or
-//! `count_distinct` selection.
+//! [`Values`]: the multiset of one user's values of one event selection's field, which
+//! `min`, `max`, `count_distinct` and `median` read.
 //!
-//! Retracting a `max` reveals the next value, and a distinct value stays counted while
-//! any event carries it, so both keep every value with its multiplicity. Most users
+//! Retracting a `max` reveals the next value, a distinct value stays counted while any
+//! event carries it, and a median moves with every value, so the multiset keeps every
+//! value with its multiplicity. Most users
 //! have a few values, kept sorted in a vector (one allocation, a short move per
 //! insertion); a heavy user's thousands of amounts would make each insertion a long
 //! move, so past [`FEW`] values they go into a B-tree.
 
 use std::collections::BTreeMap;
 
-use crate::value::Value;
+use rust_decimal::Decimal;
+
+use crate::catalog::ir::AggFunc;
+use crate::value::{midpoint, Value};
 
 use super::prefetch::prefetch_slice;
 
@@ -128,6 +132,55 @@ impl Values {
     /// How many distinct values are present (have a positive multiplicity).
     pub fn present(&self) -> usize {
         self.present
+    }
+
+    /// An aggregate of the values; `None` when there are none (or for an aggregate of
+    /// totals).
+    pub fn read(&self, func: AggFunc) -> Option<Value> {
+        match func {
+            AggFunc::Min => self.extreme(false).cloned(),
+            AggFunc::Max => self.extreme(true).cloned(),
+            AggFunc::CountDistinct => {
+                (self.present() > 0).then(|| Value::Number(Decimal::from(self.present() as u64)))
+            }
+            AggFunc::Median => self.median(),
+            AggFunc::Count | AggFunc::Sum | AggFunc::Avg => None,
+        }
+    }
+
+    /// The middle present value, counted with multiplicities; for an even count, the
+    /// mean of the two middle values ([`midpoint`]). A walk over the values in order:
+    /// a median is read once per change of a user's values, and most users have few.
+    pub fn median(&self) -> Option<Value> {
+        let present = || -> Box<dyn Iterator<Item = (&Value, isize)>> {
+            match &self.entries {
+                Entries::Few(e) => Box::new(e.iter().map(|(v, c)| (v, *c)).filter(|(_, c)| *c > 0)),
+                Entries::Many(e) => {
+                    Box::new(e.iter().map(|(v, c)| (v, *c)).filter(|(_, c)| *c > 0))
+                }
+            }
+        };
+        let n: isize = present().map(|(_, count)| count).sum();
+        if n == 0 {
+            return None;
+        }
+        // The 0-based ranks of the two middle values (equal for an odd count).
+        let (low_rank, high_rank) = ((n - 1) / 2, n / 2);
+        let mut seen = 0;
+        let mut low = None;
+        for (value, count) in present() {
+            seen += count;
+            if low.is_none() && seen > low_rank {
+                low = Some(value);
+            }
+            if seen > high_rank {
+                return match (low?, value) {
+                    (Value::Number(a), Value::Number(b)) => Some(Value::Number(midpoint(*a, *b))),
+                    (low, _) => Some(low.clone()),
+                };
+            }
+        }
+        None
     }
 
     /// The greatest present value where `greatest`, else the least.

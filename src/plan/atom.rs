@@ -10,7 +10,7 @@
 use crate::value::{CmpOp, Value};
 
 use super::intervals::{self, Interval};
-use super::Operand;
+use super::source::Operand;
 
 /// One side of a comparison.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -4,10 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use crate::catalog::ir::{AggFunc, Catalog};
+use crate::catalog::ir::Catalog;
 use crate::catalog::show;
 
-use super::{Plan, Projection, SetNode, Source};
+use super::{Plan, Read, SetNode, Source};
 
 /// What a segment reads, collected by walking its set nodes.
 #[derive(Default)]
@@ -40,7 +40,7 @@ pub fn describe(catalog: &Catalog, plan: &Plan) -> String {
             inputs.insert(match source {
                 Source::Attr(_) => "users",
                 Source::Score(_) => "scores",
-                _ => "events",
+                Source::Events { .. } => "events",
             });
             if source.selection().is_some_and(|s| s.within.is_some()) {
                 footprint.uses_now = true;
@@ -121,25 +121,17 @@ fn walk(plan: &Plan, set: usize, footprint: &mut Footprint, seen: &mut BTreeSet<
 }
 
 /// A feature's name(s) where it has one, else its expression.
-fn operand_label(catalog: &Catalog, plan: &Plan, operand: usize) -> String {
+pub(super) fn operand_label(catalog: &Catalog, plan: &Plan, operand: usize) -> String {
     if let Some(names) = plan.feature_names.get(&operand) {
         return names.join("/");
     }
     let op = &plan.operands[operand];
-    let source = &plan.sources[op.source];
-    match source {
-        Source::Attr(i) => format!("users.{}", catalog.users[*i].name),
-        Source::Score(model) => format!("score('{model}')"),
-        Source::Linear(sel) | Source::Distinct(sel) | Source::Extreme { selection: sel, .. } => {
-            let func = match (source, op.projection) {
-                (Source::Linear(_), Projection::Count) => AggFunc::Count,
-                (Source::Linear(_), Projection::Sum) => AggFunc::Sum,
-                (Source::Linear(_), _) => AggFunc::Avg,
-                (Source::Distinct(_), _) => AggFunc::CountDistinct,
-                (Source::Extreme { max: true, .. }, _) => AggFunc::Max,
-                _ => AggFunc::Min,
-            };
+    match (&plan.sources[op.source], op.read) {
+        (Source::Attr(i), _) => format!("users.{}", catalog.users[*i].name),
+        (Source::Score(model), _) => format!("score('{model}')"),
+        (Source::Events { selection: sel, .. }, Read::Aggregate(func)) => {
             show::aggregate(catalog, func, sel.field, sel.filter.as_ref(), sel.within)
         }
+        (Source::Events { .. }, Read::Value) => unreachable!("an event source is aggregated"),
     }
 }

@@ -139,6 +139,14 @@ impl Values {
                         AggFunc::Min => call("min", arg),
                         AggFunc::Max => call("max", arg),
                         AggFunc::CountDistinct => call("count", &format!("DISTINCT {arg}")),
+                        // The lower middle value plus the upper one (the lower middle of
+                        // the negated values, negated), halved: exact, where `median`
+                        // would round the mean to the column's scale.
+                        AggFunc::Median => format!(
+                            "({} - {}) * 0.5",
+                            call("quantile_disc", &format!("{arg}, 0.5")),
+                            call("quantile_disc", &format!("-{arg}, 0.5"))
+                        ),
                         AggFunc::Avg => unreachable!("avg has two columns"),
                     };
                     out.push((sql, name.as_str()));
