@@ -602,6 +602,11 @@ fn avg_min_max_count_distinct() {
         segment no_max       = not (max_amt >= 0)
         segment min_buy      = min(events.amount where kind = 'buy') >= 2
         segment max_cat      = max(events.category) = 'b'
+        segment mid_15       = median(events.amount) = 1.5
+        segment mid_ge3      = median(events.amount) >= 3
+        segment mid_1        = median(events.amount) = 1
+        segment no_mid       = not (median(events.amount) >= 0)
+        segment mid_buy      = median(events.amount where kind = 'buy') = 1.5
     ";
     let data = Dataset {
         users: vec![user("s", vec![text("US")])],
@@ -638,6 +643,53 @@ fn avg_min_max_count_distinct() {
             ("no_max", &["r", "s"]),
             ("min_buy", &["q"]),
             ("max_cat", &["t"]),
+            // Medians: p 1, 2 → 1.5 (the mean of the middle two); q 0.5, 3.0, 3.00 →
+            // 3; t 1, 1, 2 → 1; r and s have no amounts.
+            ("mid_15", &["p"]),
+            ("mid_ge3", &["q"]),
+            ("mid_1", &["t"]),
+            ("no_mid", &["r", "s"]),
+            // p's buys 1, 2 → 1.5; q's buys 3.0, 3.00 → 3.
+            ("mid_buy", &["p"]),
+        ],
+    );
+}
+
+#[test]
+fn median_is_exact_and_windowed() {
+    let source = "
+        schema events(amount: number)
+        segment exact    = median(events.amount) = 1.5000000005
+        segment below    = median(events.amount) < 1.5000000005
+        segment recent   = median(events.amount within 10s) > 5
+        segment negative = median(events.amount) < 0
+    ";
+    let data = Dataset {
+        events: vec![
+            // a: 1.000000001 and 2: the mean of the two needs a tenth decimal place.
+            event("a", 1, "buy", vec![num("1.000000001")]),
+            event("a", 2, "buy", vec![num("2")]),
+            // b: 9 long ago, then 1 and 2 recently: over all 2, over the last 10s 1.5.
+            event("b", 1, "buy", vec![num("9")]),
+            event("b", 95, "buy", vec![num("1")]),
+            event("b", 96, "buy", vec![num("2")]),
+            // c: 10 and 20 inside the window, -30 and -40 before it: over all -10.
+            event("c", 50, "buy", vec![num("-30")]),
+            event("c", 60, "buy", vec![num("-40")]),
+            event("c", 99, "buy", vec![num("10")]),
+            event("c", 100, "buy", vec![num("20")]),
+        ],
+        ..Dataset::default()
+    };
+    check(
+        source,
+        &data,
+        100,
+        &[
+            ("exact", &["a"]),
+            ("below", &["c"]),
+            ("recent", &["c"]),
+            ("negative", &["c"]),
         ],
     );
 }

@@ -34,13 +34,14 @@ fn number_expr() -> impl Strategy<Value = String> {
             }
             text
         });
-    (0..7usize, selection).prop_map(|(func, sel)| match func {
+    (0..8usize, selection).prop_map(|(func, sel)| match func {
         0 => format!("count(events{sel})"),
         1 => format!("sum(events.amount{sel})"),
         2 => format!("avg(events.amount{sel})"),
         3 => format!("min(events.amount{sel})"),
         4 => format!("max(events.amount{sel})"),
         5 => format!("count_distinct(events.category{sel})"),
+        6 => format!("median(events.amount{sel})"),
         _ => "score('m1')".to_string(),
     })
 }
