@@ -1,7 +1,7 @@
 //! The reference evaluator: the oracle the dataflow engine is tested against.
 //!
 //! [`evaluate`] answers "who is in segment S at logical time `now`" from scratch, in plain
-//! Rust, by reading the whole [`Dataset`] and applying the rules of ARCHITECTURE.md §3
+//! Rust, by reading the whole [`Dataset`] and applying the language's rules (README, "Semantics")
 //! literally. It is deliberately naive: no incremental state, no sharing of common
 //! sub-expressions, no temporal-filter tricks, no clever data structures — every
 //! feature is recomputed by a straight loop over the user's rows each time it is asked

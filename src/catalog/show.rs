@@ -1,6 +1,6 @@
 //! Checked expressions written back as catalog text.
 //!
-//! The checked catalog no longer holds the source text of an inline aggregate (features
+//! The checked catalog does not hold the source text of an inline aggregate (features
 //! are inlined, names resolved), yet people need to recognise it: `segflow check` names
 //! the features a segment depends on, and `segflow sql` names the SQL column that holds
 //! each value. Both write it the way it could have been written in a catalog.

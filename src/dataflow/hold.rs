@@ -1,19 +1,22 @@
 //! Holding updates for later times until the frontier nears them.
 //!
-//! The temporal filter emits a window's retraction as soon as its event arrives,
-//! stamped with the tick at which the window closes: weeks ahead for `within 30d`.
-//! Left alone, such updates wait in the batcher of the next arrangement, and
-//! differential's merge batcher merges and scans *every* update it holds whenever its
-//! input frontier moves. A live run moves the frontier every round, so with millions
-//! of open windows each round re-sorted every retraction due in the coming months.
+//! The event sources' operator produces a window's retraction as soon as its event
+//! arrives, stamped with the tick at which the window closes (weeks ahead for
+//! `within 30d`), and the temporal filter a `now` comparison's later flip. Left alone,
+//! such updates wait in the batcher of the next arrangement, and differential's merge
+//! batcher merges and scans *every* update it holds whenever its input frontier moves.
+//! A live run moves the frontier every round, so with millions of open windows each
+//! round would re-sort every retraction due in the coming months.
 //!
 //! This operator keeps updates for later buckets of [`BUCKET_SECONDS`] of event time
 //! aside, in a map ordered by bucket, and passes a bucket on once the input frontier
 //! reaches its start. A batcher downstream then holds at most about one bucket of
 //! future updates, and a round costs what the current bucket holds, not what all
 //! windows hold. The operator keeps a capability at the earliest bucket's start, so
-//! frontiers downstream advance exactly as before. Its buckets are consolidated as
-//! they grow, as the batcher would consolidate them: one update per (record, time).
+//! frontiers downstream advance as they would without it. [`hold_future`] consolidates
+//! its buckets as they grow ([`Keeping::Consolidated`]), as the batcher would: one
+//! update per (record, time); the event sources' operator keeps its own as they came
+//! ([`Keeping::AsTheyCame`]).
 //!
 //! What the operator holds is reported to differential's `differential/arrange` log
 //! as batcher events (records and bytes), the log that batchers report to, so that

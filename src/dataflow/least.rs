@@ -3,10 +3,10 @@
 //! Two per-user states are "the least value of a key, in some order": a user's current
 //! row (the greatest sequence number) and a model's latest score. A general `reduce`
 //! re-reads a key's values and its own output history at every time the key changes,
-//! and in a live run each record has its own time: two levels of such reduces (then
-//! for min/max, now kept by `super::features`) took a third of a worker's time in
-//! `segflow bench`'s batch sweep (docs/BENCHMARKS.md). Time is totally ordered here, so, like differential's
-//! `count_total`, [`least_per_key`] reads the arrangement directly: the least value
+//! and in a live run each record has its own time, so such a reduce's cost grows with
+//! the number of times, not with the work (docs/BENCHMARKS.md, "min/max without
+//! reduces", has the measurements). Time is totally ordered here, so, like
+//! differential's `count_total`, [`least_per_key`] reads the arrangement directly: the least value
 //! before a batch is the first one with a positive count, and the batch's updates are
 //! applied time by time on top of it. A change costs a key seek and the few leading
 //! values, however many values the key has, and there is no output arrangement.

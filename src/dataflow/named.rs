@@ -3,11 +3,11 @@
 //! The dataflow computes memberships by [`UserKey`], a hash of the id; the output names
 //! each user by its id string. The names collection says, per key, which ids it stands
 //! for (more than one is a hash collision, reported as an error) and whether the key
-//! has been erased (its memberships all end). This was a reduce over the names (the
-//! distinct ids of each key), a filter and an arrangement of its result, a join with
-//! the memberships, and a filter, exchange and inspection for the collisions: about ten
-//! operators, each scheduled in every round of a live run, and each round's names
-//! mostly idle. [`name_memberships`] keeps each key's ids and segments in a hash map,
+//! has been erased (its memberships all end). Written with differential's operators,
+//! this is a reduce over the names (the distinct ids of each key), a filter and an
+//! arrangement of its result, a join with the memberships, and a filter, exchange and
+//! inspection for the collisions: about ten operators, each scheduled in every round
+//! of a live run, though the names rarely change. [`name_memberships`] keeps each key's ids and segments in a hash map,
 //! applies both inputs' updates time by time once both frontiers have passed, and
 //! emits the named changes and the collisions on one stream.
 

@@ -136,7 +136,7 @@ mod tests {
         assert_eq!(user_key_in("u1", 0), user_key("u1"));
         assert_ne!(user_key_in("u1", 1), user_key("u1"));
         assert_ne!(user_key_in("u1", 1), user_key_in("u1", 2));
-        // Short ids whose seeded hashes used to meet.
+        // Short ids, whose hashes would meet if the incarnation only seeded the hash.
         let keys: std::collections::HashSet<UserKey> = (0..100)
             .flat_map(|i| (0..3).map(move |k| user_key_in(&format!("u{i:02}"), k)))
             .collect();

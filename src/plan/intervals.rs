@@ -3,7 +3,8 @@
 //! Every predicate that mentions `now` is turned into intervals of `now` for each row
 //! (`users.signup_ts > now - 14d` holds for `now < signup_ts + 14d`), and the dataflow's
 //! temporal filter inserts the row when an interval opens and retracts it when it closes.
-//! One mechanism serves windows, `now` comparisons on inputs and on derived features.
+//! It serves `now` comparisons on inputs and on derived features; event windows are
+//! restricted the same way inside the event sources' operator.
 
 use std::cmp::Ordering;
 
