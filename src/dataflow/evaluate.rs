@@ -14,9 +14,10 @@
 //! the plan — `and`, `or`, `not` — and emits the user's segments. Why not a dataflow of
 //! set operators (joins for `and`, distincts for `or`)? That shape needs operators in
 //! proportion to the catalog, and in a live run every operator is scheduled in every
-//! round, whether data reaches it or not: single-event latency grows with the number of
-//! segments (docs/BENCHMARKS.md, "Cost against users, events and segments"). Here the operator count depends on the
-//! source families the catalog uses and its atoms on `now`, not on its segments.
+//! round, whether data reaches it or not, so single-event latency would grow with the
+//! number of segments (docs/BENCHMARKS.md, "Cost against users, events and segments").
+//! Here the operator count depends on the input sources the catalog reads and its
+//! atoms on `now`, not on its segments.
 
 use std::sync::Arc;
 

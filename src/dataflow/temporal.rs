@@ -2,8 +2,10 @@
 //!
 //! An update `(row, t, d)` whose row is valid during `[start, end)` becomes
 //! `(row, max(t, start), d)` and `(row, end, -d)`, and nothing at all once `end <= t`.
-//! The filter is linear, so it applies equally to inputs (event windows) and to
-//! derived collections (a feature compared with `now`). Updates for later times wait
+//! It serves the atoms on `now` (an attribute, a score or a derived feature compared
+//! with `now`); event windows use the same [`restrict`] and [`window`] inside the
+//! event sources' operator, which holds their retractions itself. Updates for later
+//! times wait
 //! ([`super::hold::hold_future`], then differential's batchers) until the frontier
 //! reaches them: time alone then changes membership, with no new input.
 
