@@ -18,13 +18,12 @@ use timely::worker::Worker;
 use crate::catalog::ir::Catalog;
 use crate::data::EventRow;
 use crate::dataflow::{Event, UserKey};
-use crate::engine::backfill::backfill_then_serve;
+use crate::engine::backfill::{backfill_then_serve, BackfillError};
 use crate::engine::batch::{BatchInput, OnError};
 use crate::engine::cluster::{execute, Workers};
 use crate::engine::control::Control;
 use crate::engine::profile::OperatorProfile;
 use crate::engine::segmentation::Segmentation;
-use crate::engine::tail::TailError;
 use crate::live::frontier::{ClockKind, Frontier, TICKS_PER_SECOND};
 use crate::plan::Plan;
 
@@ -84,7 +83,7 @@ pub fn measure(
             None,
         )?;
         let Some((segmentation, loaded)) = backfilled else {
-            return Ok::<_, TailError>(None);
+            return Ok::<_, BackfillError>(None);
         };
         let fed = started.elapsed();
         let time = loaded.time.unwrap_or(0);
