@@ -5,12 +5,13 @@
 //! 1. a parse-only pass over the files (the parse side of the backfill's split) and a
 //!    sample of recent events to draw updates from ([`inputs`], [`workload`]);
 //! 2. the backfill and the update loops on the live run's engine parts ([`engine`],
-//!    [`loops`]);
+//!    [`driver`], [`loops`]);
 //! 3. with `--tail`, the live run's file path and the memory windows hold
 //!    ([`file_path`], [`windows`]);
 //! 4. the from-scratch peers ([`peers`]);
 //! 5. the table, the JSON report and the chart ([`report`], [`svg`]).
 
+mod driver;
 mod engine;
 mod file_path;
 mod inputs;
@@ -85,7 +86,7 @@ pub struct BenchArgs {
 const SEED: u64 = 0xb3c4;
 
 /// How much of the sections after the update loops to run.
-pub(crate) struct Extent {
+struct Extent {
     /// Single appends timed on the file path, and events in its one large append.
     probes: usize,
     append: usize,
@@ -166,7 +167,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let file_path = if args.tail {
         progress("the live run's file path");
         let backfill = files.clone();
-        let path = file_path::measure(&catalog, backfill, &mut workload, &extent, workers.clone());
+        let (probes, append) = (extent.probes, extent.append);
+        let path = file_path::measure(
+            &catalog,
+            backfill,
+            &mut workload,
+            probes,
+            append,
+            workers.clone(),
+        );
         Some(path?)
     } else {
         None
