@@ -3,6 +3,7 @@
 //! Each command's flags and what it does with them are in a file of its own.
 
 mod check;
+mod choices;
 mod cluster_args;
 mod gen;
 mod launch;

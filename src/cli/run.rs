@@ -10,6 +10,7 @@ use crate::engine::batch::{run_files, OnError};
 use crate::io::load::DataFiles;
 use crate::io::output::{sizes_table, write_results};
 
+use super::choices;
 use super::ClusterArgs;
 
 #[derive(Args, Debug)]
@@ -28,7 +29,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "out", value_name = "DIR")]
     pub out: PathBuf,
     /// What to do with a malformed input row.
-    #[arg(long, value_enum, default_value_t = OnError::Stop)]
+    #[arg(long, value_parser = choices::on_error(), default_value_t = OnError::Stop)]
     pub on_error: OnError,
     #[command(flatten)]
     pub cluster: ClusterArgs,

@@ -230,11 +230,7 @@ impl<'c> Live<'c> {
                 .collect(),
             clock: format!(
                 "{}, allowed lateness {}s",
-                match self.options.clock {
-                    ClockKind::Event => "event",
-                    ClockKind::Wall => "wall",
-                },
-                self.options.lateness
+                self.options.clock, self.options.lateness
             ),
             backfill: self.backfill_time,
         }
