@@ -8,6 +8,7 @@ mod cluster_args;
 mod gen;
 mod launch;
 mod run;
+mod sql;
 mod tail;
 
 use clap::{Parser, Subcommand};
@@ -17,6 +18,7 @@ pub use cluster_args::ClusterArgs;
 pub use gen::GenArgs;
 pub use launch::{LaunchArgs, PORT_TAKEN};
 pub use run::RunArgs;
+pub use sql::SqlArgs;
 pub use tail::TailArgs;
 
 #[derive(Parser, Debug)]
@@ -42,7 +44,7 @@ pub enum Command {
     /// Write deterministic synthetic users.csv, events.csv and scores.csv.
     Gen(GenArgs),
     /// Compile a catalog into one SQL query (DuckDB) giving (segment, user_id) rows.
-    Sql(crate::sql::SqlArgs),
+    Sql(SqlArgs),
     /// Measure backfill throughput, live update latency and from-scratch peers of a
     /// catalog, in one report.
     Bench(crate::bench::BenchArgs),
@@ -59,7 +61,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tail(args) => tail::tail(args),
         Command::Check(args) => check::check(args),
         Command::Gen(args) => gen::gen(args),
-        Command::Sql(args) => crate::sql::run(args),
+        Command::Sql(args) => sql::sql(args),
         Command::Bench(args) => crate::bench::run(args),
         Command::Cluster(args) => launch::launch(&args),
     }

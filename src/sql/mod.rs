@@ -18,7 +18,6 @@
 //! Where SQL and segflow differ (NULL, decimal division, row order), the choices are
 //! recorded in docs/DESIGN.md ("SQL").
 
-mod command;
 mod ident;
 mod predicate;
 mod segment;
@@ -31,7 +30,6 @@ use rust_decimal::Decimal;
 
 use crate::catalog::ir::Catalog;
 
-pub use command::{run, SqlArgs};
 pub use tables::{create_tables, NUMBER, SCALE};
 
 use ident::{quote_str, Idents};
