@@ -1,7 +1,9 @@
 //! Command-line interface: `segflow run`, `tail`, `check`, `gen`, `sql`, `bench`, `cluster`.
 //!
-//! Each command's flags and what it does with them are in a file of its own.
+//! Each command's flags and what it does with them are in a file of its own; the
+//! library takes plain options, so clap is used here only.
 
+mod bench;
 mod check;
 mod choices;
 mod cluster_args;
@@ -13,6 +15,7 @@ mod tail;
 
 use clap::{Parser, Subcommand};
 
+pub use bench::BenchArgs;
 pub use check::CheckArgs;
 pub use cluster_args::ClusterArgs;
 pub use gen::GenArgs;
@@ -47,7 +50,7 @@ pub enum Command {
     Sql(SqlArgs),
     /// Measure backfill throughput, live update latency and from-scratch peers of a
     /// catalog, in one report.
-    Bench(crate::bench::BenchArgs),
+    Bench(BenchArgs),
     /// Run a command as a job of several processes on this machine.
     ///
     /// For example `segflow cluster -n 2 -w 1 -- run --catalog C --data D`.
@@ -62,7 +65,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check(args) => check::check(args),
         Command::Gen(args) => gen::gen(args),
         Command::Sql(args) => sql::sql(args),
-        Command::Bench(args) => crate::bench::run(args),
+        Command::Bench(args) => bench::bench(args),
         Command::Cluster(args) => launch::launch(&args),
     }
 }

@@ -36,6 +36,33 @@ impl Workers {
     /// are sent by a thread of their own), short enough that a stopped peer is noticed
     /// while someone is still watching.
     pub const DEFAULT_PEER_TIMEOUT: Duration = Duration::from_secs(30);
+
+    /// The index of this process in the job, from 0.
+    pub fn process(&self) -> usize {
+        match &self.config.communication {
+            CommunicationConfig::Cluster { process, .. } => *process,
+            _ => 0,
+        }
+    }
+
+    /// The number of processes in the job.
+    pub fn processes(&self) -> usize {
+        match &self.config.communication {
+            CommunicationConfig::Cluster { addresses, .. } => addresses.len(),
+            _ => 1,
+        }
+    }
+
+    /// The number of worker threads of each process.
+    pub fn threads(&self) -> usize {
+        match &self.config.communication {
+            CommunicationConfig::Thread => 1,
+            CommunicationConfig::Process(threads) | CommunicationConfig::ProcessBinary(threads) => {
+                *threads
+            }
+            CommunicationConfig::Cluster { threads, .. } => *threads,
+        }
+    }
 }
 
 impl From<timely::Config> for Workers {
