@@ -1,9 +1,10 @@
 //! The in-process update path: the parts of a live run, driven by worker 0.
 //!
-//! Every worker builds the live run's dataflow (ticks of [`TICKS_PER_SECOND`]) and
-//! loads its part of the backfill with [`backfill_then_serve`]; the other workers then work
-//! on their share until worker 0 stops them ([`Control`]), exactly as in
-//! `segflow tail`. Worker 0 applies updates in rounds shaped like the live run's: each
+//! Every worker builds the live run's dataflow (ticks of
+//! [`TICKS_PER_SECOND`](crate::live::frontier::TICKS_PER_SECOND)) and loads its part of
+//! the backfill with [`backfill_then_serve`]; the other workers then work on their share
+//! until worker 0 stops them ([`Control`]), exactly as in `segflow tail`. Worker 0
+//! applies updates through a [`Driver`], in rounds shaped like the live run's: each
 //! event takes effect at the frontier's tick, the frontier moves past it, and the
 //! worker steps until the probe passes the frontier and takes the membership changes
 //! that reached it. What the file path adds to that (reading and parsing lines,
@@ -13,24 +14,20 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
-use timely::worker::Worker;
 
 use crate::catalog::ir::Catalog;
 use crate::data::EventRow;
-use crate::dataflow::{Event, UserKey};
-use crate::engine::backfill::backfill_then_serve;
+use crate::engine::backfill::{backfill_then_serve, BackfillError};
 use crate::engine::batch::{BatchInput, OnError};
 use crate::engine::cluster::{execute, Workers};
 use crate::engine::control::Control;
 use crate::engine::profile::OperatorProfile;
-use crate::engine::segmentation::Segmentation;
-use crate::engine::tail::TailError;
-use crate::live::frontier::{ClockKind, Frontier, TICKS_PER_SECOND};
 use crate::plan::Plan;
 
+use super::driver::Driver;
 use super::loops::{self, Schedule, Series};
 use super::measure::peak_rss;
-use super::workload::{LiveClock, Workload};
+use super::workload::Workload;
 
 /// The backfill as the live run loads it.
 #[derive(Clone, Debug, Serialize)]
@@ -84,7 +81,7 @@ pub fn measure(
             None,
         )?;
         let Some((segmentation, loaded)) = backfilled else {
-            return Ok::<_, TailError>(None);
+            return Ok::<_, BackfillError>(None);
         };
         let fed = started.elapsed();
         let time = loaded.time.unwrap_or(0);
@@ -124,58 +121,4 @@ pub fn measure(
         figures = figures.or(outcome?);
     }
     Ok(figures)
-}
-
-/// Worker 0's side: the dataflow's inputs, the live frontier and event time.
-pub struct Driver {
-    segmentation: Segmentation,
-    frontier: Frontier,
-    clock: LiveClock,
-}
-
-impl Driver {
-    /// Live input after a backfill through second `backfill_time`, with the event
-    /// clock and no allowed lateness (the defaults of `segflow tail`).
-    fn new(segmentation: Segmentation, backfill_time: u64) -> Driver {
-        let first = backfill_time + 1;
-        Driver {
-            segmentation,
-            frontier: Frontier::new(
-                ClockKind::Event,
-                0,
-                first * TICKS_PER_SECOND,
-                Some(backfill_time),
-            ),
-            clock: LiveClock::start(first),
-        }
-    }
-
-    /// Applies `events` at the current live second, each at its own tick, and moves the
-    /// frontier past the last of them.
-    ///
-    /// The live run's frontier can stop short of an event's tick: a second that has run
-    /// out of ticks keeps its last one open, and its changes wait for the clock. The
-    /// bench moves the frontier past every update it applied, so that each round's
-    /// latency covers all of its changes.
-    pub fn feed(&mut self, events: impl IntoIterator<Item = (UserKey, Event)>) {
-        let ts = self.clock.second();
-        let mut last = self.frontier.now();
-        for (user, mut event) in events {
-            let (at, _late) = self.frontier.effect(Some(ts));
-            event.ts = ts;
-            self.segmentation.event(user, event, at, 1);
-            self.frontier.admitted(at, Some(ts));
-            last = at;
-        }
-        self.frontier.set(last + 1);
-    }
-
-    /// Runs the dataflow until every change before the frontier has reached worker 0;
-    /// returns how many changes arrived.
-    pub fn finish(&mut self, worker: &mut Worker) -> usize {
-        let frontier = self.frontier.now();
-        self.segmentation.advance(frontier);
-        worker.step_while(|| !self.segmentation.is_complete_before(frontier));
-        self.segmentation.take_changes().len()
-    }
 }

@@ -32,7 +32,6 @@ use crate::live::frontier::{parse_tick, ClockKind, TICKS_PER_SECOND};
 
 use super::measure::{Latencies, LatencySummary};
 use super::workload::{event_line, Workload};
-use super::Extent;
 
 /// The followed file.
 const LIVE_FILE: &str = "live.jsonl";
@@ -67,16 +66,16 @@ pub struct Throughput {
     pub events_per_second: f64,
 }
 
-/// Runs the live run over `backfill` and measures single appends and one large
-/// append, as many as `extent` says.
+/// Runs the live run over `backfill` and measures `probes` single appends and one
+/// append of `batch` events.
 pub fn measure(
     catalog: &Catalog,
     backfill: Arc<dyn BatchInput>,
     workload: &mut Workload,
-    extent: &Extent,
+    probes: usize,
+    batch: usize,
     workers: Workers,
 ) -> anyhow::Result<FilePath> {
-    let (probes, batch) = (extent.probes, extent.append);
     let scratch = tempfile::tempdir().context("creating a scratch directory")?;
     let follow = scratch.path().join("follow");
     std::fs::create_dir(&follow)?;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use timely::worker::Worker;
 
-use super::engine::Driver;
+use super::driver::Driver;
 use super::measure::{Latencies, LatencySummary};
 use super::workload::Workload;
 use crate::engine::profile::OperatorProfile;

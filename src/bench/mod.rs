@@ -5,12 +5,13 @@
 //! 1. a parse-only pass over the files (the parse side of the backfill's split) and a
 //!    sample of recent events to draw updates from ([`inputs`], [`workload`]);
 //! 2. the backfill and the update loops on the live run's engine parts ([`engine`],
-//!    [`loops`]);
+//!    [`driver`], [`loops`]);
 //! 3. with `--tail`, the live run's file path and the memory windows hold
 //!    ([`file_path`], [`windows`]);
 //! 4. the from-scratch peers ([`peers`]);
 //! 5. the table, the JSON report and the chart ([`report`], [`svg`]).
 
+mod driver;
 mod engine;
 mod file_path;
 mod inputs;
@@ -27,10 +28,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
-use clap::Args;
 
 use crate::catalog;
-use crate::cli::ClusterArgs;
+use crate::engine::cluster::Workers;
 use crate::gen::{generate, GenOptions};
 use crate::io::load::DataFiles;
 
@@ -39,53 +39,41 @@ use measure::load_average;
 use report::{BackfillReport, Live, Peers, Report, Setup};
 use workload::Workload;
 
-#[derive(Args, Debug)]
-pub struct BenchArgs {
-    /// Catalog file(s) of segment definitions; repeat to combine several.
-    #[arg(long = "catalog", short = 'c', required = true, value_name = "FILE")]
+/// What `segflow bench` measures, and over which data.
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    /// Catalog files of segment definitions, combined.
     pub catalogs: Vec<PathBuf>,
-    /// Data directory (users.csv, events.csv, scores.csv) to backfill and draw updates from.
-    #[arg(
-        long,
-        value_name = "DIR",
-        required_unless_present = "gen_users",
-        conflicts_with = "gen_users"
-    )]
-    pub data: Option<PathBuf>,
-    /// Generate this many users instead (as `segflow gen`, into a temporary directory).
-    #[arg(long, value_name = "N", requires = "gen_events")]
-    pub gen_users: Option<u64>,
-    /// Events to generate with --gen-users.
-    #[arg(long, value_name = "M", requires = "gen_users")]
-    pub gen_events: Option<u64>,
-    /// Seed of the generated data.
-    #[arg(long, default_value_t = 1, value_name = "S")]
-    pub seed: u64,
+    /// The data to backfill and draw updates from.
+    pub data: BenchData,
     /// Write the report as JSON to this file.
-    #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Draw latency against throughput as SVG into this file.
-    #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
     /// Short loops and one peer run each: a smoke test, not a measurement.
-    #[arg(long)]
     pub quick: bool,
-    /// Also measure the live run's file path (`segflow tail` over a followed
-    /// directory) and the memory windows hold.
-    #[arg(long)]
+    /// Also measure the live run's file path and the memory windows hold.
     pub tail: bool,
-    /// Skip the from-scratch peers (reference evaluator and DuckDB).
-    #[arg(long)]
-    pub no_peers: bool,
-    #[command(flatten)]
-    pub cluster: ClusterArgs,
+    /// Measure the from-scratch peers (reference evaluator and DuckDB).
+    pub peers: bool,
+    /// Where the workers run.
+    pub workers: Workers,
+}
+
+/// The data a bench runs over.
+#[derive(Clone, Debug)]
+pub enum BenchData {
+    /// A directory of users.csv, events.csv and scores.csv.
+    Dir(PathBuf),
+    /// Data generated as `segflow gen` does, into a temporary directory.
+    Generated { users: u64, events: u64, seed: u64 },
 }
 
 /// Seed of the updates drawn outside the engine section (file path, reference peer).
 const SEED: u64 = 0xb3c4;
 
 /// How much of the sections after the update loops to run.
-pub(crate) struct Extent {
+struct Extent {
     /// Single appends timed on the file path, and events in its one large append.
     probes: usize,
     append: usize,
@@ -122,23 +110,26 @@ impl Extent {
 /// Time the reference evaluator may take for its recomputations (at least one runs).
 const REFERENCE_BUDGET: Duration = Duration::from_secs(60);
 
-pub fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let workers = args.cluster.config()?;
-    if args.tail && args.cluster.processes > 1 {
+/// Runs the bench, prints the table and writes the report and the chart where asked.
+/// Only process 0 reports; the others lend their workers to the engine section.
+pub fn run(options: BenchOptions) -> anyhow::Result<()> {
+    let workers = options.workers.clone();
+    let (process, processes, threads) = (workers.process(), workers.processes(), workers.threads());
+    if options.tail && processes > 1 {
         bail!("--tail measures a live run of one process: leave out --processes");
     }
-    let catalog = catalog::load(&args.catalogs)?;
+    let catalog = catalog::load(&options.catalogs)?;
     let load_before = load_average();
     let started = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let extent = Extent::new(args.quick);
-    let (data, _generated, data_label) = data_dir(&args)?;
+    let extent = Extent::new(options.quick);
+    let (data, _generated, data_label) = data_dir(&options.data)?;
     let files = Arc::new(DataFiles::open(&data, &catalog)?);
 
     // Only process 0 reports; the others lend their workers to the engine section.
-    let (parse, templates) = if args.cluster.process == 0 {
-        let (parse, templates) = prepare(&files, &data, args.cluster.workers)?;
+    let (parse, templates) = if process == 0 {
+        let (parse, templates) = prepare(&files, &data, threads)?;
         (Some(parse), templates)
     } else {
         (None, Vec::new())
@@ -146,7 +137,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let templates = Arc::new(templates);
 
     progress("backfill, then the update loops");
-    let schedule = Schedule::new(args.quick);
+    let schedule = Schedule::new(options.quick);
     let figures = engine::measure(
         &catalog,
         files.clone(),
@@ -155,27 +146,32 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         workers.clone(),
     )?;
     let (Some(figures), Some(parse)) = (figures, parse) else {
-        println!(
-            "process {} of {} done; process 0 writes the report",
-            args.cluster.process, args.cluster.processes
-        );
+        println!("process {process} of {processes} done; process 0 writes the report");
         return Ok(());
     };
     let mut workload = Workload::new(templates, SEED);
 
-    let file_path = if args.tail {
+    let file_path = if options.tail {
         progress("the live run's file path");
         let backfill = files.clone();
-        let path = file_path::measure(&catalog, backfill, &mut workload, &extent, workers.clone());
+        let (probes, append) = (extent.probes, extent.append);
+        let path = file_path::measure(
+            &catalog,
+            backfill,
+            &mut workload,
+            probes,
+            append,
+            workers.clone(),
+        );
         Some(path?)
     } else {
         None
     };
-    let (mut peers, windows) = if args.tail || !args.no_peers {
+    let (mut peers, windows) = if options.tail || options.peers {
         progress("loading the data set in memory");
         let mut dataset = inputs::load_dataset(&files);
         drop(files);
-        let windows = if args.tail {
+        let windows = if options.tail {
             progress("window memory");
             let events = &dataset.events[..dataset.events.len().min(extent.window_events)];
             let time = dataset.max_ts().unwrap_or(0);
@@ -184,7 +180,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             None
         };
         let mut peers = Peers::default();
-        if !args.no_peers {
+        if options.peers {
             progress("the reference evaluator");
             let now = figures.backfill.time + 1;
             peers.reference = Some(peers::reference(
@@ -200,21 +196,21 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     } else {
         (Peers::default(), None)
     };
-    if args.no_peers {
-        peers.skipped.push("peers: --no-peers".into());
-    } else {
+    if options.peers {
         progress("DuckDB");
-        match peers::duckdb(&args.catalogs, &data, extent.duckdb_runs) {
+        match peers::duckdb(&options.catalogs, &data, extent.duckdb_runs) {
             Ok(duckdb) => peers.duckdb = Some(duckdb),
             Err(reason) => peers.skipped.push(format!("DuckDB peer: {reason}")),
         }
+    } else {
+        peers.skipped.push("peers: --no-peers".into());
     }
 
     let mut report = Report {
         segflow_bench: 1,
         setup: Setup {
             version: env!("CARGO_PKG_VERSION").into(),
-            catalogs: args
+            catalogs: options
                 .catalogs
                 .iter()
                 .map(|c| c.display().to_string())
@@ -223,10 +219,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             users: parse.users,
             events: parse.events,
             scores: parse.scores,
-            processes: args.cluster.processes,
-            workers: args.cluster.workers,
+            processes,
+            workers: threads,
             cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
-            quick: args.quick,
+            quick: options.quick,
             started,
             load_before,
             load_after: load_average(),
@@ -240,7 +236,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         targets: Vec::new(),
     };
     report.check_targets();
-    write_report(&report, &args)
+    write_report(&report, &options)
 }
 
 /// The parse-only pass and the events to draw updates from; fails on bad rows (the
@@ -267,14 +263,14 @@ fn prepare(
 }
 
 /// Prints the table and writes the JSON and the chart where asked.
-fn write_report(report: &Report, args: &BenchArgs) -> anyhow::Result<()> {
+fn write_report(report: &Report, options: &BenchOptions) -> anyhow::Result<()> {
     print!("{}", report.table());
-    if let Some(out) = &args.out {
+    if let Some(out) = &options.out {
         let json = serde_json::to_string_pretty(report)? + "\n";
         std::fs::write(out, json).with_context(|| format!("writing {}", out.display()))?;
         println!("report written to {}", out.display());
     }
-    if let Some(path) = &args.svg {
+    if let Some(path) = &options.svg {
         std::fs::write(path, svg::chart(report))
             .with_context(|| format!("writing {}", path.display()))?;
         println!("chart written to {}", path.display());
@@ -284,18 +280,19 @@ fn write_report(report: &Report, args: &BenchArgs) -> anyhow::Result<()> {
 
 /// The data directory, the temporary directory holding generated data (kept until
 /// the bench ends), and how the report names the data.
-fn data_dir(args: &BenchArgs) -> anyhow::Result<(PathBuf, Option<tempfile::TempDir>, String)> {
-    if let Some(dir) = &args.data {
-        return Ok((dir.clone(), None, dir.display().to_string()));
-    }
-    let (users, events) = (args.gen_users.unwrap_or(0), args.gen_events.unwrap_or(0));
+fn data_dir(data: &BenchData) -> anyhow::Result<(PathBuf, Option<tempfile::TempDir>, String)> {
+    let (users, events, seed) = match data {
+        BenchData::Dir(dir) => return Ok((dir.clone(), None, dir.display().to_string())),
+        BenchData::Generated {
+            users,
+            events,
+            seed,
+        } => (*users, *events, *seed),
+    };
     let scratch = tempfile::tempdir().context("creating a directory for generated data")?;
     progress(&format!("generating {users} users and {events} events"));
-    generate(&GenOptions::new(users, events, args.seed), scratch.path())?;
-    let label = format!(
-        "segflow gen --users {users} --events {events} --seed {}",
-        args.seed
-    );
+    generate(&GenOptions::new(users, events, seed), scratch.path())?;
+    let label = format!("segflow gen --users {users} --events {events} --seed {seed}");
     Ok((scratch.path().to_path_buf(), Some(scratch), label))
 }
 

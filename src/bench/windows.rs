@@ -179,7 +179,7 @@ fn held(plan: &Arc<Plan>, data: Dataset, time: u64, workers: Workers) -> anyhow:
         for dataflow in worker.installed_dataflows() {
             worker.drop_dataflow(dataflow);
         }
-        Ok::<_, crate::engine::tail::TailError>(mine)
+        Ok::<_, crate::engine::backfill::BackfillError>(mine)
     })?;
     let mut total = Held::default();
     for outcome in outcomes {

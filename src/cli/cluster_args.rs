@@ -186,6 +186,21 @@ mod tests {
     }
 
     #[test]
+    fn the_layout_reads_back_from_the_configuration() {
+        let mut alone = args(1, 0, None);
+        alone.workers = 3;
+        let workers = alone.config().unwrap();
+        let layout = (workers.process(), workers.processes(), workers.threads());
+        assert_eq!(layout, (0, 1, 3));
+        let (_dir, path) = hostfile("127.0.0.1:4000\n127.0.0.1:4001\n127.0.0.1:4002\n");
+        let mut second = args(3, 1, Some(path));
+        second.workers = 2;
+        let workers = second.config().unwrap();
+        let layout = (workers.process(), workers.processes(), workers.threads());
+        assert_eq!(layout, (1, 3, 2));
+    }
+
+    #[test]
     fn bad_layouts_are_named() {
         assert!(error(&args(0, 0, None)).contains("--processes must be at least 1"));
         assert!(error(&args(2, 2, None)).contains("--process 2 is out of range"));

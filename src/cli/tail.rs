@@ -14,6 +14,9 @@ use crate::io::load::DataFiles;
 use crate::live::changelog::LogFormat;
 use crate::live::frontier::{format_tick, ClockKind};
 
+use super::choices;
+use super::ClusterArgs;
+
 #[derive(Args, Debug)]
 pub struct TailArgs {
     /// Catalog file(s) of segment definitions; repeat to combine several.
@@ -30,19 +33,19 @@ pub struct TailArgs {
     #[arg(long, value_name = "FILE")]
     pub changes: PathBuf,
     /// Record format of the change log.
-    #[arg(long, value_enum, default_value_t = LogFormat::Csv)]
+    #[arg(long, value_parser = choices::log_format(), default_value_t = LogFormat::Csv)]
     pub format: LogFormat,
     /// Where bad lines are set aside [default: the change log's name + `.rejects.csv`].
     #[arg(long, value_name = "FILE")]
     pub rejects: Option<PathBuf>,
     /// What moves time: the greatest event time seen, or the machine's clock.
-    #[arg(long, value_enum, default_value_t = ClockKind::Event)]
+    #[arg(long, value_parser = choices::clock(), default_value_t = ClockKind::Event)]
     pub clock: ClockKind,
     /// How long a second stays open for out-of-order records (`0`, `30s`, `5m`, ...).
     #[arg(long, default_value = "0", value_parser = parse_lateness, value_name = "DURATION")]
     pub allowed_lateness: u64,
     /// What to do with a malformed backfill row (bad live lines are always set aside).
-    #[arg(long, value_enum, default_value_t = OnError::Stop)]
+    #[arg(long, value_parser = choices::on_error(), default_value_t = OnError::Stop)]
     pub on_error: OnError,
     /// Read what the files hold now, then stop (for scripts and tests).
     #[arg(long)]
@@ -51,7 +54,7 @@ pub struct TailArgs {
     #[arg(long, short = 'q')]
     pub quiet: bool,
     #[command(flatten)]
-    pub cluster: super::ClusterArgs,
+    pub cluster: ClusterArgs,
 }
 
 fn parse_lateness(text: &str) -> Result<u64, String> {

@@ -18,7 +18,15 @@ use super::control::Control;
 use super::gather::{all_gather, gather_to_first};
 use super::loading::{Counts, Loading, Progress};
 use super::segmentation::Segmentation;
-use super::tail::TailError;
+
+/// Why a backfill stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum BackfillError {
+    #[error("{first}\n({count} bad row(s) in the backfill; rerun with --on-error skip to set them aside)")]
+    BadRows { first: InputError, count: usize },
+    #[error("backfill time {0} is out of range: live runs accept times up to {MAX_LIVE_SECONDS}")]
+    TimeOutOfRange(u64),
+}
 
 /// What the backfill left for worker 0.
 pub struct Loaded {
@@ -41,7 +49,7 @@ pub fn backfill_then_serve(
     backfill: Option<&dyn BatchInput>,
     on_error: OnError,
     progress: Option<Arc<Progress>>,
-) -> Result<Option<(Segmentation, Loaded)>, TailError> {
+) -> Result<Option<(Segmentation, Loaded)>, BackfillError> {
     let mut segmentation = Segmentation::build(worker, plan, Timing::open(TICKS_PER_SECOND));
     let loaded = match load_backfill(worker, &mut segmentation, backfill, on_error, progress) {
         Ok(loaded) => loaded,
@@ -65,7 +73,7 @@ pub fn load_backfill(
     backfill: Option<&dyn BatchInput>,
     on_error: OnError,
     progress: Option<Arc<Progress>>,
-) -> Result<Loaded, TailError> {
+) -> Result<Loaded, BackfillError> {
     let (index, peers) = (worker.index(), worker.peers());
     let Some(input) = backfill else {
         return Ok(Loaded {
@@ -81,7 +89,7 @@ pub fn load_backfill(
         .max()
         .unwrap_or(0);
     if time > MAX_LIVE_SECONDS {
-        return Err(TailError::TimeOutOfRange(time));
+        return Err(BackfillError::TimeOutOfRange(time));
     }
     let tick = time * TICKS_PER_SECOND;
     let mut sink = Fingerprinting {
@@ -112,7 +120,7 @@ pub fn load_backfill(
     rejects.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     if on_error == OnError::Stop && !rejects.is_empty() {
         let count = rejects.len();
-        return Err(TailError::BadBackfill {
+        return Err(BackfillError::BadRows {
             first: rejects.swap_remove(0),
             count,
         });

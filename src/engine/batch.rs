@@ -6,6 +6,8 @@
 //! inside a window are inserted with their retraction scheduled at `ts + D`, so the same
 //! dataflow could go on over live input.
 
+use std::fmt;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,13 +27,35 @@ use super::loading::{Counts, Loading};
 use super::segmentation::{Change, Segmentation};
 
 /// What to do with a malformed input row.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
 pub enum OnError {
     /// Report the first bad row and stop without writing any output.
     #[default]
     Stop,
     /// Set bad rows aside (in `rejects.csv`), count them, and go on.
     Skip,
+}
+
+/// The name of the choice: `stop` or `skip`.
+impl fmt::Display for OnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            OnError::Stop => "stop",
+            OnError::Skip => "skip",
+        })
+    }
+}
+
+impl FromStr for OnError {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<OnError, String> {
+        match name {
+            "stop" => Ok(OnError::Stop),
+            "skip" => Ok(OnError::Skip),
+            _ => Err(format!("`{name}` is neither stop nor skip")),
+        }
+    }
 }
 
 /// The outcome of a batch run.

@@ -3,10 +3,8 @@
 pub(crate) mod backfill;
 pub mod batch;
 pub mod cluster;
-mod connect;
 pub(crate) mod control;
 pub(crate) mod gather;
-mod heartbeat;
 mod loading;
 pub(crate) mod profile;
 pub mod segmentation;

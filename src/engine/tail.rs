@@ -35,6 +35,7 @@ use crate::live::record::{LiveRecord, RecordParser};
 use crate::live::rejects::Rejects;
 use crate::plan::Plan;
 
+pub use super::backfill::BackfillError;
 use super::backfill::{backfill_then_serve, Loaded};
 use super::batch::{BatchInput, OnError};
 use super::cluster::{execute, ClusterError, Workers};
@@ -93,10 +94,8 @@ pub struct TailSummary {
 /// Why a live run stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum TailError {
-    #[error("{first}\n({count} bad row(s) in the backfill; rerun with --on-error skip to set them aside)")]
-    BadBackfill { first: InputError, count: usize },
-    #[error("backfill time {0} is out of range: live runs accept times up to {MAX_LIVE_SECONDS}")]
-    TimeOutOfRange(u64),
+    #[error(transparent)]
+    Backfill(#[from] BackfillError),
     #[error("user ids {0} hash to the same internal key; please report this")]
     Collision(String),
     #[error("{0:#}")]
@@ -231,11 +230,7 @@ impl<'c> Live<'c> {
                 .collect(),
             clock: format!(
                 "{}, allowed lateness {}s",
-                match self.options.clock {
-                    ClockKind::Event => "event",
-                    ClockKind::Wall => "wall",
-                },
-                self.options.lateness
+                self.options.clock, self.options.lateness
             ),
             backfill: self.backfill_time,
         }

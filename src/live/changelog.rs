@@ -25,9 +25,11 @@
 //! different catalog, clock or backfill.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use serde_json::json;
 
@@ -35,11 +37,33 @@ use super::follow::Position;
 use super::frontier::{format_tick, parse_tick};
 
 /// The log's record format.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
 pub enum LogFormat {
     #[default]
     Csv,
     Jsonl,
+}
+
+/// The name of the format: `csv` or `jsonl`.
+impl fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LogFormat::Csv => "csv",
+            LogFormat::Jsonl => "jsonl",
+        })
+    }
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<LogFormat, String> {
+        match name {
+            "csv" => Ok(LogFormat::Csv),
+            "jsonl" => Ok(LogFormat::Jsonl),
+            _ => Err(format!("`{name}` is neither csv nor jsonl")),
+        }
+    }
 }
 
 /// What a log was written by: restarts must match it exactly.

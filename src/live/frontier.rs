@@ -16,6 +16,8 @@
 //! With the event clock the frontier is a function of the sequence of records alone,
 //! so a replay of the same files takes every record at the same tick again.
 
+use std::fmt;
+use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Logical time units per second of event time in live runs.
@@ -25,13 +27,35 @@ pub const TICKS_PER_SECOND: u64 = 1_000_000;
 pub const MAX_LIVE_SECONDS: u64 = u64::MAX / TICKS_PER_SECOND - 1;
 
 /// What moves time forward.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ClockKind {
     /// The greatest event time seen (and `clock` records).
     Event,
     /// The machine's clock.
     Wall,
+}
+
+/// The name of the clock: `event` or `wall`.
+impl fmt::Display for ClockKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ClockKind::Event => "event",
+            ClockKind::Wall => "wall",
+        })
+    }
+}
+
+impl FromStr for ClockKind {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<ClockKind, String> {
+        match name {
+            "event" => Ok(ClockKind::Event),
+            "wall" => Ok(ClockKind::Wall),
+            _ => Err(format!("`{name}` is neither event nor wall")),
+        }
+    }
 }
 
 /// The live frontier.

@@ -18,8 +18,10 @@
 //! Where SQL and segflow differ (NULL, decimal division, row order), the choices are
 //! recorded in docs/DESIGN.md ("SQL").
 
-mod command;
+mod ctes;
+mod error;
 mod ident;
+mod number;
 mod predicate;
 mod segment;
 mod tables;
@@ -27,29 +29,19 @@ mod values;
 
 use std::fmt::Write;
 
-use rust_decimal::Decimal;
-
 use crate::catalog::ir::Catalog;
 
-pub use command::{run, SqlArgs};
-pub use tables::{create_tables, NUMBER, SCALE};
+pub use error::SqlError;
+pub use number::{NUMBER, SCALE};
+pub use tables::create_tables;
 
+use ctes::{
+    EVENTS_NOW, EVENT_VALUES, FEATURES, LATEST_SCORES, NOW, PARAMS, SCORES_NOW, SCORE_VALUES,
+    UNIVERSE, USERS_NOW,
+};
 use ident::{quote_str, Idents};
 use segment::SegmentWriter;
 use values::Values;
-
-// The compiler's own CTE names; segments named like them are renamed (`features_2`).
-const PARAMS: &str = "params";
-/// The as-of time, in a query that reads `params`.
-const NOW: &str = "params.now";
-const USERS_NOW: &str = "users_now";
-const EVENTS_NOW: &str = "events_now";
-const SCORES_NOW: &str = "scores_now";
-const UNIVERSE: &str = "universe";
-const EVENT_VALUES: &str = "event_values";
-const LATEST_SCORES: &str = "latest_scores";
-const SCORE_VALUES: &str = "score_values";
-const FEATURES: &str = "features";
 
 /// The as-of time of the query.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -59,21 +51,6 @@ pub enum AsOf {
     Param,
     /// A fixed time, written into the query.
     At(u64),
-}
-
-/// A catalog the SQL types cannot express.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SqlError {
-    #[error(
-        "{context} uses the number {number}, which has more than {SCALE} decimal places; \
-         SQL numbers are {NUMBER}"
-    )]
-    Precision { context: String, number: Decimal },
-    #[error(
-        "column `{column}` of `{table}` has the name of another column but for case \
-         (SQL names ignore case; `_row` belongs to `segflow sql`)"
-    )]
-    ColumnCase { table: &'static str, column: String },
 }
 
 /// The query giving every segment's members at the as-of time.

@@ -20,9 +20,11 @@ use rust_decimal::Decimal;
 use crate::catalog::ir::{Catalog, EventField, EventOperand, EventPred};
 use crate::value::{CmpOp, Value};
 
+use super::ctes::NOW;
+use super::error::SqlError;
 use super::ident::quote_str;
-use super::tables::{self, SCALE};
-use super::{SqlError, NOW};
+use super::number::SCALE;
+use super::tables;
 
 /// A number literal the SQL types cannot hold exactly (more than [`SCALE`] places).
 #[derive(Debug)]

@@ -8,9 +8,10 @@
 
 use crate::catalog::ir::{Catalog, Pred, Segment, ValueExpr};
 
+use super::ctes::{FEATURES, PARAMS};
+use super::error::SqlError;
 use super::predicate::{self, combine, negate, Cond, Imprecise, Prec};
 use super::values::Values;
-use super::{SqlError, FEATURES, PARAMS};
 
 /// Calls `f` on `pred` and on every predicate inside it.
 pub(super) fn visit<'p>(pred: &'p Pred, f: &mut impl FnMut(&'p Pred)) {

@@ -11,20 +11,9 @@ use std::fmt::Write;
 use crate::catalog::ir::{Catalog, Column};
 use crate::value::Type;
 
+use super::error::SqlError;
 use super::ident::{quote_ident, Idents};
-use super::SqlError;
-
-/// Decimal places of every SQL number.
-///
-/// Numbers are exact decimals in segflow (`rust_decimal`: 96-bit mantissa, at most 28
-/// decimal places). SQL fixes a scale per column: 9 places leave 29 integer digits in
-/// `DECIMAL(38, 9)`, enough for any sum the engine does not saturate (±7.9·10²⁸), while
-/// covering money, rates and scores. Literals and data with more places are refused
-/// rather than rounded.
-pub const SCALE: u32 = 9;
-
-/// The SQL type of `number` values: see [`SCALE`].
-pub const NUMBER: &str = "DECIMAL(38, 9)";
+use super::number::NUMBER;
 
 /// The users table's row-order column.
 pub const ROW: &str = "_row";

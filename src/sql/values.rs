@@ -19,13 +19,14 @@ use std::fmt::Write;
 use crate::catalog::ir::{AggFunc, Aggregate, Catalog, ValueExpr};
 use crate::catalog::show;
 
+use super::ctes::{
+    EVENTS_NOW, EVENT_VALUES, FEATURES, LATEST_SCORES, NOW, PARAMS, SCORES_NOW, SCORE_VALUES,
+    UNIVERSE, USERS_NOW,
+};
+use super::error::SqlError;
 use super::ident::{quote_str, Idents};
 use super::predicate::{self, combine, Cond, Imprecise, Prec, Term};
 use super::tables;
-use super::{
-    SqlError, EVENTS_NOW, EVENT_VALUES, FEATURES, LATEST_SCORES, NOW, PARAMS, SCORES_NOW,
-    SCORE_VALUES, UNIVERSE, USERS_NOW,
-};
 
 /// Where a value lives in `features`.
 #[derive(Clone, Debug, PartialEq, Eq)]

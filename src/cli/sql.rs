@@ -1,12 +1,11 @@
-//! The `segflow sql` command.
+//! `segflow sql`: print the query of a catalog, or the tables it reads.
 
 use std::path::PathBuf;
 
 use clap::Args;
 
 use crate::catalog;
-
-use super::{compile, create_tables, AsOf};
+use crate::sql::{compile, create_tables, AsOf};
 
 #[derive(Args, Debug)]
 pub struct SqlArgs {
@@ -23,7 +22,7 @@ pub struct SqlArgs {
 }
 
 /// Prints the query (or the input tables) for the catalog.
-pub fn run(args: SqlArgs) -> anyhow::Result<()> {
+pub fn sql(args: SqlArgs) -> anyhow::Result<()> {
     let catalog = catalog::load(&args.catalogs)?;
     let text = if args.tables {
         create_tables(&catalog)?

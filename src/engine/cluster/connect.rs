@@ -17,7 +17,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use super::cluster::ClusterError;
+use super::error::ClusterError;
 
 /// Opens every greeting; anything else connecting to the port is not a peer. The last
 /// byte is the greeting's version.

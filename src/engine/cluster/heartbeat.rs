@@ -1,7 +1,7 @@
 //! Noticing a peer process that stops responding without closing its connections.
 //!
 //! A peer that dies closes its sockets, and timely's communication threads report the
-//! broken connection (see [`super::cluster`]). A peer that is stopped (`kill -STOP`, a
+//! broken connection (see [`super::exit`]). A peer that is stopped (`kill -STOP`, a
 //! debugger), hung at the operating-system level, or cut off by the network keeps its
 //! connections open: timely has no heartbeat of its own, so the job would wait for it
 //! forever. Each pair of processes therefore has a second connection that carries one
@@ -16,7 +16,8 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use super::cluster::{end_process, ClusterError};
+use super::error::ClusterError;
+use super::exit::end_process;
 
 /// Starts the heartbeat threads for every peer connection; `addresses` name the peers
 /// in the message.
