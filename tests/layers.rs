@@ -21,9 +21,7 @@
 //! - `src/main.rs` is another crate (the binary) and is not part of the graph.
 //!
 //! Every strongly connected set of more than one file is a circle and fails the test,
-//! naming the files and one cycle through them with the line that makes each step,
-//! unless it is listed in [`ALLOWED_CYCLES`]. An allowed entry that no longer matches a
-//! circle fails too, so that the list only shrinks.
+//! naming the files and one cycle through them with the line that makes each step.
 //!
 //! The second check: the identifier `clap` (a `use clap::..`, a `clap::` path, a clap
 //! derive) appears only under `src/cli/` and in `src/main.rs`. Command-line argument
@@ -31,33 +29,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
-
-/// Circles that are known and not yet removed, each as the set of its files. An entry
-/// must match a circle exactly: a file joining or leaving it fails the test.
-const ALLOWED_CYCLES: &[&[&str]] = &[
-    // `Scope` is shared back and forth between these three checker files.
-    &[
-        "src/catalog/call.rs",
-        "src/catalog/event.rs",
-        "src/catalog/expr.rs",
-    ],
-    // mod.rs calls `evaluate`, `sources` and `named`, which use `Memberships` and other
-    // types that mod.rs defines.
-    &[
-        "src/dataflow/evaluate.rs",
-        "src/dataflow/features.rs",
-        "src/dataflow/mod.rs",
-        "src/dataflow/named.rs",
-        "src/dataflow/sources.rs",
-    ],
-    // mod.rs re-exports `Atom` and `describe`, whose files use `Operand`, `Plan` and
-    // other types that mod.rs defines.
-    &[
-        "src/plan/atom.rs",
-        "src/plan/describe.rs",
-        "src/plan/mod.rs",
-    ],
-];
 
 /// Where clap may be used.
 fn clap_allowed(file: &str) -> bool {
@@ -72,30 +43,7 @@ fn clap_allowed(file: &str) -> bool {
 fn no_circles_between_source_files() {
     let graph = Graph::build(&read_sources());
     let circles = graph.circles();
-    let mut failures = Vec::new();
-    for circle in &circles {
-        let files: BTreeSet<&str> = circle.iter().map(String::as_str).collect();
-        if allowed(&files) {
-            eprintln!(
-                "allowed circle (see ALLOWED_CYCLES):\n{}",
-                graph.describe(circle)
-            );
-        } else {
-            failures.push(graph.describe(circle));
-        }
-    }
-    for entry in ALLOWED_CYCLES {
-        let entry: BTreeSet<&str> = entry.iter().copied().collect();
-        let found = circles
-            .iter()
-            .any(|circle| circle.iter().map(String::as_str).collect::<BTreeSet<_>>() == entry);
-        if !found {
-            failures.push(format!(
-                "ALLOWED_CYCLES lists {entry:?}, which is no longer a circle of exactly these \
-                 files: update or remove the entry"
-            ));
-        }
-    }
+    let failures: Vec<String> = circles.iter().map(|c| graph.describe(c)).collect();
     assert!(
         failures.is_empty(),
         "circles between source files (move what one file takes from the other into a \
@@ -138,12 +86,6 @@ fn clap_is_only_used_by_the_command_line() {
          src/cli/):\n{}",
         uses.join("\n")
     );
-}
-
-fn allowed(files: &BTreeSet<&str>) -> bool {
-    ALLOWED_CYCLES
-        .iter()
-        .any(|entry| entry.iter().copied().collect::<BTreeSet<_>>() == *files)
 }
 
 /// Every `src/**/*.rs` as (path relative to the crate, text), sorted by path.

@@ -21,13 +21,19 @@
 
 use std::sync::Arc;
 
+use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
 use differential_dataflow::trace::implementations::{ValBuilder, ValSpine};
 
 use crate::plan::{Plan, SetNode};
 use crate::value::Value;
 
 use super::facts::{Fact, Facts};
-use super::Memberships;
+use super::records::UserKey;
+
+/// Every segment's members, as `(user, segment index)`; each pair present at most once.
+/// Arranged by user (the evaluation's output), so that joining it with the users' ids
+/// needs no arrangement of its own.
+pub type Memberships<'scope> = Arranged<'scope, TraceAgent<ValSpine<UserKey, u32, u64, isize>>>;
 
 /// Each user's segments, from all of the user's facts.
 pub fn evaluate<'scope>(plan: &Plan, facts: Facts<'scope>) -> Memberships<'scope> {

@@ -8,9 +8,9 @@ use differential_dataflow::VecCollection;
 
 use crate::value::{Text, Value};
 
+use super::inputs::Inputs;
 use super::least::least_per_key;
 use super::records::UserKey;
-use super::Inputs;
 
 /// A collection of `(user, value)` rows, one per user at most.
 pub type OperandRows<'scope> = VecCollection<'scope, u64, (UserKey, Value)>;

@@ -15,6 +15,7 @@ mod event_sources;
 mod facts;
 mod hold;
 mod input_sources;
+mod inputs;
 mod least;
 mod named;
 mod prefetch;
@@ -26,6 +27,8 @@ mod timing;
 mod total;
 mod values;
 
+pub use evaluate::Memberships;
+pub use inputs::Inputs;
 pub use named::{name_memberships, Named};
 pub use records::{user_key, user_key_in, Event, ScoreRecord, UserKey, UserRecord};
 pub use timing::Timing;
@@ -33,8 +36,6 @@ pub use timing::Timing;
 use std::sync::Arc;
 
 use differential_dataflow::collection::concatenate;
-use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
-use differential_dataflow::trace::implementations::ValSpine;
 use differential_dataflow::VecCollection;
 
 use crate::plan::{Interval, Placement, Plan, Source, TemporalFilter};
@@ -45,21 +46,6 @@ use facts::{Fact, Facts, Readers};
 use input_sources::{InputSources, OperandRows};
 use temporal::temporal_filter;
 use total::total_per_key;
-
-/// The input collections of one segmentation dataflow.
-#[derive(Clone)]
-pub struct Inputs<'scope> {
-    pub users: VecCollection<'scope, u64, (UserKey, UserRecord)>,
-    pub events: VecCollection<'scope, u64, (UserKey, Event)>,
-    pub scores: VecCollection<'scope, u64, (UserKey, ScoreRecord)>,
-    /// How logical time relates to event time, and how far the run looks.
-    pub timing: Timing,
-}
-
-/// Every segment's members, as `(user, segment index)`; each pair present at most once.
-/// Arranged by user (the evaluation's output), so that joining it with the users' ids
-/// needs no arrangement of its own.
-pub type Memberships<'scope> = Arranged<'scope, TraceAgent<ValSpine<UserKey, u32, u64, isize>>>;
 
 /// Builds the dataflow for `plan` over `inputs`.
 pub fn render<'scope>(plan: &Plan, inputs: Inputs<'scope>) -> Memberships<'scope> {

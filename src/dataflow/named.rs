@@ -22,9 +22,9 @@ use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::Stream;
 
 use super::capabilities::{earliest, take_ready, HeldCapabilities};
+use super::evaluate::Memberships;
 use super::records::UserKey;
 use super::values::add_sorted;
-use super::Memberships;
 
 /// What the named output says.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,4 +1,5 @@
-//! Lowering: a checked catalog to the plan's interned sources, operands, atoms and sets.
+//! Lowering: a checked catalog to a [`Plan`] of interned sources, operands, atoms and
+//! sets, and the physical plan that says how to compute them.
 //!
 //! Every node is interned, so identical ones are created once: a feature written by
 //! name and the same aggregate written inline share their operand, and the same
@@ -10,9 +11,50 @@ use std::collections::HashMap;
 use crate::catalog::ir::{Aggregate, Catalog, Pred, ValueExpr};
 
 use super::atom::{Atom, Term, Test};
+use super::physical::Physical;
 use super::set::SetNode;
 use super::source::{EventSelection, Family, Operand, Read, Source};
-use super::Plan;
+
+/// A lowered catalog and how to compute it.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    pub sources: Vec<Source>,
+    pub operands: Vec<Operand>,
+    pub atoms: Vec<Atom>,
+    /// Set nodes; each refers only to nodes before it.
+    pub sets: Vec<SetNode>,
+    /// The set node of each segment, in catalog order.
+    pub segments: Vec<usize>,
+    /// The names of the catalog's features, by operand, for explaining the plan.
+    pub feature_names: HashMap<usize, Vec<String>>,
+    /// How the dataflow computes the nodes above.
+    pub physical: Physical,
+}
+
+impl Plan {
+    /// Lowers a checked catalog and plans its dataflow.
+    pub fn new(catalog: &Catalog) -> Plan {
+        let mut builder = Builder::default();
+        for feature in &catalog.features {
+            if let Some(operand) = builder.operand(&feature.expr) {
+                builder
+                    .plan
+                    .feature_names
+                    .entry(operand)
+                    .or_default()
+                    .push(feature.name.clone());
+            }
+        }
+        let mut segment_sets = vec![None; catalog.segments.len()];
+        for index in 0..catalog.segments.len() {
+            let set = builder.segment(catalog, index, &mut segment_sets);
+            builder.plan.segments.push(set);
+        }
+        let mut plan = builder.plan;
+        plan.physical = Physical::new(&plan.sources, &plan.operands, &plan.atoms);
+        plan
+    }
+}
 
 /// The event source an aggregate reads.
 fn aggregate_source(agg: &Aggregate) -> Source {
@@ -28,8 +70,8 @@ fn aggregate_source(agg: &Aggregate) -> Source {
 
 /// Interns nodes so identical ones are created once.
 #[derive(Default)]
-pub(super) struct Builder {
-    pub(super) plan: Plan,
+struct Builder {
+    plan: Plan,
     sources: HashMap<Source, usize>,
     operands: HashMap<Operand, usize>,
     atoms: HashMap<Atom, usize>,
@@ -46,7 +88,7 @@ impl Builder {
     }
 
     /// The operand for a per-user value expression; `None` for constants and `now`.
-    pub(super) fn operand(&mut self, expr: &ValueExpr) -> Option<usize> {
+    fn operand(&mut self, expr: &ValueExpr) -> Option<usize> {
         let (source, read) = match expr {
             ValueExpr::Const(_) | ValueExpr::Now(_) => return None,
             ValueExpr::Attr(i) => (Source::Attr(*i), Read::Value),
@@ -73,12 +115,7 @@ impl Builder {
         })
     }
 
-    pub(super) fn segment(
-        &mut self,
-        catalog: &Catalog,
-        index: usize,
-        memo: &mut Vec<Option<usize>>,
-    ) -> usize {
+    fn segment(&mut self, catalog: &Catalog, index: usize, memo: &mut Vec<Option<usize>>) -> usize {
         if let Some(set) = memo[index] {
             return set;
         }

@@ -1,0 +1,16 @@
+//! [`Inputs`]: the input collections a segmentation dataflow is rendered over.
+
+use differential_dataflow::VecCollection;
+
+use super::records::{Event, ScoreRecord, UserKey, UserRecord};
+use super::timing::Timing;
+
+/// The input collections of one segmentation dataflow.
+#[derive(Clone)]
+pub struct Inputs<'scope> {
+    pub users: VecCollection<'scope, u64, (UserKey, UserRecord)>,
+    pub events: VecCollection<'scope, u64, (UserKey, Event)>,
+    pub scores: VecCollection<'scope, u64, (UserKey, ScoreRecord)>,
+    /// How logical time relates to event time, and how far the run looks.
+    pub timing: Timing,
+}
