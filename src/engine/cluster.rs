@@ -1,7 +1,7 @@
 //! Starting timely workers on this process, alone or as one process of a cluster, and
 //! ending a cluster process with one line when a peer is lost.
 //!
-//! For a cluster the sockets are connected by [`super::connect`] (with a deadline) and
+//! For a cluster the sockets are connected by `engine::connect` (with a deadline) and
 //! handed to timely's `initialize_networking_from_sockets`. When a peer dies, timely
 //! takes the job down by panicking: the communication thread of the broken connection
 //! panics, poisons the queues it shares with the workers, and every worker panics in
@@ -15,7 +15,7 @@
 //! other panic is reported as usual.
 //!
 //! A peer that stops responding without closing its connections is noticed by
-//! [`super::heartbeat`] after the peer timeout and ends the process the same way.
+//! `engine::heartbeat` after the peer timeout and ends the process the same way.
 //!
 //! The hook and the addresses it names are global: one process runs one cluster
 //! execution at a time.
