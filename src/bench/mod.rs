@@ -22,6 +22,8 @@ mod svg;
 mod windows;
 mod workload;
 
+pub use peers::{python, python_with_duckdb};
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
