@@ -3,8 +3,8 @@
 //! A catalog of segment definitions (see the README for the language) is checked
 //! ([`catalog`]), lowered to a plan of shared parts ([`plan`]), rendered into one
 //! differential dataflow ([`dataflow`]) and run on timely workers ([`engine`]).
-//! [`reference`] evaluates the same definitions from scratch and is what the dataflow
-//! is tested against.
+//! [`reference`](mod@reference) evaluates the same definitions from scratch and is what
+//! the dataflow is tested against.
 //!
 //! Using it as a library, over data held in memory:
 //!

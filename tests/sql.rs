@@ -3,8 +3,12 @@
 //! hand-made edge cases, and the reference evaluator's members on random catalogs and
 //! data.
 //!
-//! DuckDB is a Python package, not a Rust dependency: where `python3 -c "import duckdb"`
-//! fails, the tests that need it print a SKIPPED line and pass.
+//! DuckDB is a Python package, not a Rust dependency. The tests run the peer with the
+//! Python [`segflow::bench::python`] finds: `SEGFLOW_PYTHON`, else the virtual
+//! environment `.ci/run` installs DuckDB into (`target/peers/venv`), else `python3`.
+//! Where that Python cannot import `duckdb`, the tests that need it fail when the
+//! environment variable `CI` is set (so CI cannot pass by skipping them), and otherwise
+//! print a SKIPPED line and pass.
 
 mod common;
 
@@ -42,22 +46,22 @@ fn succeed(output: Output) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
-/// Whether DuckDB can run; if not, says so on stderr (visible with `--nocapture` and in
-/// CI logs of failing runs) so that a pass is not mistaken for a check.
+/// Whether DuckDB can run. If not, fails under CI (`CI` set and not empty), and
+/// elsewhere says SKIPPED on stderr (visible with `--nocapture` and in logs of failing
+/// runs) so that a pass is not mistaken for a check.
 fn duckdb_available() -> bool {
-    let available = Command::new("python3")
-        .args(["-c", "import duckdb"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !available {
-        eprintln!("SKIPPED: duckdb python package not available (pip install duckdb)");
-    }
-    available
+    let Err(why) = segflow::bench::python_with_duckdb() else {
+        return true;
+    };
+    let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
+    assert!(!ci, "CI is set, so the SQL tests need DuckDB: {why}");
+    eprintln!("SKIPPED: DuckDB is not available: {why}");
+    false
 }
 
 /// Runs the DuckDB peer over `data`, writing into `out`.
 fn peer(catalogs: &[&Path], data: &Path, as_of: Option<u64>, out: &Path) {
-    let mut command = Command::new("python3");
+    let mut command = Command::new(segflow::bench::python());
     command
         .arg(root().join("benches/duckdb_peer.py"))
         .arg("--segflow")

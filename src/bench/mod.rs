@@ -3,13 +3,13 @@
 //!
 //! The sections run in order, each on what the previous left:
 //! 1. a parse-only pass over the files (the parse side of the backfill's split) and a
-//!    sample of recent events to draw updates from ([`inputs`], [`workload`]);
-//! 2. the backfill and the update loops on the live run's engine parts ([`engine`],
-//!    [`driver`], [`loops`]);
+//!    sample of recent events to draw updates from (`inputs`, `workload`);
+//! 2. the backfill and the update loops on the live run's engine parts (`engine`,
+//!    `driver`, `loops`);
 //! 3. with `--tail`, the live run's file path and the memory windows hold
-//!    ([`file_path`], [`windows`]);
-//! 4. the from-scratch peers ([`peers`]);
-//! 5. the table, the JSON report and the chart ([`report`], [`svg`]).
+//!    (`file_path`, `windows`);
+//! 4. the from-scratch peers (`peers`);
+//! 5. the table, the JSON report and the chart (`report`, `svg`).
 
 mod driver;
 mod engine;
@@ -22,6 +22,8 @@ mod report;
 mod svg;
 mod windows;
 mod workload;
+
+pub use peers::{python, python_with_duckdb};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

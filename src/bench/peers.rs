@@ -75,6 +75,41 @@ pub fn duckdb_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/duckdb_peer.py")
 }
 
+/// The Python interpreter that runs the DuckDB peer: `SEGFLOW_PYTHON` if set, else the
+/// virtual environment `.ci/run` installs DuckDB into (`target/peers/venv`) in the source
+/// tree this crate was built from, if it exists, else `python3` from `PATH`.
+pub fn python() -> PathBuf {
+    if let Some(python) = std::env::var_os("SEGFLOW_PYTHON").filter(|p| !p.is_empty()) {
+        return PathBuf::from(python);
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/peers/venv/bin/python");
+    if venv.is_file() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    }
+}
+
+/// [`python`] if it can import the `duckdb` package; `Err` says why not and how to
+/// install it.
+pub fn python_with_duckdb() -> Result<PathBuf, String> {
+    let python = python();
+    let why = match Command::new(&python).args(["-c", "import duckdb"]).output() {
+        Ok(out) if out.status.success() => return Ok(python),
+        Ok(out) => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            stderr.trim().lines().last().unwrap_or("").to_string()
+        }
+        Err(e) => e.to_string(),
+    };
+    Err(format!(
+        "`{} -c \"import duckdb\"` failed ({why}); to install DuckDB, run `.ci/run` once \
+         (it makes the virtual environment target/peers/venv with the pinned `duckdb` \
+         package), or set SEGFLOW_PYTHON to a Python that has `duckdb`",
+        python.display()
+    ))
+}
+
 /// Runs the DuckDB peer `repeat` times over `data`; `Err` holds why it was skipped
 /// (no Python with the `duckdb` package, no script) or failed.
 pub fn duckdb(catalogs: &[PathBuf], data: &Path, repeat: usize) -> Result<DuckDbPeer, String> {
@@ -82,15 +117,9 @@ pub fn duckdb(catalogs: &[PathBuf], data: &Path, repeat: usize) -> Result<DuckDb
     if !script.is_file() {
         return Err(format!("{} not found", script.display()));
     }
-    let importable = Command::new("python3")
-        .args(["-c", "import duckdb"])
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if !importable {
-        return Err("python3 cannot import duckdb (pip install duckdb)".into());
-    }
+    let python = python_with_duckdb()?;
     let segflow = std::env::current_exe().map_err(|e| format!("cannot find segflow: {e}"))?;
-    let output = Command::new("python3")
+    let output = Command::new(&python)
         .arg(&script)
         .arg("--segflow")
         .arg(segflow)
@@ -100,7 +129,7 @@ pub fn duckdb(catalogs: &[PathBuf], data: &Path, repeat: usize) -> Result<DuckDb
         .arg(repeat.to_string())
         .args(catalogs)
         .output()
-        .map_err(|e| format!("cannot run python3: {e}"))?;
+        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
     if !output.status.success() {
         return Err(format!(
             "the DuckDB peer failed: {}",

@@ -25,7 +25,7 @@ pub struct RunArgs {
     /// greatest event or score `ts` in the inputs.
     #[arg(long, value_name = "T", value_parser = clap::value_parser!(u64).range(..=crate::value::MAX_TIME))]
     pub as_of: Option<u64>,
-    /// Output directory for members/<segment>.csv, sizes.csv and rejects.csv.
+    /// Output directory for `members/<segment>.csv`, `sizes.csv` and `rejects.csv`.
     #[arg(long, default_value = "out", value_name = "DIR")]
     pub out: PathBuf,
     /// What to do with a malformed input row.

@@ -136,7 +136,7 @@ impl Layout {
         Ok(Layout { required, declared })
     }
 
-    /// The text of required column `i` (in [`InputKind::required`] order).
+    /// The text of required column `i` (in `InputKind::required` order).
     pub fn required<'r>(
         &self,
         record: &'r ByteRecord,
@@ -150,7 +150,7 @@ impl Layout {
         Ok(text)
     }
 
-    /// Where required column `i` (in [`InputKind::required`] order) sits in a record.
+    /// Where required column `i` (in `InputKind::required` order) sits in a record.
     pub fn required_position(&self, i: usize) -> usize {
         self.required[i]
     }
