@@ -1056,6 +1056,75 @@ fn check_prints_kinds_and_shared_features() {
     );
 }
 
+/// `check --plan` shows every choice the renderer will carry out.
+#[test]
+fn check_plan_prints_the_physical_plan() {
+    let tmp = TempDir::new().unwrap();
+    let catalog = tmp.path().join("plan.seg");
+    write(
+        &catalog,
+        "schema users(signup_ts: time)\n\
+         schema events(amount: number)\n\
+         feature spend  = sum(events.amount)\n\
+         feature orders = count(events.amount)\n\
+         feature low    = min(events.amount)\n\
+         feature high   = max(events.amount)\n\
+         feature mid    = median(events.amount)\n\
+         feature last   = max(events.ts)\n\
+         feature unused = count(events where kind = 'x')\n\
+         segment big    = spend > 100 and orders >= 2\n\
+         segment spread = high > low and mid > 5\n\
+         segment recent = last > now - 1d\n\
+         segment fresh  = users.signup_ts > now - 7d\n",
+    );
+    let output = segflow(["check", "--plan", &catalog.display().to_string()]);
+    assert_success(&output);
+    let text = stdout(&output);
+    let line = |start: &str| -> &str {
+        let found = text.lines().find(|l| l.trim_start().starts_with(start));
+        found.unwrap_or_else(|| panic!("no line starting with {start:?} in:\n{text}"))
+    };
+    // count and sum share one totals slot; min, max and median one values slot, which
+    // keeps every value; max(events.ts) alone keeps only the greatest.
+    assert!(
+        line("s0  totals of events.amount").contains("reads sum, count"),
+        "{text}"
+    );
+    let values = line("s1  values of events.amount");
+    assert!(
+        values.contains("reads min, max, median") && !values.contains("keeps"),
+        "{text}"
+    );
+    assert!(
+        line("s2  values of events.ts").contains("keeps the greatest value"),
+        "{text}"
+    );
+    // A feature no segment reads is not rendered.
+    assert!(
+        line("s3  totals of events where kind = 'x'").contains("unread"),
+        "{text}"
+    );
+    // Where each atom is decided.
+    assert!(
+        line("a0  spend > 100").contains("decided by the reader of s0"),
+        "{text}"
+    );
+    assert!(
+        line("a2  high > low").contains("decided in the reduce from o3, o2"),
+        "{text}"
+    );
+    assert!(
+        line("a4  last > now - 1d").contains("temporal filter over the rows of o5"),
+        "{text}"
+    );
+    assert!(line("o5  last").contains("out as rows"), "{text}");
+    assert!(
+        line("a5  users.signup_ts > now - 1w").contains("temporal filter"),
+        "{text}"
+    );
+    assert_eq!(line("recent ="), "  recent = n6", "{text}");
+}
+
 #[test]
 fn check_reports_errors_with_location_and_caret() {
     let tmp = TempDir::new().unwrap();

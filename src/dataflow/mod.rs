@@ -5,7 +5,7 @@
 //! slot) and the latest-score and current-user operators (for the sources placed
 //! there) → each source's rows read as facts about their user → temporal filters for
 //! the atoms on `now` → one reduce that evaluates every set node per user
-//! ([`evaluate`]) → all segments as `(user, segment)`.
+//! (`evaluate`) → all segments as `(user, segment)`.
 
 mod accum;
 mod capabilities;

@@ -10,9 +10,9 @@
 //! - `users_now`, `events_now`, `scores_now`: what is visible at `now`;
 //! - `universe`: every user known at `now`;
 //! - `event_values`, `latest_scores`, `score_values`, `features`: one row per user, one
-//!   column per value ([`values`]);
-//! - one CTE per segment, in dependency order ([`segment`]), conditions in two-valued
-//!   logic ([`predicate`]);
+//!   column per value (`values`);
+//! - one CTE per segment, in dependency order (`segment`), conditions in two-valued
+//!   logic (`predicate`);
 //! - the union of the segments, sorted by segment and user id.
 //!
 //! Where SQL and segflow differ (NULL, decimal division, row order), the choices are

@@ -30,7 +30,7 @@ pub enum ClusterError {
     },
     #[error("{0}")]
     Handshake(String),
-    /// Printed by the panic hook, which then ends the process (see [`super::exit`]).
+    /// Printed by the panic hook, which then ends the process (see `super::exit`).
     #[error(
         "process {process} ({address}) disconnected; restart the job — it replays from the sources"
     )]

@@ -1,9 +1,9 @@
 //! Starting timely workers on this process, alone or as one process of a cluster.
 //!
-//! For a cluster the sockets are connected by [`connect`] (with a deadline) and handed
+//! For a cluster the sockets are connected by `connect` (with a deadline) and handed
 //! to timely's `initialize_networking_from_sockets`; a second connection to every peer
-//! carries heartbeats ([`heartbeat`]). A peer that is lost, by a broken connection or
-//! by silence, ends this process with one line naming it ([`exit`]).
+//! carries heartbeats (`heartbeat`). A peer that is lost, by a broken connection or
+//! by silence, ends this process with one line naming it (`exit`).
 
 mod connect;
 mod error;
