@@ -24,7 +24,7 @@ use crate::value::MAX_TIME;
 use super::cluster::{execute, ClusterError, Workers};
 use super::gather::all_gather;
 use super::loading::{Counts, Loading};
-use super::segmentation::{Change, Segmentation};
+use super::segmentation::{MembershipUpdate, Segmentation};
 
 /// What to do with a malformed input row.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
@@ -309,7 +309,7 @@ fn job_identity<I: BatchInput>(
 }
 
 /// Accumulates membership changes up to and including `time` into sorted member lists.
-fn members_at(mut changes: Vec<Change>, time: u64, segments: usize) -> Vec<Vec<String>> {
+fn members_at(mut changes: Vec<MembershipUpdate>, time: u64, segments: usize) -> Vec<Vec<String>> {
     changes.retain(|(_, t, _)| *t <= time);
     changes.sort_unstable_by(|(a, _, _), (b, _, _)| a.cmp(b));
     let mut members = vec![Vec::new(); segments];

@@ -25,7 +25,7 @@ use crate::io::load::RowSink;
 use crate::plan::Plan;
 
 /// A change to one membership: `((segment index, user id), time, diff)`.
-pub type Change = ((u32, String), u64, isize);
+pub type MembershipUpdate = ((u32, String), u64, isize);
 
 /// Input sessions and output buffers of a segmentation dataflow on one worker.
 pub struct Segmentation {
@@ -38,7 +38,7 @@ pub struct Segmentation {
     timing: Timing,
     probe: ProbeHandle<u64>,
     /// Membership changes gathered on worker 0 (empty on other workers).
-    changes: Rc<RefCell<Vec<Change>>>,
+    changes: Rc<RefCell<Vec<MembershipUpdate>>>,
     /// Groups of distinct user ids that share a key, gathered on worker 0.
     collisions: Rc<RefCell<Vec<Vec<String>>>>,
 }
@@ -170,7 +170,7 @@ impl Segmentation {
     }
 
     /// Takes the changes gathered so far (worker 0 only; empty elsewhere).
-    pub fn take_changes(&mut self) -> Vec<Change> {
+    pub fn take_changes(&mut self) -> Vec<MembershipUpdate> {
         self.changes.take()
     }
 

@@ -26,7 +26,7 @@ use crate::catalog::ir::Catalog;
 use crate::data::EventRow;
 use crate::dataflow::{user_key_in, Event, ScoreRecord, UserKey, UserRecord};
 use crate::io::error::{InputError, RowError};
-use crate::live::changelog::{Change, ChangeLog, LogFormat, LogHeader, Round};
+use crate::live::changelog::{ChangeLog, LogChange, LogFormat, LogHeader, Round};
 use crate::live::follow::{Follower, Position};
 use crate::live::frontier::{ClockKind, Frontier, MAX_LIVE_SECONDS, TICKS_PER_SECOND};
 use crate::live::ledger::Ledger;
@@ -166,7 +166,7 @@ struct Live<'c> {
     /// Users rows are ordered after every backfill row, in arrival order.
     next_seq: u64,
     /// Changes at or after the frontier, held until it passes them.
-    pending: Vec<Change>,
+    pending: Vec<LogChange>,
     collisions: Vec<Vec<String>>,
     counts: LiveCounts,
 }
@@ -451,7 +451,7 @@ impl<'c> Live<'c> {
         let arrived = self.segmentation.take_changes().into_iter();
         self.pending
             .extend(arrived.map(|((segment, user), tick, diff)| (tick, segment, user, diff)));
-        let (ready, later): (Vec<Change>, Vec<Change>) = std::mem::take(&mut self.pending)
+        let (ready, later): (Vec<LogChange>, Vec<LogChange>) = std::mem::take(&mut self.pending)
             .into_iter()
             .partition(|(tick, ..)| *tick < frontier);
         self.pending = later;
@@ -466,9 +466,9 @@ impl<'c> Live<'c> {
 }
 
 /// Sorts changes by time, segment and user and sums those that coincide.
-fn consolidate(mut changes: Vec<Change>) -> Vec<Change> {
+fn consolidate(mut changes: Vec<LogChange>) -> Vec<LogChange> {
     changes.sort_unstable();
-    let mut out: Vec<Change> = Vec::with_capacity(changes.len());
+    let mut out: Vec<LogChange> = Vec::with_capacity(changes.len());
     for (tick, segment, user, diff) in changes {
         match out.last_mut() {
             Some(last) if last.0 == tick && last.1 == segment && last.2 == user => last.3 += diff,

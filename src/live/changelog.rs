@@ -86,7 +86,7 @@ pub struct Round {
 }
 
 /// One membership change: `(tick, segment index, user id, diff)`.
-pub type Change = (u64, u32, String, isize);
+pub type LogChange = (u64, u32, String, isize);
 
 /// An open change log being appended to.
 pub struct ChangeLog {
@@ -135,7 +135,7 @@ impl ChangeLog {
     }
 
     /// Appends changes, which must be consolidated and sorted.
-    pub fn write_changes(&mut self, changes: &[Change]) -> std::io::Result<()> {
+    pub fn write_changes(&mut self, changes: &[LogChange]) -> std::io::Result<()> {
         for (tick, segment, user, diff) in changes {
             let segment = &self.segments[*segment as usize];
             match self.format {
