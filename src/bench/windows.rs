@@ -5,9 +5,9 @@
 //! into the current time and holds the retraction, stamped with the future tick
 //! `(ts + D) × TICKS_PER_SECOND`, in buckets of a minute until the frontier reaches its
 //! bucket; atoms on `now` do the same through the temporal filter's hold operator and
-//! then an arrangement's batcher. Buckets consolidate retractions of the same (user,
-//! selection, tick): one pending record per (user, windowed source, second of expiry),
-//! whatever the number of events.
+//! then an arrangement's batcher. The event operator's buckets keep retractions as they
+//! came (one pending record per event and windowed slot); the temporal filter's hold
+//! consolidates equal (record, tick) pairs.
 //!
 //! To see what that costs, the same events are backfilled twice: once shifted so that
 //! every event lies inside every window at the backfill's time, once shifted so that

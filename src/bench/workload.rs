@@ -23,7 +23,7 @@ use crate::value::Value;
 pub struct Workload {
     templates: Arc<Vec<EventRow>>,
     /// The templates as the dataflow takes them, keyed and built once: making each
-    /// update from its row (hashing the id, building the event) was a tenth of the
+    /// update from its row (hashing the id, building the event) would be a tenth of the
     /// feeding worker's time in batches, work that a live run does on its readers.
     keyed: Vec<(UserKey, Event)>,
     rng: ChaCha8Rng,
@@ -66,7 +66,7 @@ impl Workload {
     ///
     /// The loops draw a round's events before timing it, as a live run's reading
     /// thread parses records ahead of the workers: building an event (a vector, and a
-    /// shared text's reference count bumped per field) was a fifth of the feeding
+    /// shared text's reference count bumped per field) is a fifth of the feeding
     /// worker's time in batches, work that is not the dataflow's.
     pub fn events(&mut self, count: usize) -> Vec<(UserKey, Event)> {
         (0..count)

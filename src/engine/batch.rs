@@ -3,8 +3,8 @@
 //! Each worker parses its part of the inputs, the workers agree on the run's time (the
 //! greatest `ts` unless `--as-of` is given) and on whether any row was bad, then the
 //! whole history is fed at that one time: a backfill collapsed to its end. Events still
-//! inside a window are inserted with their retraction scheduled at `ts + D`, so the same
-//! dataflow could go on over live input.
+//! inside a window count at that time; their retractions at `ts + D` lie past the
+//! run's horizon and are not produced ([`crate::dataflow::Timing`]).
 
 use std::fmt;
 use std::str::FromStr;

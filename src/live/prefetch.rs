@@ -2,17 +2,17 @@
 //! the dataflow.
 //!
 //! In a live run worker 0 both feeds the dataflow and does its share of the dataflow's
-//! work, while the other workers wait for it. Reading and parsing a round's lines took
-//! about a fifth of worker 0's time under sustained input; here that work overlaps the
-//! previous round's computation instead of preceding it.
+//! work, while the other workers wait for it. Reading and parsing a round's lines would
+//! take about a fifth of worker 0's time under sustained input; here that work overlaps
+//! the previous round's computation instead of preceding it.
 //!
 //! Each [`Poll`] is exactly one [`Follower::poll`], sent whole and in order, so a round
 //! still covers exactly the lines between two recorded positions and a restart replays
 //! the same rounds (see [`crate::engine::tail`]). Parsing moves here, and the
 //! [`Ledger`] that checks retractions against the events present (it sees the records
 //! in order, as the consumer does); time and the frontier stay with the consumer.
-//! Checking retractions here took about a sixth of worker 0's time off it when
-//! appending a million events.
+//! Checking retractions on worker 0 would cost it about a sixth of its time when
+//! appending a million events (docs/BENCHMARKS.md).
 
 use std::collections::BTreeMap;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
