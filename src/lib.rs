@@ -40,6 +40,7 @@
 
 pub mod bench;
 pub mod catalog;
+pub mod choice;
 pub mod cli;
 pub mod data;
 pub mod dataflow;

@@ -6,8 +6,6 @@
 //! inside a window count at that time; their retractions at `ts + D` lie past the
 //! run's horizon and are not produced ([`crate::dataflow::Timing`]).
 
-use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,27 +34,7 @@ pub enum OnError {
     Skip,
 }
 
-/// The name of the choice: `stop` or `skip`.
-impl fmt::Display for OnError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            OnError::Stop => "stop",
-            OnError::Skip => "skip",
-        })
-    }
-}
-
-impl FromStr for OnError {
-    type Err = String;
-
-    fn from_str(name: &str) -> Result<OnError, String> {
-        match name {
-            "stop" => Ok(OnError::Stop),
-            "skip" => Ok(OnError::Skip),
-            _ => Err(format!("`{name}` is neither stop nor skip")),
-        }
-    }
-}
+crate::named_choices!(OnError { Stop => "stop", Skip => "skip" });
 
 /// The outcome of a batch run.
 #[derive(Clone, Debug)]

@@ -25,11 +25,9 @@
 //! different catalog, clock or backfill.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use serde_json::json;
 
@@ -44,27 +42,7 @@ pub enum LogFormat {
     Jsonl,
 }
 
-/// The name of the format: `csv` or `jsonl`.
-impl fmt::Display for LogFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            LogFormat::Csv => "csv",
-            LogFormat::Jsonl => "jsonl",
-        })
-    }
-}
-
-impl FromStr for LogFormat {
-    type Err = String;
-
-    fn from_str(name: &str) -> Result<LogFormat, String> {
-        match name {
-            "csv" => Ok(LogFormat::Csv),
-            "jsonl" => Ok(LogFormat::Jsonl),
-            _ => Err(format!("`{name}` is neither csv nor jsonl")),
-        }
-    }
-}
+crate::named_choices!(LogFormat { Csv => "csv", Jsonl => "jsonl" });
 
 /// What a log was written by: restarts must match it exactly.
 #[derive(Clone, Debug, PartialEq, Eq)]

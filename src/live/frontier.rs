@@ -16,8 +16,6 @@
 //! With the event clock the frontier is a function of the sequence of records alone,
 //! so a replay of the same files takes every record at the same tick again.
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Logical time units per second of event time in live runs.
@@ -36,27 +34,7 @@ pub enum ClockKind {
     Wall,
 }
 
-/// The name of the clock: `event` or `wall`.
-impl fmt::Display for ClockKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ClockKind::Event => "event",
-            ClockKind::Wall => "wall",
-        })
-    }
-}
-
-impl FromStr for ClockKind {
-    type Err = String;
-
-    fn from_str(name: &str) -> Result<ClockKind, String> {
-        match name {
-            "event" => Ok(ClockKind::Event),
-            "wall" => Ok(ClockKind::Wall),
-            _ => Err(format!("`{name}` is neither event nor wall")),
-        }
-    }
-}
+crate::named_choices!(ClockKind { Event => "event", Wall => "wall" });
 
 /// The live frontier.
 #[derive(Clone, Debug)]

@@ -161,7 +161,13 @@ pub struct Emitted {
 /// Every user's state on this worker.
 pub struct State {
     users: DenseMap<UserKey, UserState>,
-    /// A slot's aggregates before and after a change, reused.
+    scratch: Scratch,
+}
+
+/// A slot's aggregates before and after a change, kept between changes so that
+/// recording one allocates nothing.
+#[derive(Default)]
+struct Scratch {
     before: Vec<Option<Value>>,
     after: Vec<Option<Value>>,
 }
@@ -170,8 +176,7 @@ impl State {
     pub fn new() -> Self {
         State {
             users: DenseMap::default(),
-            before: Vec::new(),
-            after: Vec::new(),
+            scratch: Scratch::default(),
         }
     }
 
@@ -236,14 +241,8 @@ impl State {
         run: &[Listed],
         out: &mut Emitted,
     ) {
-        let mut recorder = Recorder {
-            layout,
-            user,
-            time,
-            before: &mut self.before,
-            after: &mut self.after,
-            out,
-        };
+        let scratch = &mut self.scratch;
+        let mut recorder = Recorder::new(layout, user, time, scratch, out);
         let state = self.users.entry_or_default(user);
         for (_, _, part, diff) in run {
             match part {
@@ -271,14 +270,8 @@ impl State {
         out: &mut Emitted,
     ) {
         for (user, delta) in folded {
-            let mut recorder = Recorder {
-                layout,
-                user,
-                time,
-                before: &mut self.before,
-                after: &mut self.after,
-                out: &mut *out,
-            };
+            let scratch = &mut self.scratch;
+            let mut recorder = Recorder::new(layout, user, time, scratch, out);
             let state = self.users.entry_or_default(user);
             for (slot, delta) in delta.parts {
                 match delta {
@@ -304,21 +297,37 @@ struct Recorder<'a> {
     layout: &'a Layout,
     user: UserKey,
     time: u64,
-    before: &'a mut Vec<Option<Value>>,
-    after: &'a mut Vec<Option<Value>>,
+    scratch: &'a mut Scratch,
     out: &'a mut Emitted,
 }
 
-impl Recorder<'_> {
+impl<'a> Recorder<'a> {
+    fn new(
+        layout: &'a Layout,
+        user: UserKey,
+        time: u64,
+        scratch: &'a mut Scratch,
+        out: &'a mut Emitted,
+    ) -> Self {
+        Recorder {
+            layout,
+            user,
+            time,
+            scratch,
+            out,
+        }
+    }
+
     /// Changes the part of `slot` by `change`, and records how the slot's aggregates
     /// changed: the change of the facts they give (none when no atom flips), and of
     /// the rows wanted.
     fn change(&mut self, state: &mut UserState, slot: u32, change: impl FnOnce(&mut UserState)) {
         let plan = &self.layout.slots[slot as usize];
-        read(state, slot, &plan.reads, self.before);
+        let Scratch { before, after } = &mut *self.scratch;
+        read(state, slot, &plan.reads, before);
         change(state);
-        read(state, slot, &plan.reads, self.after);
-        if self.before == self.after {
+        read(state, slot, &plan.reads, after);
+        if before == after {
             return;
         }
         let (user, time) = (self.user, self.time);
@@ -328,7 +337,7 @@ impl Recorder<'_> {
                 .readers
                 .facts(plan.source, |read| lookup(reads, values, read))
         };
-        let (old, new) = (facts(self.before), facts(self.after));
+        let (old, new) = (facts(before), facts(after));
         if old != new {
             let out = &mut self.out.facts;
             out.extend(old.into_iter().map(|fact| ((user, fact), time, -1)));
@@ -336,8 +345,8 @@ impl Recorder<'_> {
         }
         for &(operand, func) in &self.layout.rows[slot as usize] {
             let read = Read::Aggregate(func);
-            let old = lookup(reads, self.before, read);
-            let new = lookup(reads, self.after, read);
+            let old = lookup(reads, before, read);
+            let new = lookup(reads, after, read);
             if old != new {
                 let key = (operand, user);
                 let rows = &mut self.out.rows;
