@@ -178,7 +178,10 @@ fn edge_cases_give_segflow_runs_output_byte_for_byte() {
          segment two_kinds = kinds = 2\n\
          segment risky = score('churn') > 0.5\n\
          segment window_edge = exists(events within 10s)\n\
-         segment everyone = true\n",
+         segment everyone = true\n\
+         segment mid_above = median(events.amount) > 1.5\n\
+         segment mid_dime = median(events.amount) = 0.1\n\
+         segment mid_recent = median(events.amount where kind = 'buy' within 10s) >= 1\n",
     );
     let data = dir.path().join("data");
     fs::create_dir(&data).unwrap();
@@ -204,6 +207,8 @@ fn edge_cases_give_segflow_runs_output_byte_for_byte() {
     }
     events.push_str("third,5,buy,1,a\nthird,6,buy,0,#x\nthird,6,buy,0,#x\n");
     events.push_str("edge,100,view,,b\n00042,101,view,,\nlate,500,buy,5,a\n");
+    // The median of 1.000000001 and 2 is 1.5000000005: above 1.5 only if exact.
+    events.push_str("halves,1,buy,1.000000001,a\nhalves,2,buy,2,a\n");
     write(&data.join("events.csv"), &events);
     write(
         &data.join("scores.csv"),
