@@ -10,7 +10,10 @@ use crate::value::{Text, Value};
 /// A row of `users.csv`: attribute values in the order of the catalog's `schema users`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserRow {
+    /// The user's id, an opaque string.
     pub user_id: String,
+    /// One value per column of [`Catalog::users`](crate::catalog::ir::Catalog::users),
+    /// in that order; an empty cell is [`Value::Null`].
     pub attrs: Vec<Value>,
 }
 
@@ -18,18 +21,29 @@ pub struct UserRow {
 /// catalog's `schema events` (missing cells are [`Value::Null`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventRow {
+    /// Id of the user who did the event.
     pub user_id: String,
+    /// Event time in seconds since the Unix epoch, at most
+    /// [`MAX_TIME`](crate::value::MAX_TIME).
     pub ts: u64,
+    /// The event kind, e.g. `purchase`.
     pub kind: Text,
+    /// One value per column of
+    /// [`Catalog::events`](crate::catalog::ir::Catalog::events), in that order.
     pub fields: Vec<Value>,
 }
 
 /// A row of `scores.csv`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScoreRow {
+    /// Id of the scored user.
     pub user_id: String,
+    /// Name of the model, as `score('model')` refers to it.
     pub model: Text,
+    /// The model's score of the user.
     pub score: Decimal,
+    /// Time of the scoring in seconds since the Unix epoch; at `now`, the latest score
+    /// with `ts <= now` is the user's.
     pub ts: u64,
 }
 
@@ -37,8 +51,11 @@ pub struct ScoreRow {
 /// replace earlier ones (users are upserts); events and scores are never deduplicated.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Dataset {
+    /// `users.csv` rows, in file order.
     pub users: Vec<UserRow>,
+    /// `events.csv` rows, in file order.
     pub events: Vec<EventRow>,
+    /// `scores.csv` rows, in file order.
     pub scores: Vec<ScoreRow>,
 }
 

@@ -38,6 +38,8 @@
 //! assert_eq!(result.members, vec![vec!["ann".to_string()], vec!["bob".to_string()]]);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod bench;
 pub mod catalog;
 pub mod choice;

@@ -30,9 +30,13 @@ pub fn midpoint(low: Decimal, high: Decimal) -> Decimal {
 /// The declared type of a column, attribute, feature or literal.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Type {
+    /// `text`: a string, ordered byte-wise.
     Text,
+    /// `number`: an exact decimal.
     Number,
+    /// `time`: integer seconds since the Unix epoch.
     Time,
+    /// `bool`: only `=` and `!=` apply to it.
     Bool,
 }
 
@@ -48,6 +52,7 @@ impl Type {
         }
     }
 
+    /// The type's name as written in a `schema` statement.
     pub fn name(self) -> &'static str {
         match self {
             Type::Text => "text",
@@ -74,14 +79,20 @@ pub type Text = Arc<str>;
 /// such comparisons), so the derived cross-variant order is only used for sorting.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Value {
+    /// A missing value.
     Null,
+    /// A `bool`.
     Bool(bool),
+    /// A `number`: exact, up to 28 significant digits.
     Number(Decimal),
+    /// A `time`: seconds since the Unix epoch.
     Time(i64),
+    /// A `text`.
     Text(Text),
 }
 
 impl Value {
+    /// Whether the value is missing.
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }
@@ -119,11 +130,17 @@ impl fmt::Display for Value {
 /// A comparison operator.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum CmpOp {
+    /// `=`
     Eq,
+    /// `!=`
     Ne,
+    /// `<`
     Lt,
+    /// `<=`
     Le,
+    /// `>`
     Gt,
+    /// `>=`
     Ge,
 }
 
@@ -162,6 +179,7 @@ impl CmpOp {
         }
     }
 
+    /// The operator as written in a catalog: `=`, `!=`, `<`, ...
     pub fn symbol(self) -> &'static str {
         match self {
             CmpOp::Eq => "=",

@@ -68,7 +68,14 @@ pub enum BenchData {
     /// A directory of users.csv, events.csv and scores.csv.
     Dir(PathBuf),
     /// Data generated as `segflow gen` does, into a temporary directory.
-    Generated { users: u64, events: u64, seed: u64 },
+    Generated {
+        /// Rows of `users.csv`.
+        users: u64,
+        /// Rows of `events.csv`, duplicates included.
+        events: u64,
+        /// Seed of the generator: the same seed gives the same data.
+        seed: u64,
+    },
 }
 
 /// Seed of the updates drawn outside the engine section (file path, reference peer).

@@ -55,7 +55,12 @@ impl fmt::Display for Diagnostic {
 #[derive(Debug)]
 pub enum CatalogError {
     /// A catalog file could not be read.
-    Io { path: PathBuf, error: io::Error },
+    Io {
+        /// The file as it was given to [`load`](crate::catalog::load).
+        path: PathBuf,
+        /// Why it could not be read.
+        error: io::Error,
+    },
     /// The catalog has errors (never an empty list), in file and position order.
     Invalid(Vec<Diagnostic>),
 }

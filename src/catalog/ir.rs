@@ -14,8 +14,12 @@ use crate::value::{CmpOp, Type, Value};
 /// Where something was written: `file:line:col`, 1-based.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Location {
+    /// The file's name as it was given to [`load`](crate::catalog::load) or
+    /// [`check_sources`](crate::catalog::check_sources).
     pub file: Arc<str>,
+    /// 1-based line number.
     pub line: u32,
+    /// 1-based column, counted in characters rather than bytes.
     pub col: u32,
 }
 
@@ -28,8 +32,11 @@ impl fmt::Display for Location {
 /// A declared column of `users` (an attribute) or `events` (beyond `user_id,ts,kind`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Column {
+    /// Name as declared; unique within its table.
     pub name: String,
+    /// Declared type; every declaration of the column has this one.
     pub ty: Type,
+    /// Where the column's name is first declared.
     pub loc: Location,
 }
 
@@ -47,7 +54,10 @@ pub enum EventField {
 /// One side of a comparison inside a `where` clause.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EventOperand {
+    /// A field of the event being tested.
     Field(EventField),
+    /// A literal, already of the other side's type (a number compared with `ts` is a
+    /// [`Value::Time`]).
     Const(Value),
 }
 
@@ -55,27 +65,41 @@ pub enum EventOperand {
 /// row: a comparison with a missing field is false and `not` is plain negation.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EventPred {
+    /// `true` or `false`.
     Const(bool),
+    /// `left op right`; false when either side is missing.
     Cmp(EventOperand, CmpOp, EventOperand),
     /// `operand [not] in (v1, v2, ...)`; false when the operand is missing, negated or not.
     In {
+        /// The value looked up in `list`.
         operand: EventOperand,
+        /// The listed literals, all of the operand's type.
         list: Vec<Value>,
+        /// Whether it was written `not in`.
         negated: bool,
     },
+    /// `a and b`.
     And(Box<EventPred>, Box<EventPred>),
+    /// `a or b`.
     Or(Box<EventPred>, Box<EventPred>),
+    /// `not p`: plain negation, so true where `p` is false because a field is missing.
     Not(Box<EventPred>),
 }
 
 /// An aggregate function over a user's events.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum AggFunc {
+    /// `count` of events, or of events with the field present; 0 over none.
     Count,
+    /// `sum` of a number field; 0 over no events.
     Sum,
+    /// `min` of a number, time or text field; missing over no events.
     Min,
+    /// `max` of a number, time or text field; missing over no events.
     Max,
+    /// `avg`: the exact decimal mean of a number field; missing over no events.
     Avg,
+    /// `count_distinct`: distinct values of a field, missing ones aside; 0 over none.
     CountDistinct,
     /// The middle value of a number field; the mean of the two middle values when
     /// their count is even.
@@ -83,6 +107,7 @@ pub enum AggFunc {
 }
 
 impl AggFunc {
+    /// The function's name as written in a catalog.
     pub fn name(self) -> &'static str {
         match self {
             AggFunc::Count => "count",
@@ -102,8 +127,11 @@ impl AggFunc {
 /// without a field counts events. `within D` at time `now` covers `now - D < ts <= now`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Aggregate {
+    /// The aggregate function.
     pub func: AggFunc,
+    /// The aggregated field; `None` only for `count(events)`, which counts events.
     pub field: Option<EventField>,
+    /// The `where` clause; `None` keeps every event.
     pub filter: Option<EventPred>,
     /// Window length in seconds.
     pub within: Option<u64>,
@@ -112,6 +140,8 @@ pub struct Aggregate {
 /// A per-user value at logical time `now`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ValueExpr {
+    /// A literal, already of the other side's type (a number compared with a time is a
+    /// [`Value::Time`]).
     Const(Value),
     /// `now + offset` seconds (`now - 14d` has offset `-1209600`); type `time`.
     Now(i64),
@@ -119,6 +149,7 @@ pub enum ValueExpr {
     Attr(usize),
     /// `score('model')`: the latest score of that model at or before `now`.
     Score(Arc<str>),
+    /// An aggregate over the user's events with `ts <= now` (and within its window).
     Agg(Aggregate),
 }
 
@@ -128,35 +159,50 @@ pub enum ValueExpr {
 /// universe (every user known at `now`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Pred {
+    /// `true` or `false`.
     Const(bool),
+    /// `left op right`; false when either side is missing.
     Cmp(ValueExpr, CmpOp, ValueExpr),
     /// `expr [not] in (v1, ...)`; false when `expr` is missing, negated or not.
     In {
+        /// The value looked up in `list`.
         expr: ValueExpr,
+        /// The listed literals, all of `expr`'s type.
         list: Vec<Value>,
+        /// Whether it was written `not in`.
         negated: bool,
     },
     /// A reference to another segment, by index into [`Catalog::segments`].
     Segment(usize),
+    /// `a and b`.
     And(Box<Pred>, Box<Pred>),
+    /// `a or b`.
     Or(Box<Pred>, Box<Pred>),
+    /// `not p`: the users of the universe for whom `p` does not hold.
     Not(Box<Pred>),
 }
 
 /// `feature NAME = EXPR`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Feature {
+    /// Unique across the catalog's features and segments (they share one namespace).
     pub name: String,
+    /// The feature's value, with references to other features inlined.
     pub expr: ValueExpr,
+    /// The type of `expr`.
     pub ty: Type,
+    /// Where the feature's name is written in its definition.
     pub loc: Location,
 }
 
 /// `segment NAME = PRED`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Segment {
+    /// Unique across the catalog's features and segments (they share one namespace).
     pub name: String,
+    /// Membership predicate, with feature references inlined.
     pub pred: Pred,
+    /// Where the segment's name is written in its definition.
     pub loc: Location,
     /// Content hash of the resolved definition, including everything it references
     /// (features inlined, referenced segments' hashes): 16 hex digits.
@@ -166,9 +212,16 @@ pub struct Segment {
 /// A checked catalog, possibly assembled from several files.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Catalog {
+    /// Attribute columns of `users`, in declaration order (the order of
+    /// [`UserRow::attrs`](crate::data::UserRow::attrs)).
     pub users: Vec<Column>,
+    /// Columns of `events` beyond `user_id,ts,kind`, in declaration order (the order of
+    /// [`EventRow::fields`](crate::data::EventRow::fields)).
     pub events: Vec<Column>,
+    /// Every feature, in definition order (files in the order given, then file order).
     pub features: Vec<Feature>,
+    /// Every segment, in definition order (files in the order given, then file order);
+    /// [`Pred::Segment`] indexes it.
     pub segments: Vec<Segment>,
 }
 
@@ -191,6 +244,7 @@ impl Catalog {
         }
     }
 
+    /// The index into [`Catalog::segments`] of the segment named `name`.
     pub fn segment_index(&self, name: &str) -> Option<usize> {
         self.segments.iter().position(|s| s.name == name)
     }

@@ -8,6 +8,7 @@ use crate::bench::{BenchData, BenchOptions};
 
 use super::ClusterArgs;
 
+/// The arguments of `segflow bench`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// Catalog file(s) of segment definitions; repeat to combine several.
@@ -46,6 +47,7 @@ pub struct BenchArgs {
     /// Skip the from-scratch peers (reference evaluator and DuckDB).
     #[arg(long)]
     pub no_peers: bool,
+    /// Where the workers run.
     #[command(flatten)]
     pub cluster: ClusterArgs,
 }

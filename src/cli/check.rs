@@ -7,6 +7,7 @@ use clap::Args;
 use crate::catalog;
 use crate::plan::{describe, explain, Plan};
 
+/// The arguments of `segflow check`.
 #[derive(Args, Debug)]
 pub struct CheckArgs {
     /// Catalog file(s).

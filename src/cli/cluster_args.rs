@@ -12,6 +12,8 @@ use clap::{ArgAction, Args};
 
 use crate::engine::cluster::Workers;
 
+/// Where a command's workers run: timely's `-w`, `-n`, `-p`, `-h` and the timeouts of a
+/// cluster.
 #[derive(Args, Debug, Clone)]
 #[command(disable_help_flag = true)]
 pub struct ClusterArgs {

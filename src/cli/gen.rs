@@ -6,6 +6,7 @@ use clap::Args;
 
 use crate::gen::{generate, GenOptions};
 
+/// The arguments of `segflow gen`.
 #[derive(Args, Debug)]
 pub struct GenArgs {
     /// Number of users in users.csv.

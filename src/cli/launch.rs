@@ -28,6 +28,7 @@ const POLL: Duration = Duration::from_millis(20);
 /// culprit is named (see [`wait`]).
 const GRACE: Duration = Duration::from_millis(500);
 
+/// The arguments of `segflow cluster`.
 #[derive(Args, Debug)]
 pub struct LaunchArgs {
     /// Number of processes to start.

@@ -24,6 +24,7 @@ pub use run::RunArgs;
 pub use sql::SqlArgs;
 pub use tail::TailArgs;
 
+/// The whole `segflow` command line.
 #[derive(Parser, Debug)]
 #[command(
     name = "segflow",
@@ -31,10 +32,12 @@ pub use tail::TailArgs;
     about = "Every segment of a catalog maintained by one incremental dataflow"
 )]
 pub struct Cli {
+    /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// A subcommand of `segflow`, with its arguments.
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Evaluate every segment of a catalog over a data directory, as of one time.

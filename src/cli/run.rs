@@ -13,6 +13,7 @@ use crate::io::output::{sizes_table, write_results};
 use super::choices;
 use super::ClusterArgs;
 
+/// The arguments of `segflow run`.
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// Catalog file(s) of segment definitions; repeat to combine several.
@@ -31,6 +32,7 @@ pub struct RunArgs {
     /// What to do with a malformed input row.
     #[arg(long, value_parser = choices::on_error(), default_value_t = OnError::Stop)]
     pub on_error: OnError,
+    /// Where the workers run.
     #[command(flatten)]
     pub cluster: ClusterArgs,
 }

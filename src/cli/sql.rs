@@ -7,6 +7,7 @@ use clap::Args;
 use crate::catalog;
 use crate::sql::{compile, create_tables, AsOf};
 
+/// The arguments of `segflow sql`.
 #[derive(Args, Debug)]
 pub struct SqlArgs {
     /// Catalog file(s).

@@ -17,6 +17,7 @@ use crate::live::frontier::{format_tick, ClockKind};
 use super::choices;
 use super::ClusterArgs;
 
+/// The arguments of `segflow tail`.
 #[derive(Args, Debug)]
 pub struct TailArgs {
     /// Catalog file(s) of segment definitions; repeat to combine several.
@@ -53,6 +54,7 @@ pub struct TailArgs {
     /// Print nothing but errors.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Where the workers run.
     #[command(flatten)]
     pub cluster: ClusterArgs,
 }

@@ -8,8 +8,11 @@ use super::timing::Timing;
 /// The input collections of one segmentation dataflow.
 #[derive(Clone)]
 pub struct Inputs<'scope> {
+    /// `users` rows keyed by user; the greatest `seq` of a key is its current row.
     pub users: VecCollection<'scope, u64, (UserKey, UserRecord)>,
+    /// Events keyed by user.
     pub events: VecCollection<'scope, u64, (UserKey, Event)>,
+    /// Model scores keyed by user.
     pub scores: VecCollection<'scope, u64, (UserKey, ScoreRecord)>,
     /// How logical time relates to event time, and how far the run looks.
     pub timing: Timing,

@@ -47,11 +47,13 @@ pub fn user_key_in(user_id: &str, incarnation: u64) -> UserKey {
 /// read every field by reference).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Event {
+    /// Event time in seconds since the Unix epoch.
     pub ts: u64,
     values: Vec<Value>,
 }
 
 impl Event {
+    /// An event of `kind` at `ts`, with `fields` the declared columns' values.
     pub fn new(ts: u64, kind: Text, mut fields: Vec<Value>) -> Event {
         fields.insert(0, Value::Text(kind));
         Event { ts, values: fields }
@@ -114,7 +116,11 @@ impl Event {
 /// user's current one: users are upserts.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct UserRecord {
+    /// Position in the input: the row's byte offset in its file (its index for
+    /// in-memory data); live rows count up from 2^63, after every file row.
     pub seq: u64,
+    /// One value per column of [`Catalog::users`](crate::catalog::ir::Catalog::users),
+    /// in that order.
     pub attrs: Vec<Value>,
 }
 
@@ -122,8 +128,11 @@ pub struct UserRecord {
 /// `ts`, ties broken by the greater score.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ScoreRecord {
+    /// Name of the model, as `score('model')` refers to it.
     pub model: Text,
+    /// Time of the scoring in seconds since the Unix epoch.
     pub ts: u64,
+    /// The model's score of the user.
     pub score: Decimal,
 }
 

@@ -22,8 +22,15 @@ use super::segmentation::Segmentation;
 /// Why a backfill stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum BackfillError {
+    /// A backfill row was malformed and `--on-error` is `stop`.
     #[error("{first}\n({count} bad row(s) in the backfill; rerun with --on-error skip to set them aside)")]
-    BadRows { first: InputError, count: usize },
+    BadRows {
+        /// The first bad row, in file and line order.
+        first: InputError,
+        /// Bad rows in the whole backfill.
+        count: usize,
+    },
+    /// The backfill's greatest `ts` is beyond [`MAX_LIVE_SECONDS`].
     #[error("backfill time {0} is out of range: live runs accept times up to {MAX_LIVE_SECONDS}")]
     TimeOutOfRange(u64),
 }

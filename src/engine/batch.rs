@@ -45,14 +45,18 @@ pub struct BatchResult {
     pub members: Vec<Vec<String>>,
     /// Rows set aside (with `OnError::Skip`), in file and line order.
     pub rejects: Vec<InputError>,
+    /// Counts and timings.
     pub stats: BatchStats,
 }
 
 /// Counts and timings of a batch run.
 #[derive(Clone, Debug, Default)]
 pub struct BatchStats {
+    /// `users` rows read.
     pub users: u64,
+    /// Event rows read, those after `as_of` included.
     pub events: u64,
+    /// Score rows read, those after `as_of` included.
     pub scores: u64,
     /// Events and scores after `as_of`, which a run as of that time does not see.
     pub after_as_of: u64,
@@ -65,17 +69,28 @@ pub struct BatchStats {
 /// Why a batch run stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
+    /// A row was malformed and `--on-error` is `stop`.
     #[error("{first}\n({count} bad row(s) in all; rerun with --on-error skip to set them aside in rejects.csv)")]
-    BadInput { first: InputError, count: usize },
+    BadInput {
+        /// The first bad row, in file and line order.
+        first: InputError,
+        /// Bad rows in all the inputs.
+        count: usize,
+    },
+    /// Distinct user ids (listed, comma-separated) hash to the same internal key.
     #[error("user ids {0} hash to the same internal key; please report this")]
     Collision(String),
+    /// The run's time, given or the greatest `ts`, is beyond [`MAX_TIME`].
     #[error("time {0} is out of range: logical times are at most {max}", max = crate::value::MAX_TIME)]
     TimeOutOfRange(u64),
+    /// The processes of a cluster were started with different catalogs, `--as-of`,
+    /// `--on-error` or data files.
     #[error(
         "the processes of this cluster were started for different jobs: start every process \
          with the same catalogs, --as-of and --on-error, over the same data files"
     )]
     Mismatch,
+    /// The workers could not run to the end.
     #[error(transparent)]
     Cluster(#[from] ClusterError),
 }

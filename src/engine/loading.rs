@@ -33,6 +33,7 @@ impl Counts {
 /// Rows loaded so far by the workers of this process, for a progress bar.
 #[derive(Debug, Default)]
 pub struct Progress {
+    /// Rows loaded so far; counted in steps of 16,384 per worker, so it lags a little.
     pub rows: AtomicU64,
     /// Set when every worker of this process has loaded its part.
     pub done: AtomicBool,

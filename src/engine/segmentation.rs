@@ -46,7 +46,9 @@ pub struct Segmentation {
 /// Rows that a feed did not apply because they lie after the time they were fed at.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Skipped {
+    /// Events with a `ts` after the feed's horizon.
     pub events: u64,
+    /// Scores with a `ts` after the feed's horizon.
     pub scores: u64,
 }
 

@@ -50,9 +50,11 @@ pub struct TailOptions {
     pub follow: PathBuf,
     /// The change log.
     pub changes: PathBuf,
+    /// The change log's record format.
     pub format: LogFormat,
     /// Where bad lines (and, with `OnError::Skip`, bad backfill rows) go.
     pub rejects: PathBuf,
+    /// What moves the frontier forward: event time or the machine's clock.
     pub clock: ClockKind,
     /// Allowed lateness in seconds.
     pub lateness: u64,
@@ -94,12 +96,17 @@ pub struct TailSummary {
 /// Why a live run stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum TailError {
+    /// The backfill failed.
     #[error(transparent)]
     Backfill(#[from] BackfillError),
+    /// Distinct user ids (listed, comma-separated) hash to the same internal key.
     #[error("user ids {0} hash to the same internal key; please report this")]
     Collision(String),
+    /// The live phase failed: a followed file, the change log or the rejects file could
+    /// not be read or written, or the existing log was written by another run.
     #[error("{0:#}")]
     Run(anyhow::Error),
+    /// The workers could not run to the end.
     #[error(transparent)]
     Cluster(#[from] ClusterError),
 }

@@ -16,6 +16,7 @@ pub struct InputError {
     pub line: u64,
     /// The column at fault, when one is.
     pub column: Option<String>,
+    /// What is wrong, e.g. "cannot parse `x` as a number".
     pub reason: String,
     /// The offending line as read (lossily decoded), for the rejects file.
     pub raw: String,
@@ -36,11 +37,14 @@ impl std::error::Error for InputError {}
 /// A row-level problem before the file and line are attached.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RowError {
+    /// The column at fault, when one is.
     pub column: Option<String>,
+    /// What is wrong, e.g. "cannot parse `x` as a number".
     pub reason: String,
 }
 
 impl RowError {
+    /// A problem with the cell of `column`.
     pub fn column(column: &str, reason: impl Into<String>) -> RowError {
         RowError {
             column: Some(column.to_string()),
@@ -48,6 +52,7 @@ impl RowError {
         }
     }
 
+    /// A problem with the row as a whole.
     pub fn row(reason: impl Into<String>) -> RowError {
         RowError {
             column: None,

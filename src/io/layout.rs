@@ -20,14 +20,19 @@ use super::error::{InputError, RowError};
 /// The three input files.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum InputKind {
+    /// `users.csv`: one row per user, attributes by column.
     Users,
+    /// `events.csv`: `user_id,ts,kind` and the declared event columns.
     Events,
+    /// `scores.csv`: `user_id,model,score,ts` and an optional, unread `version`.
     Scores,
 }
 
 impl InputKind {
+    /// The three inputs.
     pub const ALL: [InputKind; 3] = [InputKind::Users, InputKind::Events, InputKind::Scores];
 
+    /// The file's name in a data directory.
     pub fn file_name(self) -> &'static str {
         match self {
             InputKind::Users => "users.csv",
@@ -232,6 +237,7 @@ pub struct Interner {
 }
 
 impl Interner {
+    /// `text` as a shared copy; past 100,000 distinct texts, new ones go unshared.
     pub fn intern(&mut self, text: &str) -> Text {
         if let Some(shared) = self.texts.get(text) {
             return shared.clone();

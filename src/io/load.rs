@@ -14,8 +14,11 @@ use super::layout::{parse_number, parse_time, InputKind, Interner, Layout};
 
 /// Where parsed rows go: straight into a dataflow's inputs, or into memory.
 pub trait RowSink {
+    /// A `users` row of `user`.
     fn user(&mut self, user: UserKey, record: UserRecord);
+    /// An event of `user`.
     fn event(&mut self, user: UserKey, event: Event);
+    /// A score of `user`.
     fn score(&mut self, user: UserKey, record: ScoreRecord);
     /// The id string of a key, at least once per reader that sees the key.
     fn name(&mut self, user: UserKey, id: String);
@@ -24,9 +27,13 @@ pub trait RowSink {
 /// Rows held in memory, keyed by user, plus the user id strings.
 #[derive(Default)]
 pub struct Rows {
+    /// `users` rows with their users' keys, in the order read.
     pub users: Vec<(UserKey, UserRecord)>,
+    /// Events with their users' keys, in the order read.
     pub events: Vec<(UserKey, Event)>,
+    /// Scores with their users' keys, in the order read.
     pub scores: Vec<(UserKey, ScoreRecord)>,
+    /// The id string of every key, possibly more than once.
     pub names: Vec<(UserKey, String)>,
 }
 

@@ -37,8 +37,10 @@ use super::frontier::{format_tick, parse_tick};
 /// The log's record format.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
 pub enum LogFormat {
+    /// `#` header lines, then `time,segment,user_id,diff` rows and `# progress` lines.
     #[default]
     Csv,
+    /// One JSON object per line, with times as strings.
     Jsonl,
 }
 
@@ -59,7 +61,9 @@ pub struct LogHeader {
 /// positions of the files it moved.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Round {
+    /// The frontier after the round, in ticks: every change before it is in the log.
     pub frontier: u64,
+    /// How far each file the round read had been read, by file name.
     pub moved: BTreeMap<String, Position>,
 }
 
@@ -152,6 +156,7 @@ impl ChangeLog {
         self.out.flush()
     }
 
+    /// The log's file.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 /// How far a file has been read: `offset` bytes, which hold `line` lines.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Position {
+    /// Bytes read from the start of the file, up to the end of a complete line.
     pub offset: u64,
+    /// Lines in those bytes: the 1-based number of the last line read, 0 before any.
     pub line: u64,
 }
 

@@ -28,13 +28,17 @@ use super::record::{LiveRecord, RecordParser};
 
 /// One line read from a followed file and what it parsed to.
 pub struct ParsedLine {
+    /// The line as read.
     pub line: Line,
+    /// The record it holds, or why it was refused.
     pub record: Result<LiveRecord, RowError>,
 }
 
 /// The lines one poll found, parsed, and the positions the files were read to.
 pub struct Poll {
+    /// Every complete line the poll found, file by file in name order.
     pub lines: Vec<ParsedLine>,
+    /// How far every followed file has been read after the poll, by file name.
     pub positions: BTreeMap<String, Position>,
 }
 

@@ -60,6 +60,7 @@ pub struct RecordParser<'c> {
 }
 
 impl<'c> RecordParser<'c> {
+    /// A parser for records of `catalog`'s schema.
     pub fn new(catalog: &'c Catalog) -> Self {
         RecordParser {
             catalog,

@@ -89,6 +89,7 @@ impl Rejects {
         self.count
     }
 
+    /// The rejects file.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -15,7 +15,10 @@ use super::source::Operand;
 /// One side of a comparison.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Term {
+    /// A per-user operand, by index into
+    /// [`Plan::operands`](crate::plan::Plan::operands).
     Operand(usize),
+    /// A constant, already of the other side's type.
     Const(Value),
     /// `now + offset` seconds.
     Now(i64),
@@ -24,10 +27,15 @@ pub enum Term {
 /// The comparison an atom makes.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Test {
+    /// `left op right`; false when either side is missing.
     Cmp(Term, CmpOp, Term),
+    /// `term [not] in (list)`; false when `term` is missing, negated or not.
     In {
+        /// The value looked up in `list`.
         term: Term,
+        /// The listed constants, of `term`'s type.
         list: Vec<Value>,
+        /// Whether it is `not in`.
         negated: bool,
     },
 }
@@ -35,6 +43,7 @@ pub enum Test {
 /// A test with its operands' defaults resolved.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Atom {
+    /// The comparison.
     pub test: Test,
     /// The distinct operands the test reads, in order of appearance.
     pub operands: Vec<usize>,
@@ -43,6 +52,8 @@ pub struct Atom {
 }
 
 impl Atom {
+    /// The atom making `test`, with its operands' defaults taken from `all_operands`
+    /// (the plan's operands, which [`Term::Operand`] indexes).
     pub fn new(test: Test, all_operands: &[Operand]) -> Atom {
         let mut operands = Vec::new();
         for term in test.terms() {
@@ -63,6 +74,7 @@ impl Atom {
         }
     }
 
+    /// Whether the test reads `now`, so that its result can change with time alone.
     pub fn mentions_now(&self) -> bool {
         self.test.terms().any(|t| matches!(t, Term::Now(_)))
     }

@@ -15,11 +15,14 @@ use crate::value::{CmpOp, Value};
 /// The half-open range `[start, end)` of logical times; `end == None` is unbounded.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Interval {
+    /// First logical time in the interval.
     pub start: u64,
+    /// First logical time after it; `None` when it never ends.
     pub end: Option<u64>,
 }
 
 impl Interval {
+    /// Every logical time.
     pub const ALWAYS: Interval = Interval {
         start: 0,
         end: None,
@@ -50,6 +53,7 @@ impl Interval {
         })
     }
 
+    /// Whether `time` lies in `[start, end)`.
     pub fn contains(&self, time: u64) -> bool {
         self.start <= time && self.end.is_none_or(|end| time < end)
     }

@@ -18,8 +18,11 @@ use super::source::{EventSelection, Family, Operand, Read, Source};
 /// A lowered catalog and how to compute it.
 #[derive(Clone, Debug, Default)]
 pub struct Plan {
+    /// Distinct sources, each created once; [`Operand::source`] indexes them.
     pub sources: Vec<Source>,
+    /// Distinct per-user values that atoms compare; [`Term::Operand`] indexes them.
     pub operands: Vec<Operand>,
+    /// Distinct comparisons; [`SetNode::Exceptions`] indexes them.
     pub atoms: Vec<Atom>,
     /// Set nodes; each refers only to nodes before it.
     pub sets: Vec<SetNode>,

@@ -55,7 +55,9 @@ pub enum Placement {
 pub struct EventSlot {
     /// The source's index in the plan.
     pub source: usize,
+    /// The kind of state the slot keeps.
     pub family: Family,
+    /// The events the state is kept over, and the field it reads.
     pub selection: EventSelection,
     /// What the state keeps where nothing is ever retracted.
     pub keep: Keep,
@@ -94,7 +96,9 @@ pub enum Decision {
 /// One operand as read from its source's rows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reader {
+    /// The operand, by index into [`Plan::operands`](crate::plan::Plan::operands).
     pub operand: usize,
+    /// How its value is read from the source's rows.
     pub read: Read,
     /// The atoms decided here ([`Decision::ByReader`] over this operand), with their
     /// results for a user without a row.
@@ -107,6 +111,7 @@ pub struct Reader {
 /// A temporal filter deciding an atom on `now`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct TemporalFilter {
+    /// The atom it decides, by index into [`Plan::atoms`](crate::plan::Plan::atoms).
     pub atom: usize,
     /// The operand whose rows it reads; `None`: every known user (`now > T` alone).
     pub over: Option<usize>,

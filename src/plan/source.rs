@@ -16,7 +16,9 @@ use crate::value::Value;
 pub enum Source {
     /// State over a user's matching events, kept by the event sources' operator.
     Events {
+        /// The kind of state kept.
         family: Family,
+        /// The events the state is kept over, and the field it reads.
         selection: EventSelection,
     },
     /// The latest score of a model.
@@ -60,7 +62,9 @@ impl Family {
 /// Which events an aggregate looks at, and which field it reads.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct EventSelection {
+    /// The field read; `None` when events are only counted.
     pub field: Option<EventField>,
+    /// The `where` clause; `None` keeps every event.
     pub filter: Option<EventPred>,
     /// Window length in seconds.
     pub within: Option<u64>,
@@ -78,8 +82,11 @@ pub enum Read {
 /// A per-user value: a read of a source. Users without a source row take `default`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Operand {
+    /// The source read, by index into [`Plan::sources`](crate::plan::Plan::sources).
     pub source: usize,
+    /// How the value is read from the source's row.
     pub read: Read,
+    /// The value of a user without a source row ([`Read::default_value`]).
     pub default: Value,
 }
 

@@ -24,8 +24,12 @@ pub use error::ClusterError;
 /// of a cluster wait for each other to start, and how long a silent peer is waited for.
 #[derive(Clone, Debug)]
 pub struct Workers {
+    /// Timely's configuration: threads per process and, for a cluster, every process's
+    /// address and this one's index.
     pub config: timely::Config,
+    /// How long the processes of a cluster wait for each other to connect.
     pub connect_timeout: Duration,
+    /// How long a peer may miss heartbeats before this process ends, naming it.
     pub peer_timeout: Duration,
 }
 
