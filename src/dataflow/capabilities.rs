@@ -56,8 +56,8 @@ pub fn passed(frontiers: &[AntichainRef<u64>], time: &u64) -> bool {
     frontiers.iter().all(|frontier| !frontier.less_equal(time))
 }
 
-/// Takes the updates whose time is complete ([`passed`]) out of `pending`, in time
-/// order; updates of one time keep the order they came in.
+/// Takes the updates whose time is complete ([`passed`]) out of `pending`, in the
+/// order they came (the caller sorts them as it applies them).
 pub fn take_ready<D, R>(
     pending: &mut Vec<(D, u64, R)>,
     frontiers: &[AntichainRef<u64>],
@@ -66,11 +66,10 @@ pub fn take_ready<D, R>(
     if !pending.iter().any(|(_, time, _)| passed(time)) {
         return Vec::new();
     }
-    let (mut ready, later): (Vec<_>, Vec<_>) = std::mem::take(pending)
+    let (ready, later): (Vec<_>, Vec<_>) = std::mem::take(pending)
         .into_iter()
         .partition(|(_, time, _)| passed(time));
     *pending = later;
-    ready.sort_by_key(|(_, time, _)| *time);
     ready
 }
 

@@ -90,12 +90,12 @@ pub fn name_memberships<'scope>(
                 });
                 let frontiers = [memberships_frontier.frontier(), names_frontier.frontier()];
                 let mut ready = take_ready(&mut pending, &frontiers);
+                // Stable: a key's updates at a time stay in the order they came.
+                ready.sort_by_key(|((key, _), time, _)| (*time, *key));
                 if let Some((_, first, _)) = ready.first() {
                     // One session at the earliest time: each update carries its own.
                     let capability = capabilities.at(0, first);
                     let mut session = output.session(&capability);
-                    // Stable: a key's updates at a time stay in the order they came.
-                    ready.sort_by_key(|((key, _), time, _)| (*time, *key));
                     let mut updates = ready.into_iter().peekable();
                     while let Some(&((key, _), time, _)) = updates.peek() {
                         let of_key = std::iter::from_fn(|| {

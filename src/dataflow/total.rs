@@ -54,7 +54,8 @@ where
                     capabilities.retain(&capability);
                     pending.append(updates);
                 });
-                let ready = take_ready(&mut pending, &[frontier.frontier()]);
+                let mut ready = take_ready(&mut pending, &[frontier.frontier()]);
+                ready.sort_by_key(|(_, time, _)| *time);
                 if let Some((_, first, _)) = ready.first() {
                     // One session at the earliest time serves them all: each update
                     // carries its own time. (A session per time would send a container

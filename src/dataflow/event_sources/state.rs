@@ -61,6 +61,30 @@ impl PartState {
             PartState::Values(values) => values.is_empty(),
         }
     }
+
+    fn no_totals() -> PartState {
+        PartState::Totals(Accum::default())
+    }
+
+    fn no_values() -> PartState {
+        PartState::Values(Values::default())
+    }
+
+    /// A totals slot's count and sum (the plan gives a slot one family).
+    fn totals(&mut self) -> &mut Accum {
+        match self {
+            PartState::Totals(totals) => totals,
+            PartState::Values(_) => unreachable!("a slot keeps one family"),
+        }
+    }
+
+    /// A values slot's multiset.
+    fn values(&mut self) -> &mut Values {
+        match self {
+            PartState::Values(values) => values,
+            PartState::Totals(_) => unreachable!("a slot keeps one family"),
+        }
+    }
 }
 
 impl UserState {
@@ -81,17 +105,11 @@ impl UserState {
     }
 
     fn totals(&mut self, slot: u32) -> &mut Accum {
-        match self.part(slot, || PartState::Totals(Accum::default())) {
-            PartState::Totals(totals) => totals,
-            PartState::Values(_) => unreachable!("slot {slot} is planned as totals"),
-        }
+        self.part(slot, PartState::no_totals).totals()
     }
 
     fn values(&mut self, slot: u32) -> &mut Values {
-        match self.part(slot, || PartState::Values(Values::default())) {
-            PartState::Values(values) => values,
-            PartState::Totals(_) => unreachable!("slot {slot} is planned as values"),
-        }
+        self.part(slot, PartState::no_values).values()
     }
 
     /// Folds one contribution in. With `prune` (nothing is ever retracted), a values
@@ -246,12 +264,15 @@ impl State {
         let state = self.users.entry_or_default(user);
         for (_, _, part, diff) in run {
             match part {
-                Part::Totals(slot) => recorder.change(state, *slot, |state| {
-                    state.totals(*slot).plus_equals(diff);
-                }),
-                Part::Value(slot, value) => recorder.change(state, *slot, |state| {
-                    state.values(*slot).add(value.clone(), diff.count as isize);
-                }),
+                Part::Totals(slot) => {
+                    let part = state.part(*slot, PartState::no_totals);
+                    recorder.change(part, *slot, |part| part.totals().plus_equals(diff))
+                }
+                Part::Value(slot, value) => {
+                    let part = state.part(*slot, PartState::no_values);
+                    let count = diff.count as isize;
+                    recorder.change(part, *slot, |part| part.values().add(value.clone(), count))
+                }
                 Part::Events => recorder.events(state, diff.count as isize),
             }
         }
@@ -275,12 +296,14 @@ impl State {
             let state = self.users.entry_or_default(user);
             for (slot, delta) in delta.parts {
                 match delta {
-                    PartState::Totals(delta) => recorder.change(state, slot, |state| {
-                        state.totals(slot).plus_equals(&delta);
-                    }),
-                    PartState::Values(delta) => recorder.change(state, slot, |state| {
-                        state.values(slot).merge(delta);
-                    }),
+                    PartState::Totals(delta) => {
+                        let part = state.part(slot, PartState::no_totals);
+                        recorder.change(part, slot, |part| part.totals().plus_equals(&delta))
+                    }
+                    PartState::Values(delta) => {
+                        let part = state.part(slot, PartState::no_values);
+                        recorder.change(part, slot, |part| part.values().merge(delta))
+                    }
                 }
             }
             recorder.events(state, delta.events);
@@ -321,12 +344,12 @@ impl<'a> Recorder<'a> {
     /// Changes the part of `slot` by `change`, and records how the slot's aggregates
     /// changed: the change of the facts they give (none when no atom flips), and of
     /// the rows wanted.
-    fn change(&mut self, state: &mut UserState, slot: u32, change: impl FnOnce(&mut UserState)) {
+    fn change(&mut self, part: &mut PartState, slot: u32, change: impl FnOnce(&mut PartState)) {
         let plan = &self.layout.slots[slot as usize];
         let Scratch { before, after } = &mut *self.scratch;
-        read(state, slot, &plan.reads, before);
-        change(state);
-        read(state, slot, &plan.reads, after);
+        read(part, &plan.reads, before);
+        change(part);
+        read(part, &plan.reads, after);
         if before == after {
             return;
         }
@@ -368,13 +391,10 @@ impl<'a> Recorder<'a> {
     }
 }
 
-/// The aggregates `reads` of `slot`'s part of `state`, into `values`.
-fn read(state: &UserState, slot: u32, reads: &[AggFunc], values: &mut Vec<Option<Value>>) {
+/// The aggregates `reads` of a part, into `values` (`None` where it has no data).
+fn read(part: &PartState, reads: &[AggFunc], values: &mut Vec<Option<Value>>) {
     values.clear();
-    match state.parts.iter().find(|(s, _)| *s == slot) {
-        Some((_, part)) => values.extend(reads.iter().map(|&func| part.read(func))),
-        None => values.extend(reads.iter().map(|_| None)),
-    }
+    values.extend(reads.iter().map(|&func| part.read(func)));
 }
 
 /// The value of `read` among the aggregates `reads` read as `values`.
