@@ -87,7 +87,7 @@ fn event_sources_folding_at<'scope>(
         // A held contribution is one event's window end: two meet only for a user's
         // events of the same second, and released ones are folded per user anyway.
         let held = HeldBuckets::new(&scope, timing, operator, Keeping::AsTheyCame);
-        let mut pending = PendingContributions::new(held, timing, fold_at);
+        let mut pending = PendingContributions::new(held, &layout.slots, timing, fold_at);
         let mut state = State::new();
         let mut parts = Vec::new();
         let mut capabilities = HeldCapabilities::new(3);
@@ -97,10 +97,10 @@ fn event_sources_folding_at<'scope>(
                 let now = *capability.least().expect("an input capability has a time");
                 for ((user, event), time, diff) in updates.drain(..) {
                     contributions(&layout.slots, timing, &event, time, diff, &mut parts);
-                    pending.add(&layout.slots, user, &mut parts, now);
+                    pending.add(user, &mut parts, now);
                 }
             });
-            let ready = pending.ready(&layout.slots, frontiers[0].frontier());
+            let ready = pending.ready(frontiers[0].frontier());
             if let Some(earliest) = ready.earliest() {
                 let mut out = Emitted::default();
                 state.apply(&layout, &ready.listed, ready.folded, &mut out);

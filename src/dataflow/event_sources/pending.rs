@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap;
 use timely::progress::frontier::AntichainRef;
 
-use crate::plan::EventSlot;
+use crate::plan::{EventSlot, Keep};
 
 use super::super::accum::Accum;
 use super::super::hold::HeldBuckets;
@@ -36,6 +36,8 @@ pub struct PendingContributions {
     timing: Timing,
     /// Contributions a time keeps listed before it is folded.
     fold_at: usize,
+    /// What each slot keeps at a batch run's single time.
+    keeps: Vec<Keep>,
     /// Reused by [`PendingContributions::add`].
     scratch: Vec<(Part, u64, Accum)>,
 }
@@ -65,7 +67,12 @@ impl Ready {
 
 impl PendingContributions {
     /// Nothing pending; a time is folded once it has more than `fold_at`.
-    pub fn new(held: HeldBuckets<(UserKey, Part), Accum>, timing: Timing, fold_at: usize) -> Self {
+    pub fn new(
+        held: HeldBuckets<(UserKey, Part), Accum>,
+        slots: &[EventSlot],
+        timing: Timing,
+        fold_at: usize,
+    ) -> Self {
         PendingContributions {
             listed: Vec::new(),
             run_start: 0,
@@ -74,19 +81,14 @@ impl PendingContributions {
             held,
             timing,
             fold_at,
+            keeps: slots.iter().map(|slot| slot.keep).collect(),
             scratch: Vec::new(),
         }
     }
 
     /// Adds the contributions of one event of `user`, which arrived with a capability
     /// for time `now`, and empties `parts`.
-    pub fn add(
-        &mut self,
-        slots: &[EventSlot],
-        user: UserKey,
-        parts: &mut Vec<(Part, u64, Accum)>,
-        now: u64,
-    ) {
+    pub fn add(&mut self, user: UserKey, parts: &mut Vec<(Part, u64, Accum)>, now: u64) {
         // An event's contributions fall on at most two times before its windows
         // close (its arrival and its event time); the closings are held.
         let mut due = std::mem::take(&mut self.scratch);
@@ -99,31 +101,20 @@ impl PendingContributions {
         let mut due_in_order = due.drain(..).peekable();
         while let Some(time) = due_in_order.peek().map(|(_, time, _)| *time) {
             let at_time = std::iter::from_fn(|| due_in_order.next_if(|(_, t, _)| *t == time));
-            self.fold(
-                slots,
-                user,
-                time,
-                at_time.map(|(part, _, diff)| (part, diff)),
-            );
+            self.fold(user, time, at_time.map(|(part, _, diff)| (part, diff)));
         }
         drop(due_in_order);
         self.scratch = due;
     }
 
     /// Adds contributions of `user` at `time`.
-    fn fold(
-        &mut self,
-        slots: &[EventSlot],
-        user: UserKey,
-        time: u64,
-        parts: impl Iterator<Item = (Part, Accum)>,
-    ) {
+    fn fold(&mut self, user: UserKey, time: u64, parts: impl Iterator<Item = (Part, Accum)>) {
         // A batch run's single time only ever inserts (see `Timing::horizon`): a
         // `min`/`max` then needs each user's extreme alone, not every value.
-        let prune = self.timing.horizon == Some(time);
+        let prune = (self.timing.horizon == Some(time)).then_some(&self.keeps[..]);
         if let Some(folded) = self.folded.get_mut(&time) {
             let state = folded.entry(user).or_default();
-            parts.for_each(|(part, diff)| state.fold(part, diff, slots, prune));
+            parts.for_each(|(part, diff)| state.fold(part, diff, prune));
             return;
         }
         if self.listed.last().is_none_or(|(last, ..)| *last != time) {
@@ -135,10 +126,7 @@ impl PendingContributions {
         if self.listed.len() - self.run_start > self.fold_at {
             let folded = self.folded.entry(time).or_default();
             for (_, user, part, diff) in self.listed.drain(self.run_start..) {
-                folded
-                    .entry(user)
-                    .or_default()
-                    .fold(part, diff, slots, prune);
+                folded.entry(user).or_default().fold(part, diff, prune);
             }
             // The listed times left are those before the run.
             self.listed_earliest = self.listed.iter().map(|(time, ..)| *time).min();
@@ -146,10 +134,10 @@ impl PendingContributions {
     }
 
     /// Takes out the contributions of every time that `frontier` has passed.
-    pub fn ready(&mut self, slots: &[EventSlot], frontier: AntichainRef<u64>) -> Ready {
+    pub fn ready(&mut self, frontier: AntichainRef<u64>) -> Ready {
         for updates in self.held.release(frontier) {
             for ((user, part), time, diff) in updates {
-                self.fold(slots, user, time, std::iter::once((part, diff)));
+                self.fold(user, time, std::iter::once((part, diff)));
             }
         }
         let passed = |time: &u64| !frontier.less_equal(time);

@@ -112,19 +112,19 @@ impl UserState {
         self.part(slot, PartState::no_values).values()
     }
 
-    /// Folds one contribution in. With `prune` (nothing is ever retracted), a values
-    /// slot keeps what its plan says it must ([`Keep`]).
-    pub fn fold(&mut self, part: Part, diff: Accum, slots: &[EventSlot], prune: bool) {
+    /// Folds one contribution in. With `prune` (where nothing is ever retracted: what
+    /// each slot keeps), a values slot keeps only what its plan says it must.
+    pub fn fold(&mut self, part: Part, diff: Accum, prune: Option<&[Keep]>) {
         match part {
             Part::Totals(slot) => self.totals(slot).plus_equals(&diff),
             Part::Events => self.events += diff.count as isize,
             Part::Value(slot, value) => {
                 let count = diff.count as isize;
                 let values = self.values(slot);
-                match slots[slot as usize].keep {
-                    Keep::Least if prune => values.keep_extreme(value, count, false),
-                    Keep::Greatest if prune => values.keep_extreme(value, count, true),
-                    _ => values.add(value, count),
+                match prune.map(|keeps| keeps[slot as usize]) {
+                    Some(Keep::Least) => values.keep_extreme(value, count, false),
+                    Some(Keep::Greatest) => values.keep_extreme(value, count, true),
+                    Some(Keep::Every) | None => values.add(value, count),
                 }
             }
         }
