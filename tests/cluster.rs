@@ -237,6 +237,34 @@ fn two_processes_write_what_one_process_writes_on_the_sample() {
     );
 }
 
+/// Every family of event state crosses the process boundary the same way: medians,
+/// distinct counts and extremes of shared multisets, with windows.
+#[test]
+fn two_processes_agree_on_every_aggregate() {
+    let dir = TempDir::new().unwrap();
+    let extra = dir.path().join("aggregates.seg");
+    std::fs::write(
+        &extra,
+        "schema events(amount: number, category: text)\n\
+         feature mid_amount = median(events.amount)\n\
+         segment mid_high   = mid_amount > 40\n\
+         segment mid_recent = median(events.amount where kind = 'purchase' within 30d) >= 100\n\
+         segment spread     = max(events.amount) > min(events.amount) and mid_amount < 60\n",
+    )
+    .unwrap();
+    let extra = extra.display().to_string();
+    let out = |name: &str| dir.path().join(name);
+    let args = |name: &str| run_args(&sample(), &out(name), &["--catalog", &extra]);
+    let alone = run_alone(&args("alone"), 1);
+    assert_success(&alone);
+    let launched = run_cluster(&args("launched"), 2, 1);
+    assert_success(&launched);
+    assert_same_dirs(&out("alone"), &out("launched"));
+    // The medians select someone, and not everyone.
+    let members = std::fs::read_to_string(out("alone").join("members/mid_high.csv")).unwrap();
+    assert!(members.lines().count() > 1, "{members}");
+}
+
 #[test]
 fn two_processes_write_what_one_process_writes_on_generated_data() {
     let dir = TempDir::new().unwrap();
