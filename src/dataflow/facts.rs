@@ -65,6 +65,17 @@ impl Readers {
     /// the read is undefined, which leaves the operand at its default).
     pub fn facts(&self, source: usize, value: impl Fn(Read) -> Option<Value>) -> Vec<Fact> {
         let mut facts = Vec::new();
+        self.facts_into(source, value, &mut facts);
+        facts
+    }
+
+    /// [`Readers::facts`], appended to `facts`.
+    pub fn facts_into(
+        &self,
+        source: usize,
+        value: impl Fn(Read) -> Option<Value>,
+        facts: &mut Vec<Fact>,
+    ) {
         for reader in &self.by_source[source] {
             let Some(value) = value(reader.read) else {
                 continue;
@@ -78,6 +89,5 @@ impl Readers {
                 facts.push(Fact::Operand { operand, value });
             }
         }
-        facts
     }
 }

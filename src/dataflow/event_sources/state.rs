@@ -188,6 +188,9 @@ pub struct State {
 struct Scratch {
     before: Vec<Option<Value>>,
     after: Vec<Option<Value>>,
+    /// The facts they give.
+    old_facts: Vec<Fact>,
+    new_facts: Vec<Fact>,
 }
 
 impl State {
@@ -346,7 +349,12 @@ impl<'a> Recorder<'a> {
     /// the rows wanted.
     fn change(&mut self, part: &mut PartState, slot: u32, change: impl FnOnce(&mut PartState)) {
         let plan = &self.layout.slots[slot as usize];
-        let Scratch { before, after } = &mut *self.scratch;
+        let Scratch {
+            before,
+            after,
+            old_facts,
+            new_facts,
+        } = &mut *self.scratch;
         read(part, &plan.reads, before);
         change(part);
         read(part, &plan.reads, after);
@@ -355,16 +363,17 @@ impl<'a> Recorder<'a> {
         }
         let (user, time) = (self.user, self.time);
         let reads = &plan.reads;
-        let facts = |values: &[Option<Value>]| {
-            self.layout
-                .readers
-                .facts(plan.source, |read| lookup(reads, values, read))
-        };
-        let (old, new) = (facts(before), facts(after));
-        if old != new {
+        let readers = &self.layout.readers;
+        let value = |values: &[Option<Value>], read| lookup(reads, values, read);
+        readers.facts_into(plan.source, |read| value(before, read), old_facts);
+        readers.facts_into(plan.source, |read| value(after, read), new_facts);
+        if old_facts != new_facts {
             let out = &mut self.out.facts;
-            out.extend(old.into_iter().map(|fact| ((user, fact), time, -1)));
-            out.extend(new.into_iter().map(|fact| ((user, fact), time, 1)));
+            out.extend(old_facts.drain(..).map(|fact| ((user, fact), time, -1)));
+            out.extend(new_facts.drain(..).map(|fact| ((user, fact), time, 1)));
+        } else {
+            old_facts.clear();
+            new_facts.clear();
         }
         for &(operand, func) in &self.layout.rows[slot as usize] {
             let read = Read::Aggregate(func);
