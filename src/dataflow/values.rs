@@ -152,35 +152,10 @@ impl Values {
     /// mean of the two middle values ([`midpoint`]). A walk over the values in order:
     /// a median is read once per change of a user's values, and most users have few.
     pub fn median(&self) -> Option<Value> {
-        let present = || -> Box<dyn Iterator<Item = (&Value, isize)>> {
-            match &self.entries {
-                Entries::Few(e) => Box::new(e.iter().map(|(v, c)| (v, *c)).filter(|(_, c)| *c > 0)),
-                Entries::Many(e) => {
-                    Box::new(e.iter().map(|(v, c)| (v, *c)).filter(|(_, c)| *c > 0))
-                }
-            }
-        };
-        let n: isize = present().map(|(_, count)| count).sum();
-        if n == 0 {
-            return None;
+        match &self.entries {
+            Entries::Few(entries) => median_of(entries.iter().map(|(v, c)| (v, *c))),
+            Entries::Many(entries) => median_of(entries.iter().map(|(v, c)| (v, *c))),
         }
-        // The 0-based ranks of the two middle values (equal for an odd count).
-        let (low_rank, high_rank) = ((n - 1) / 2, n / 2);
-        let mut seen = 0;
-        let mut low = None;
-        for (value, count) in present() {
-            seen += count;
-            if low.is_none() && seen > low_rank {
-                low = Some(value);
-            }
-            if seen > high_rank {
-                return match (low?, value) {
-                    (Value::Number(a), Value::Number(b)) => Some(Value::Number(midpoint(*a, *b))),
-                    (low, _) => Some(low.clone()),
-                };
-            }
-        }
-        None
     }
 
     /// The greatest present value where `greatest`, else the least.
@@ -195,6 +170,30 @@ impl Values {
             (Entries::Many(e), true) => e.iter().rev().find_map(present),
         }
     }
+}
+
+/// The median of values in order with their multiplicities (those not positive are
+/// absent); see [`Values::median`].
+fn median_of<'a>(entries: impl Iterator<Item = (&'a Value, isize)> + Clone) -> Option<Value> {
+    let present = entries.filter(|(_, count)| *count > 0);
+    let n: isize = present.clone().map(|(_, count)| count).sum();
+    // The 0-based ranks of the two middle values (equal for an odd count).
+    let (low_rank, high_rank) = ((n - 1) / 2, n / 2);
+    let mut seen = 0;
+    let mut low = None;
+    for (value, count) in present {
+        seen += count;
+        if low.is_none() && seen > low_rank {
+            low = Some(value);
+        }
+        if seen > high_rank {
+            return match (low?, value) {
+                (Value::Number(a), Value::Number(b)) => Some(Value::Number(midpoint(*a, *b))),
+                (low, _) => Some(low.clone()),
+            };
+        }
+    }
+    None
 }
 
 /// Adds `diff` to the multiplicity of `item` in a list sorted by item, dropping it at
@@ -257,6 +256,14 @@ mod tests {
                 prop_assert_eq!(values.extreme(false).cloned(), present.first().map(|v| number(*v)));
                 prop_assert_eq!(values.extreme(true).cloned(), present.last().map(|v| number(*v)));
                 prop_assert_eq!(values.is_empty(), expected.is_empty());
+                // The median of every present value repeated by its multiplicity.
+                let all: Vec<i16> = expected.iter().filter(|(_, c)| **c > 0)
+                    .flat_map(|(v, c)| std::iter::repeat_n(*v, *c as usize)).collect();
+                let median = (!all.is_empty()).then(|| {
+                    let (low, high) = (all[(all.len() - 1) / 2], all[all.len() / 2]);
+                    Value::Number((Decimal::from(low) + Decimal::from(high)) / Decimal::TWO)
+                });
+                prop_assert_eq!(values.median(), median);
             }
             prop_assert_eq!(merged.present(), values.present());
             prop_assert_eq!(merged.extreme(false), values.extreme(false));
