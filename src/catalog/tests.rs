@@ -522,6 +522,8 @@ fn aggregate_misuse() {
     let cases = [
         ("feature f = sum(events)", "1:13: `sum(events)` needs a field: write `sum(events.FIELD ...)`"),
         ("feature f = sum(events.category)", "1:24: `sum` needs a number field; `events.category` is text"),
+        ("feature f = median(events.category)", "1:27: `median` needs a number field; `events.category` is text"),
+        ("feature f = median(events)", "1:13: `median(events)` needs a field: write `median(events.FIELD ...)`"),
         ("feature f = max(events.refunded)", "1:24: `max` cannot aggregate `events.refunded`: it is bool, which has no order"),
         ("feature f = count(purchases)", "1:13: `count` aggregates events: write `count(events [where ...] [within ...])`"),
         ("feature f = score(churn)", "1:13: `score` takes one model name in quotes, e.g. `score('churn')`"),
