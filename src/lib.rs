@@ -52,5 +52,6 @@ pub mod io;
 pub mod live;
 pub mod plan;
 pub mod reference;
+pub mod serve;
 pub mod sql;
 pub mod value;

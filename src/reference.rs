@@ -405,6 +405,7 @@ mod tests {
                     pred,
                     loc: loc(),
                     hash: "0000000000000000".to_string(),
+                    text: format!("segment {name} = ..."),
                 })
                 .collect(),
         }

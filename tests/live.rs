@@ -20,6 +20,7 @@ use common::{catalog_text, dataset};
 use proptest::prelude::*;
 use segflow::catalog::{self, ir::Catalog};
 use segflow::data::{Dataset, EventRow, ScoreRow, UserRow};
+use segflow::dataflow::Ids;
 use segflow::engine::batch::{BatchInput, OnError};
 use segflow::engine::tail::{run_tail, TailOptions};
 use segflow::live::changelog::LogFormat;
@@ -276,6 +277,8 @@ fn run(
         status_every: None,
         stop: Arc::new(AtomicBool::new(false)),
         progress: None,
+        publish: None,
+        ids: Ids::Omitted,
     };
     let input: Arc<dyn BatchInput> = Arc::new(backfill.clone());
     run_tail(

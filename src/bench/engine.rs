@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use crate::catalog::ir::Catalog;
 use crate::data::EventRow;
+use crate::dataflow::Ids;
 use crate::engine::backfill::{backfill_then_serve, BackfillError};
 use crate::engine::batch::{BatchInput, OnError};
 use crate::engine::cluster::{execute, Workers};
@@ -79,6 +80,7 @@ pub fn measure(
             Some(&*input),
             OnError::Stop,
             None,
+            Ids::Omitted,
         )?;
         let Some((segmentation, loaded)) = backfilled else {
             return Ok::<_, BackfillError>(None);

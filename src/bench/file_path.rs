@@ -23,6 +23,7 @@ use anyhow::{bail, Context};
 use serde::Serialize;
 
 use crate::catalog::ir::Catalog;
+use crate::dataflow::Ids;
 use crate::engine::batch::{BatchInput, OnError};
 use crate::engine::cluster::Workers;
 use crate::engine::tail::{run_tail, TailError, TailOptions, TailSummary};
@@ -96,6 +97,8 @@ pub fn measure(
         status_every: None,
         stop: stop.clone(),
         progress: None,
+        publish: None,
+        ids: Ids::Omitted,
     };
     let started = Instant::now();
     let owned = catalog.clone();

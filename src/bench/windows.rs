@@ -27,7 +27,7 @@ use timely::worker::Worker;
 
 use crate::catalog::ir::Catalog;
 use crate::data::{Dataset, EventRow};
-use crate::dataflow::Timing;
+use crate::dataflow::{Ids, Timing};
 use crate::engine::backfill::load_backfill;
 use crate::engine::batch::{BatchInput, OnError};
 use crate::engine::cluster::{execute, Workers};
@@ -160,7 +160,8 @@ fn held(plan: &Arc<Plan>, data: Dataset, time: u64, workers: Workers) -> anyhow:
     let input = Arc::new(AsOf { data, time });
     let outcomes = execute(workers, move |worker| {
         let held = watch(worker);
-        let mut segmentation = Segmentation::build(worker, &plan, Timing::open(TICKS_PER_SECOND));
+        let mut segmentation =
+            Segmentation::build(worker, &plan, Timing::open(TICKS_PER_SECOND), Ids::Omitted);
         let loaded = load_backfill(
             worker,
             &mut segmentation,

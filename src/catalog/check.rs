@@ -86,6 +86,9 @@ pub(crate) fn check(
             pred,
             loc: sources.location(def.name.span),
             hash,
+            text: def.body.as_ref().map_or_else(String::new, |body| {
+                format!("segment {} = {}", def.name.name, sources.snippet(body.span))
+            }),
         })
         .collect();
     Some(Catalog {

@@ -182,6 +182,25 @@ pub enum Pred {
     Not(Box<Pred>),
 }
 
+impl Pred {
+    /// The segments this predicate refers to by name (directly, not through them).
+    pub fn referenced_segments(&self, out: &mut Vec<usize>) {
+        match self {
+            Pred::Segment(index) => {
+                if !out.contains(index) {
+                    out.push(*index);
+                }
+            }
+            Pred::And(a, b) | Pred::Or(a, b) => {
+                a.referenced_segments(out);
+                b.referenced_segments(out);
+            }
+            Pred::Not(inner) => inner.referenced_segments(out),
+            Pred::Const(_) | Pred::Cmp(..) | Pred::In { .. } => {}
+        }
+    }
+}
+
 /// `feature NAME = EXPR`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Feature {
@@ -207,6 +226,8 @@ pub struct Segment {
     /// Content hash of the resolved definition, including everything it references
     /// (features inlined, referenced segments' hashes): 16 hex digits.
     pub hash: String,
+    /// The definition as written: `segment NAME = ` and the predicate's source text.
+    pub text: String,
 }
 
 /// A checked catalog, possibly assembled from several files.

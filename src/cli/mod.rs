@@ -1,4 +1,4 @@
-//! Command-line interface: `segflow run`, `tail`, `check`, `gen`, `sql`, `bench`, `cluster`.
+//! Command-line interface: `segflow run`, `tail`, `serve`, `check`, `gen`, `sql`, `bench`, `cluster`.
 //!
 //! Each command's flags and what it does with them are in a file of its own; the
 //! library takes plain options, so clap is used here only.
@@ -10,6 +10,7 @@ mod cluster_args;
 mod gen;
 mod launch;
 mod run;
+mod serve;
 mod sql;
 mod tail;
 
@@ -21,6 +22,7 @@ pub use cluster_args::ClusterArgs;
 pub use gen::GenArgs;
 pub use launch::{LaunchArgs, PORT_TAKEN};
 pub use run::RunArgs;
+pub use serve::ServeArgs;
 pub use sql::SqlArgs;
 pub use tail::TailArgs;
 
@@ -45,6 +47,9 @@ pub enum Command {
     /// Load a backfill, then follow live JSON-lines files and append every membership
     /// change to a change log.
     Tail(TailArgs),
+    /// Run live as `tail` does and answer an HTTP/JSON API: which segments a user is
+    /// in, paged members as of a time, sizes, overlaps, and posted records.
+    Serve(ServeArgs),
     /// Check catalog files and print the plan: segments, kinds, dependencies, sharing.
     Check(CheckArgs),
     /// Write deterministic synthetic users.csv, events.csv and scores.csv.
@@ -65,6 +70,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Tail(args) => tail::tail(args),
+        Command::Serve(args) => serve::serve(args),
         Command::Check(args) => check::check(args),
         Command::Gen(args) => gen::gen(args),
         Command::Sql(args) => sql::sql(args),

@@ -8,8 +8,11 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::catalog;
+use crate::catalog::ir::Catalog;
+use crate::dataflow::Ids;
 use crate::engine::batch::{BatchInput, OnError};
-use crate::engine::tail::{run_tail, Progress, TailOptions};
+use crate::engine::cluster::Workers;
+use crate::engine::tail::{run_tail, Progress, TailOptions, TailSummary};
 use crate::io::load::DataFiles;
 use crate::live::changelog::LogFormat;
 use crate::live::frontier::{format_tick, ClockKind};
@@ -67,45 +70,7 @@ fn parse_lateness(text: &str) -> Result<u64, String> {
 }
 
 pub fn tail(args: TailArgs) -> anyhow::Result<()> {
-    let workers = args.cluster.config()?;
-    if !args.follow.is_dir() {
-        anyhow::bail!(
-            "live directory '{}' does not exist or is not a directory",
-            args.follow.display()
-        );
-    }
-    let catalog = catalog::load(&args.catalogs)?;
-    let backfill_files = match &args.backfill {
-        Some(dir) => Some(Arc::new(DataFiles::open(dir, &catalog)?)),
-        None => None,
-    };
-    let rejects = args.rejects.clone().unwrap_or_else(|| {
-        let mut name = args.changes.clone().into_os_string();
-        name.push(".rejects.csv");
-        PathBuf::from(name)
-    });
-    let progress = match (&backfill_files, args.quiet) {
-        (Some(files), false) => Some(progress_bar(files.rows_estimate())),
-        _ => None,
-    };
-    let stop = Arc::new(AtomicBool::new(false));
-    let handler_stop = stop.clone();
-    ctrlc::set_handler(move || handler_stop.store(true, Ordering::Relaxed))?;
-    let options = TailOptions {
-        follow: args.follow.clone(),
-        changes: args.changes.clone(),
-        format: args.format,
-        rejects: rejects.clone(),
-        clock: args.clock,
-        lateness: args.allowed_lateness,
-        on_error: args.on_error,
-        once: args.once,
-        poll_interval: Duration::from_millis(1),
-        status_every: (!args.quiet).then_some(Duration::from_secs(5)),
-        stop,
-        progress: progress.as_ref().map(|(progress, _)| progress.clone()),
-    };
-    let backfill = backfill_files.map(|files| files as Arc<dyn BatchInput>);
+    let live = args.prepare()?;
     if !args.quiet {
         eprintln!(
             "following {} into {} (Ctrl-C stops cleanly)",
@@ -113,34 +78,120 @@ pub fn tail(args: TailArgs) -> anyhow::Result<()> {
             args.changes.display()
         );
     }
-    let outcome = run_tail(&catalog, backfill, options, workers);
-    if let Some((progress, bar)) = progress {
-        progress.done.store(true, Ordering::Relaxed);
-        bar.join().ok();
-    }
-    let Some(summary) = outcome? else {
-        return Ok(());
-    };
-    if !args.quiet {
-        if let Some(time) = summary.backfill_time {
-            println!("backfill: {} rows as of {time}", summary.backfill_rows);
+    let outcome = run_tail(
+        &live.catalog,
+        live.backfill.clone(),
+        live.options.clone(),
+        live.workers.clone(),
+    );
+    live.finish(&args, outcome.map_err(anyhow::Error::from))
+}
+
+/// A live run set up from the command line, ready to start.
+pub(super) struct LiveRun {
+    pub catalog: Catalog,
+    pub backfill: Option<Arc<dyn BatchInput>>,
+    pub options: TailOptions,
+    pub workers: Workers,
+    /// Rows the backfill is expected to hold.
+    pub estimate: u64,
+    progress: Option<(Arc<Progress>, std::thread::JoinHandle<()>)>,
+}
+
+impl TailArgs {
+    /// Checks the arguments, loads the catalog and opens the backfill.
+    pub(super) fn prepare(&self) -> anyhow::Result<LiveRun> {
+        let workers = self.cluster.config()?;
+        if !self.follow.is_dir() {
+            anyhow::bail!(
+                "live directory '{}' does not exist or is not a directory",
+                self.follow.display()
+            );
         }
-        println!(
-            "live: {} records ({} events, {} late), {} rejected{}; {} changes written; complete before {}",
-            summary.records,
-            summary.events,
-            summary.late,
-            summary.rejected,
-            if summary.rejected > 0 {
-                format!(" (see {})", rejects.display())
-            } else {
-                String::new()
-            },
-            summary.changes_written,
-            format_tick(summary.frontier),
-        );
+        let catalog = catalog::load(&self.catalogs)?;
+        let backfill_files = match &self.backfill {
+            Some(dir) => Some(Arc::new(DataFiles::open(dir, &catalog)?)),
+            None => None,
+        };
+        let estimate = backfill_files.as_ref().map_or(0, |f| f.rows_estimate());
+        let progress = match (&backfill_files, self.quiet) {
+            (Some(_), false) => Some(progress_bar(estimate)),
+            _ => None,
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let handler_stop = stop.clone();
+        ctrlc::set_handler(move || handler_stop.store(true, Ordering::Relaxed))?;
+        let options = TailOptions {
+            follow: self.follow.clone(),
+            changes: self.changes.clone(),
+            format: self.format,
+            rejects: self.rejects_path(),
+            clock: self.clock,
+            lateness: self.allowed_lateness,
+            on_error: self.on_error,
+            once: self.once,
+            poll_interval: Duration::from_millis(1),
+            status_every: (!self.quiet).then_some(Duration::from_secs(5)),
+            stop,
+            progress: progress.as_ref().map(|(progress, _)| progress.clone()),
+            publish: None,
+            ids: Ids::Omitted,
+        };
+        Ok(LiveRun {
+            catalog,
+            backfill: backfill_files.map(|files| files as Arc<dyn BatchInput>),
+            options,
+            workers,
+            estimate,
+            progress,
+        })
     }
-    Ok(())
+
+    /// Where bad lines go: `--rejects`, or the change log's name + `.rejects.csv`.
+    fn rejects_path(&self) -> PathBuf {
+        self.rejects.clone().unwrap_or_else(|| {
+            let mut name = self.changes.clone().into_os_string();
+            name.push(".rejects.csv");
+            PathBuf::from(name)
+        })
+    }
+}
+
+impl LiveRun {
+    /// Ends the progress bar and reports how the run went.
+    pub(super) fn finish(
+        self,
+        args: &TailArgs,
+        outcome: anyhow::Result<Option<TailSummary>>,
+    ) -> anyhow::Result<()> {
+        if let Some((progress, bar)) = self.progress {
+            progress.done.store(true, Ordering::Relaxed);
+            bar.join().ok();
+        }
+        let Some(summary) = outcome? else {
+            return Ok(());
+        };
+        if !args.quiet {
+            if let Some(time) = summary.backfill_time {
+                println!("backfill: {} rows as of {time}", summary.backfill_rows);
+            }
+            println!(
+                "live: {} records ({} events, {} late), {} rejected{}; {} changes written; complete before {}",
+                summary.records,
+                summary.events,
+                summary.late,
+                summary.rejected,
+                if summary.rejected > 0 {
+                    format!(" (see {})", self.options.rejects.display())
+                } else {
+                    String::new()
+                },
+                summary.changes_written,
+                format_tick(summary.frontier),
+            );
+        }
+        Ok(())
+    }
 }
 
 /// Shows backfill progress on stderr (rows, rows/s, ETA) until loading is done.

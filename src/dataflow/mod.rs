@@ -29,7 +29,7 @@ mod values;
 
 pub use evaluate::Memberships;
 pub use inputs::Inputs;
-pub use named::{name_memberships, Named};
+pub use named::{name_memberships, Ids, Named};
 pub use records::{user_key, user_key_in, Event, ScoreRecord, UserKey, UserRecord};
 pub use timing::Timing;
 

@@ -33,6 +33,20 @@ pub enum Named {
     Member(u32, String),
     /// These distinct ids share a key: the run cannot tell their users apart.
     Collision(Vec<String>),
+    /// A user is known by this id (diff +1) or no longer (-1: erased, or renamed by a
+    /// lesser id of a colliding key). Only with [`Ids::Reported`].
+    Known(String),
+}
+
+/// Whether [`name_memberships`] also reports which ids are known: a service answering
+/// "which segments is this user in?" must tell a user in none from an unknown id,
+/// while a batch run only needs the memberships.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Ids {
+    /// Memberships and collisions only.
+    Omitted,
+    /// Also [`Named::Known`] for every id that comes and goes.
+    Reported,
 }
 
 /// Each key's id string and whether the row erases the key, as the names collection
@@ -47,10 +61,12 @@ enum Update {
 
 /// The memberships of every key that has an id and is not erased, named by the key's
 /// least id, as `(Named::Member, time, diff)`; and `(Named::Collision, time, 1)` when a
-/// key comes to stand for more than one id (or such a key's erasure changes).
+/// key comes to stand for more than one id (or such a key's erasure changes); with
+/// [`Ids::Reported`], `(Named::Known, time, ±1)` as the name of a key comes and goes.
 pub fn name_memberships<'scope>(
     memberships: Memberships<'scope>,
     names: Names<'scope>,
+    ids: Ids,
 ) -> Stream<'scope, u64, Vec<(Named, u64, isize)>> {
     // Only the batches are read: dropping the trace handle lets it compact.
     let batches = memberships.stream;
@@ -104,6 +120,7 @@ pub fn name_memberships<'scope>(
                         let state = keys.entry(key).or_default();
                         state.apply(
                             of_key.map(|((_, update), _, diff)| (update, diff)),
+                            ids,
                             |named, diff| session.give((named, time, diff)),
                         );
                         if state.is_empty() {
@@ -147,6 +164,7 @@ impl KeyState {
     fn apply(
         &mut self,
         updates: impl Iterator<Item = (Update, isize)>,
+        ids: Ids,
         mut emit: impl FnMut(Named, isize),
     ) {
         let ids_before = self.ids();
@@ -174,7 +192,7 @@ impl KeyState {
         } else {
             // Every membership ends under the old name and starts under the new one;
             // the memberships before are the current ones less this time's changes.
-            if let Some(name) = name_before {
+            if let Some(name) = &name_before {
                 let mut before = self.segments.clone();
                 for (segment, diff) in &segment_changes {
                     add_sorted(&mut before, *segment, -diff);
@@ -183,9 +201,17 @@ impl KeyState {
                     emit(Named::Member(segment, name.clone()), -count);
                 }
             }
-            if let Some(name) = name_after {
+            if let Some(name) = &name_after {
                 for &(segment, count) in &self.segments {
                     emit(Named::Member(segment, name.clone()), count);
+                }
+            }
+            if ids == Ids::Reported {
+                if let Some(name) = name_before {
+                    emit(Named::Known(name), -1);
+                }
+                if let Some(name) = name_after {
+                    emit(Named::Known(name), 1);
                 }
             }
         }
@@ -209,21 +235,31 @@ mod tests {
 
     type Output = Vec<((u32, String), u64, isize)>;
 
+    /// What [`run`] saw: named memberships and known ids (both consolidated), and
+    /// collisions.
+    struct Seen {
+        members: Output,
+        known: Vec<(String, u64, isize)>,
+        collisions: Vec<(Vec<String>, u64)>,
+    }
+
     /// Feeds memberships `(key, segment, time, diff)` and names `(key, id, erased,
-    /// time)`; returns the named memberships (consolidated) and the collisions.
+    /// time)`.
     fn run(
         members: Vec<(UserKey, u32, u64, isize)>,
         names: Vec<(UserKey, &'static str, bool, u64)>,
-    ) -> (Output, Vec<(Vec<String>, u64)>) {
+    ) -> Seen {
         timely::execute_directly(move |worker| {
             let named = Rc::new(RefCell::new(Vec::new()));
+            let known = Rc::new(RefCell::new(Vec::new()));
             let collisions = Rc::new(RefCell::new(Vec::new()));
             let (named_sink, collisions_sink) = (named.clone(), collisions.clone());
+            let known_sink = known.clone();
             let probe = Handle::new();
             let (mut members_in, mut names_in) = worker.dataflow::<u64, _, _>(|scope| {
                 let (members_in, members) = scope.new_collection::<(UserKey, u32), isize>();
                 let (names_in, names) = scope.new_collection();
-                name_memberships(members.arrange_by_key(), names)
+                name_memberships(members.arrange_by_key(), names, Ids::Reported)
                     .inspect(move |(out, time, diff)| match out {
                         Named::Member(segment, id) => {
                             named_sink
@@ -232,6 +268,9 @@ mod tests {
                         }
                         Named::Collision(ids) => {
                             collisions_sink.borrow_mut().push((ids.clone(), *time))
+                        }
+                        Named::Known(id) => {
+                            known_sink.borrow_mut().push((id.clone(), *time, *diff))
                         }
                     })
                     .probe_with(&probe);
@@ -248,10 +287,16 @@ mod tests {
             members_in.flush();
             names_in.flush();
             worker.step_while(|| probe.less_than(&10));
-            let mut out = named.borrow().clone();
-            consolidate_updates(&mut out);
+            let mut members = named.borrow().clone();
+            consolidate_updates(&mut members);
+            let mut known = known.borrow().clone();
+            consolidate_updates(&mut known);
             let collisions = collisions.borrow().clone();
-            (out, collisions)
+            Seen {
+                members,
+                known,
+                collisions,
+            }
         })
     }
 
@@ -264,7 +309,7 @@ mod tests {
             (1, "b", true, 2),
             (2, "c", false, 2),
         ];
-        let (out, collisions) = run(members, names);
+        let seen = run(members, names);
         let member =
             |segment: u32, id: &str, time: u64, diff: isize| ((segment, id.to_owned()), time, diff);
         let mut expected = vec![
@@ -282,10 +327,21 @@ mod tests {
             member(1, "c", 3, -1),
         ];
         consolidate_updates(&mut expected);
-        assert_eq!(out, expected);
+        assert_eq!(seen.members, expected);
+        // The key's visible id: "b", then "a" (the least), then none once erased.
+        let known = |id: &str, time: u64, diff: isize| (id.to_owned(), time, diff);
+        let mut expected_known = vec![
+            known("b", 0, 1),
+            known("b", 1, -1),
+            known("a", 1, 1),
+            known("a", 2, -1),
+            known("c", 2, 1),
+        ];
+        consolidate_updates(&mut expected_known);
+        assert_eq!(seen.known, expected_known);
         // Two ids on key 1 from time 1; its erasure at 2 changes the key's record, so
         // the collision is reported again.
         let ids = vec!["a".to_owned(), "b".to_owned()];
-        assert_eq!(collisions, vec![(ids.clone(), 1), (ids, 2)]);
+        assert_eq!(seen.collisions, vec![(ids.clone(), 1), (ids, 2)]);
     }
 }

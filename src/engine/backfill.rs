@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use timely::worker::Worker;
 
-use crate::dataflow::{Event, ScoreRecord, Timing, UserKey, UserRecord};
+use crate::dataflow::{Event, Ids, ScoreRecord, Timing, UserKey, UserRecord};
 use crate::io::error::InputError;
 use crate::io::load::RowSink;
 use crate::live::frontier::{MAX_LIVE_SECONDS, TICKS_PER_SECOND};
@@ -49,6 +49,7 @@ pub struct Loaded {
 /// worker but 0 keeps working on its share of the dataflow until worker 0 stops the
 /// run (`control`) and returns `None`. Worker 0 gets the dataflow and what the
 /// backfill left, to go on with live input. A failed backfill stops every worker.
+/// `ids` says whether the dataflow reports known ids (a service needs them).
 pub fn backfill_then_serve(
     worker: &mut Worker,
     control: &mut Control,
@@ -56,8 +57,10 @@ pub fn backfill_then_serve(
     backfill: Option<&dyn BatchInput>,
     on_error: OnError,
     progress: Option<Arc<Progress>>,
+    ids: Ids,
 ) -> Result<Option<(Segmentation, Loaded)>, BackfillError> {
-    let mut segmentation = Segmentation::build(worker, plan, Timing::open(TICKS_PER_SECOND));
+    let timing = Timing::open(TICKS_PER_SECOND);
+    let mut segmentation = Segmentation::build(worker, plan, timing, ids);
     let loaded = match load_backfill(worker, &mut segmentation, backfill, on_error, progress) {
         Ok(loaded) => loaded,
         Err(error) => {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::ir::Catalog;
 use crate::data::Dataset;
-use crate::dataflow::Timing;
+use crate::dataflow::{Ids, Timing};
 use crate::io::error::InputError;
 use crate::io::load::{read_dataset_part, DataFiles, RowSink};
 use crate::plan::Plan;
@@ -217,7 +217,8 @@ fn run<I: BatchInput>(
         if time > MAX_TIME {
             return Err(BatchError::TimeOutOfRange(time));
         }
-        let mut segmentation = Segmentation::build(worker, &plan, Timing::until(time));
+        let mut segmentation =
+            Segmentation::build(worker, &plan, Timing::until(time), Ids::Omitted);
         let mut loading = Loading {
             feed: segmentation.feed(time, time),
             worker,

@@ -19,13 +19,16 @@ use timely::dataflow::operators::{Exchange, Inspect, Probe};
 use timely::worker::Worker;
 
 use crate::dataflow::{
-    name_memberships, render, Event, Inputs, Named, ScoreRecord, Timing, UserKey, UserRecord,
+    name_memberships, render, Event, Ids, Inputs, Named, ScoreRecord, Timing, UserKey, UserRecord,
 };
 use crate::io::load::RowSink;
 use crate::plan::Plan;
 
 /// A change to one membership: `((segment index, user id), time, diff)`.
 pub type MembershipUpdate = ((u32, String), u64, isize);
+
+/// A user id that became known (+1) or stopped being known (-1) at a time.
+pub type KnownUpdate = (String, u64, isize);
 
 /// Input sessions and output buffers of a segmentation dataflow on one worker.
 pub struct Segmentation {
@@ -41,6 +44,8 @@ pub struct Segmentation {
     changes: Rc<RefCell<Vec<MembershipUpdate>>>,
     /// Groups of distinct user ids that share a key, gathered on worker 0.
     collisions: Rc<RefCell<Vec<Vec<String>>>>,
+    /// Ids that came and went, gathered on worker 0 (with [`Ids::Reported`]).
+    known: Rc<RefCell<Vec<KnownUpdate>>>,
 }
 
 /// Rows that a feed did not apply because they lie after the time they were fed at.
@@ -53,13 +58,15 @@ pub struct Skipped {
 }
 
 impl Segmentation {
-    /// Builds the dataflow for `plan` on this worker. Every worker must call this, in
-    /// the same order relative to other dataflows.
-    pub fn build(worker: &mut Worker, plan: &Plan, timing: Timing) -> Segmentation {
+    /// Builds the dataflow for `plan` on this worker, reporting known ids or not. Every
+    /// worker must call this, in the same order relative to other dataflows.
+    pub fn build(worker: &mut Worker, plan: &Plan, timing: Timing, ids: Ids) -> Segmentation {
         let changes = Rc::new(RefCell::new(Vec::new()));
         let collisions = Rc::new(RefCell::new(Vec::new()));
+        let known = Rc::new(RefCell::new(Vec::new()));
         let probe = ProbeHandle::new();
         let (changes_sink, collisions_sink) = (changes.clone(), collisions.clone());
+        let known_sink = known.clone();
         let (users, events, scores, names) = worker.dataflow::<u64, _, _>(|scope| {
             let (users_in, users) = scope.new_collection();
             let (events_in, events) = scope.new_collection();
@@ -76,7 +83,7 @@ impl Segmentation {
                 },
             );
 
-            name_memberships(memberships, names)
+            name_memberships(memberships, names, ids)
                 .exchange(|_| 0)
                 .inspect(move |(named, time, diff)| match named {
                     Named::Member(segment, id) => {
@@ -84,6 +91,7 @@ impl Segmentation {
                         changes_sink.borrow_mut().push(change);
                     }
                     Named::Collision(ids) => collisions_sink.borrow_mut().push(ids.clone()),
+                    Named::Known(id) => known_sink.borrow_mut().push((id.clone(), *time, *diff)),
                 })
                 .probe_with(&probe);
             (users_in, events_in, scores_in, names_in)
@@ -97,6 +105,7 @@ impl Segmentation {
             probe,
             changes,
             collisions,
+            known,
         }
     }
 
@@ -174,6 +183,11 @@ impl Segmentation {
     /// Takes the changes gathered so far (worker 0 only; empty elsewhere).
     pub fn take_changes(&mut self) -> Vec<MembershipUpdate> {
         self.changes.take()
+    }
+
+    /// Takes the known-id changes gathered so far (worker 0 with [`Ids::Reported`]).
+    pub fn take_known(&mut self) -> Vec<KnownUpdate> {
+        self.known.take()
     }
 
     /// Takes the groups of colliding user ids detected so far.

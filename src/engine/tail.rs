@@ -24,11 +24,11 @@ use timely::worker::Worker;
 
 use crate::catalog::ir::Catalog;
 use crate::data::EventRow;
-use crate::dataflow::{user_key_in, Event, ScoreRecord, UserKey, UserRecord};
+use crate::dataflow::{user_key_in, Event, Ids, ScoreRecord, UserKey, UserRecord};
 use crate::io::error::{InputError, RowError};
 use crate::live::changelog::{ChangeLog, LogChange, LogFormat, LogHeader, Round};
 use crate::live::follow::{Follower, Position};
-use crate::live::frontier::{ClockKind, Frontier, MAX_LIVE_SECONDS, TICKS_PER_SECOND};
+use crate::live::frontier::{ClockKind, Frontier, TICKS_PER_SECOND};
 use crate::live::ledger::Ledger;
 use crate::live::prefetch::{self, parse_lines, ParsedLine, Poll};
 use crate::live::record::{LiveRecord, RecordParser};
@@ -41,7 +41,7 @@ use super::batch::{BatchInput, OnError};
 use super::cluster::{execute, ClusterError, Workers};
 use super::control::Control;
 pub use super::loading::Progress;
-use super::segmentation::Segmentation;
+use super::segmentation::{KnownUpdate, Segmentation};
 
 /// How a live run behaves.
 #[derive(Clone, Debug)]
@@ -70,6 +70,33 @@ pub struct TailOptions {
     pub stop: Arc<AtomicBool>,
     /// Backfill rows loaded so far, for a progress bar.
     pub progress: Option<Arc<Progress>>,
+    /// Who is told of every round's final changes (a service answering from them);
+    /// only worker 0 publishes.
+    pub publish: Option<Arc<dyn Publish>>,
+    /// Whether the dataflow reports known ids, which a publisher needs to tell a user
+    /// in no segment from an unknown one. Must be the same on every process.
+    pub ids: Ids,
+}
+
+/// A receiver of a live run's rounds: everything that became final, in order. A
+/// restart publishes the rounds it replays too, so the receiver sees every change
+/// since the backfill, whether or not this run wrote it to the log.
+pub trait Publish: Send + Sync + std::fmt::Debug {
+    /// Called on worker 0 after each round, before the next one starts.
+    fn publish(&self, round: Published<'_>);
+}
+
+/// One round's final output.
+#[derive(Debug)]
+pub struct Published<'a> {
+    /// Every change before this tick is in `changes` or an earlier round's.
+    pub frontier: u64,
+    /// Membership changes at times before `frontier`, sorted by time, segment and user.
+    pub changes: &'a [LogChange],
+    /// Ids that became known (+1) or were erased (-1), at times before `frontier`.
+    pub known: &'a [KnownUpdate],
+    /// The run's counts so far.
+    pub summary: TailSummary,
 }
 
 /// Counts of a live run.
@@ -132,6 +159,7 @@ pub fn run_tail(
             backfill.as_deref(),
             options.on_error,
             options.progress.clone(),
+            options.ids,
         )?;
         let Some((segmentation, loaded)) = backfilled else {
             return Ok(None);
@@ -174,6 +202,8 @@ struct Live<'c> {
     next_seq: u64,
     /// Changes at or after the frontier, held until it passes them.
     pending: Vec<LogChange>,
+    /// Known-id updates at or after the frontier, held likewise (when publishing).
+    pending_known: Vec<KnownUpdate>,
     collisions: Vec<Vec<String>>,
     counts: LiveCounts,
 }
@@ -209,6 +239,7 @@ impl<'c> Live<'c> {
             ledger: Ledger::new(loaded.fingerprints),
             next_seq: 1 << 63,
             pending: Vec::new(),
+            pending_known: Vec::new(),
             collisions: Vec::new(),
             counts: LiveCounts::default(),
         }
@@ -329,14 +360,40 @@ impl<'c> Live<'c> {
         self.segmentation.advance(through);
         worker.step_while(|| !self.segmentation.is_complete_before(through));
         self.collisions.extend(self.segmentation.take_collisions());
-        self.pending.extend(
-            self.segmentation
-                .take_changes()
-                .into_iter()
-                .filter(|(_, tick, _)| *tick >= through)
-                .map(|((segment, user), tick, diff)| (tick, segment, user, diff)),
-        );
+        let arrived = self.segmentation.take_changes().into_iter();
+        self.pending
+            .extend(arrived.map(|((segment, user), tick, diff)| (tick, segment, user, diff)));
+        // Changes before `through` are not written again, only published.
+        let replayed = self.take_final(through);
+        self.publish(through, &replayed.0, &replayed.1);
         Ok(())
+    }
+
+    /// Takes the pending changes and known ids before `frontier`, consolidated.
+    fn take_final(&mut self, frontier: u64) -> (Vec<LogChange>, Vec<KnownUpdate>) {
+        self.pending_known.extend(self.segmentation.take_known());
+        let (ready, later): (Vec<LogChange>, Vec<LogChange>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|(tick, ..)| *tick < frontier);
+        self.pending = later;
+        let (known, later): (Vec<KnownUpdate>, Vec<KnownUpdate>) =
+            std::mem::take(&mut self.pending_known)
+                .into_iter()
+                .partition(|(_, tick, _)| *tick < frontier);
+        self.pending_known = later;
+        (consolidate(ready), known)
+    }
+
+    /// Hands a round's final output to the publisher, if there is one.
+    fn publish(&self, frontier: u64, changes: &[LogChange], known: &[KnownUpdate]) {
+        if let Some(publish) = &self.options.publish {
+            publish.publish(Published {
+                frontier,
+                changes,
+                known,
+                summary: self.summary(),
+            });
+        }
     }
 
     /// Applies lines in order; bad ones go to `rejects` (not during a replay, whose
@@ -365,13 +422,8 @@ impl<'c> Live<'c> {
     }
 
     fn apply_record(&mut self, record: LiveRecord) -> Result<(), RowError> {
+        record.check_time()?;
         let ts = record.ts();
-        if let Some(ts) = ts.filter(|ts| *ts > MAX_LIVE_SECONDS) {
-            return Err(RowError::column(
-                "ts",
-                format!("time {ts} is out of range for live runs (at most {MAX_LIVE_SECONDS})"),
-            ));
-        }
         let (at, late) = self.frontier.effect(ts);
         match record {
             LiveRecord::Clock(_) => {
@@ -458,16 +510,13 @@ impl<'c> Live<'c> {
         let arrived = self.segmentation.take_changes().into_iter();
         self.pending
             .extend(arrived.map(|((segment, user), tick, diff)| (tick, segment, user, diff)));
-        let (ready, later): (Vec<LogChange>, Vec<LogChange>) = std::mem::take(&mut self.pending)
-            .into_iter()
-            .partition(|(tick, ..)| *tick < frontier);
-        self.pending = later;
-        let ready = consolidate(ready);
+        let (ready, known) = self.take_final(frontier);
         log.write_changes(&ready)
             .map_err(|e| anyhow::anyhow!("cannot write '{}': {e}", log.path().display()))?;
         log.write_progress(frontier, moved)
             .map_err(|e| anyhow::anyhow!("cannot write '{}': {e}", log.path().display()))?;
         self.counts.changes_written += ready.len() as u64;
+        self.publish(frontier, &ready, &known);
         Ok(())
     }
 }

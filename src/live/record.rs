@@ -22,6 +22,7 @@ use crate::catalog::ir::{Catalog, Column};
 use crate::data::{EventRow, ScoreRow, UserRow};
 use crate::io::error::RowError;
 use crate::io::layout::{parse_number, parse_time, Interner};
+use crate::live::frontier::MAX_LIVE_SECONDS;
 use crate::value::{Type, Value};
 
 /// One parsed live record.
@@ -49,6 +50,17 @@ impl LiveRecord {
             LiveRecord::Score(s) => Some(s.ts),
             LiveRecord::Clock(ts) => Some(*ts),
             LiveRecord::User(_) | LiveRecord::DeleteUser(_) => None,
+        }
+    }
+
+    /// Refuses a time beyond [`MAX_LIVE_SECONDS`], which live ticks cannot hold.
+    pub fn check_time(&self) -> Result<(), RowError> {
+        match self.ts() {
+            Some(ts) if ts > MAX_LIVE_SECONDS => Err(RowError::column(
+                "ts",
+                format!("time {ts} is out of range for live runs (at most {MAX_LIVE_SECONDS})"),
+            )),
+            _ => Ok(()),
         }
     }
 }

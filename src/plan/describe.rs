@@ -16,6 +16,62 @@ struct Footprint {
     uses_now: bool,
 }
 
+/// What one segment is made of: its kind, the values it reads and their inputs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentSummary {
+    /// `rule`, `time-based` (it mentions `now` or a window), `score-based` (scores
+    /// only) or `hybrid` (scores and other inputs).
+    pub kind: &'static str,
+    /// The plan's operands it reads, by index.
+    pub operands: Vec<usize>,
+    /// Each of those operands by its feature name, or its expression.
+    pub features: Vec<String>,
+    /// The inputs it reads: `users`, `events`, `scores`.
+    pub inputs: Vec<&'static str>,
+}
+
+/// Every segment's summary, in catalog order.
+pub fn summaries(catalog: &Catalog, plan: &Plan) -> Vec<SegmentSummary> {
+    plan.segments
+        .iter()
+        .map(|&set| {
+            let mut footprint = Footprint::default();
+            walk(plan, set, &mut footprint, &mut BTreeSet::new());
+            let mut inputs = BTreeSet::new();
+            for &operand in &footprint.operands {
+                let source = &plan.sources[plan.operands[operand].source];
+                inputs.insert(match source {
+                    Source::Attr(_) => "users",
+                    Source::Score(_) => "scores",
+                    Source::Events { .. } => "events",
+                });
+                if source.selection().is_some_and(|s| s.within.is_some()) {
+                    footprint.uses_now = true;
+                }
+            }
+            let kind = if footprint.uses_now {
+                "time-based"
+            } else if inputs.contains("scores") && inputs.len() > 1 {
+                "hybrid"
+            } else if inputs.contains("scores") {
+                "score-based"
+            } else {
+                "rule"
+            };
+            let operands: Vec<usize> = footprint.operands.into_iter().collect();
+            SegmentSummary {
+                kind,
+                features: operands
+                    .iter()
+                    .map(|&operand| operand_label(catalog, plan, operand))
+                    .collect(),
+                operands,
+                inputs: inputs.into_iter().collect(),
+            }
+        })
+        .collect()
+}
+
 /// A human-readable description of the plan.
 pub fn describe(catalog: &Catalog, plan: &Plan) -> String {
     let mut out = String::new();
@@ -30,47 +86,28 @@ pub fn describe(catalog: &Catalog, plan: &Plan) -> String {
         plan.atoms.len(),
         plan.sets.len()
     );
-    for (segment, &set) in catalog.segments.iter().zip(&plan.segments) {
-        let mut footprint = Footprint::default();
-        walk(plan, set, &mut footprint, &mut BTreeSet::new());
-        let mut inputs = BTreeSet::new();
-        let mut features = Vec::new();
-        for &operand in &footprint.operands {
-            let source = &plan.sources[plan.operands[operand].source];
-            inputs.insert(match source {
-                Source::Attr(_) => "users",
-                Source::Score(_) => "scores",
-                Source::Events { .. } => "events",
-            });
-            if source.selection().is_some_and(|s| s.within.is_some()) {
-                footprint.uses_now = true;
-            }
-            features.push(operand_label(catalog, plan, operand));
+    for (segment, summary) in catalog.segments.iter().zip(summaries(catalog, plan)) {
+        for &operand in &summary.operands {
             users_of_operand
                 .entry(operand)
                 .or_default()
                 .push(&segment.name);
         }
-        let kind = if footprint.uses_now {
-            "time-based"
-        } else if inputs.contains("scores") && inputs.len() > 1 {
-            "hybrid"
-        } else if inputs.contains("scores") {
-            "score-based"
-        } else {
-            "rule"
-        };
         let _ = writeln!(
             out,
             "\nsegment {}  [{}]  hash {}  ({})",
-            segment.name, kind, segment.hash, segment.loc
+            segment.name, summary.kind, segment.hash, segment.loc
         );
         let _ = writeln!(
             out,
             "  depends on: {}",
-            list(features.iter().map(String::as_str))
+            list(summary.features.iter().map(String::as_str))
         );
-        let _ = writeln!(out, "  inputs:     {}", list(inputs.iter().copied()));
+        let _ = writeln!(
+            out,
+            "  inputs:     {}",
+            list(summary.inputs.iter().copied())
+        );
     }
     let shared: Vec<_> = users_of_operand
         .iter()

@@ -19,7 +19,7 @@ mod set;
 mod source;
 
 pub use atom::{Atom, Term, Test};
-pub use describe::describe;
+pub use describe::{describe, summaries, SegmentSummary};
 pub use explain::explain;
 pub use intervals::Interval;
 pub use lower::Plan;

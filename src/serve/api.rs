@@ -1,0 +1,435 @@
+//! The HTTP/JSON API: routes, and a handler per route reading the shared [`Service`].
+//!
+//! Times are strings, as in the change log (`1700000000` or `1700000000.000042`): a
+//! JSON number would round the ticks. Every answer that reads memberships names the
+//! time it read (`as_of`): every change at or before it counted, none after it. Bad
+//! requests get a 4xx with a JSON `error` saying what to change (see
+//! [`ApiError`]); unknown query parameters are refused rather than ignored, so a typo
+//! does not silently read something else.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::rejection::{PathRejection, QueryRejection, StringRejection};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::middleware::{from_fn_with_state, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value as Json_};
+
+use crate::live::frontier::{format_tick, parse_tick, TICKS_PER_SECOND};
+
+use super::auth::{require_token, Access};
+use super::error::ApiError;
+use super::metrics::Exposition;
+use super::service::Service;
+
+/// Members per page when `limit` is not given.
+const DEFAULT_LIMIT: usize = 1000;
+/// The largest page.
+const MAX_LIMIT: usize = 100_000;
+/// The most segments one overlap request may compare.
+const MAX_OVERLAP: usize = 32;
+
+type Answer = Result<Json<Json_>, ApiError>;
+
+/// The API's routes over `service`, guarded by `access`, with request bodies up to
+/// `max_body` bytes.
+pub fn router(service: Arc<Service>, access: Access, max_body: usize) -> Router {
+    Router::new()
+        .route("/v1/health", get(health))
+        .route("/v1/segments", get(list_segments))
+        .route("/v1/segments/{name}", get(segment))
+        .route("/v1/segments/{name}/members", get(members))
+        .route("/v1/segments/{name}/members/{user_id}", get(member))
+        .route("/v1/users/{user_id}/segments", get(user_segments))
+        .route("/v1/overlap", get(overlap))
+        .route("/v1/records", post(records))
+        .route("/metrics", get(metrics))
+        .route_layer(from_fn_with_state(service.clone(), observe))
+        .fallback(unknown_path)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(from_fn_with_state(access, require_token))
+        .with_state(service)
+}
+
+/// Times every routed request, by route pattern and status.
+async fn observe(State(service): State<Arc<Service>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let response = next.run(request).await;
+    service
+        .requests
+        .observe(&route, response.status().as_u16(), started.elapsed());
+    response
+}
+
+async fn unknown_path(request: Request) -> ApiError {
+    ApiError::not_found(format!(
+        "no such endpoint: {} {} (see the README's API table)",
+        request.method(),
+        request.uri().path()
+    ))
+}
+
+/// The path's parameters, or a 400 saying what is wrong with them.
+fn path<T>(extracted: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
+    extracted
+        .map(|Path(value)| value)
+        .map_err(|rejection| ApiError::bad_request(rejection.body_text()))
+}
+
+/// The query's parameters, refusing any not in `allowed`.
+fn query(
+    extracted: Result<Query<HashMap<String, String>>, QueryRejection>,
+    allowed: &[&str],
+) -> Result<HashMap<String, String>, ApiError> {
+    let Query(params) =
+        extracted.map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
+    if let Some(unknown) = params.keys().find(|key| !allowed.contains(&key.as_str())) {
+        return Err(ApiError::bad_request(format!(
+            "unknown query parameter `{unknown}` (this endpoint takes: {})",
+            if allowed.is_empty() {
+                "none".to_owned()
+            } else {
+                allowed.join(", ")
+            }
+        )));
+    }
+    Ok(params)
+}
+
+/// The `as_of` parameter as a tick.
+fn as_of(params: &HashMap<String, String>) -> Result<Option<u64>, ApiError> {
+    params
+        .get("as_of")
+        .map(|text| {
+            parse_tick(text).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "as_of `{text}` is not a time: expected seconds such as 1700000000, or \
+                     seconds and six digits of ticks such as 1700000000.000042"
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// The segment named `name`, or a 404 naming the segments there are.
+fn segment_named(service: &Service, name: &str) -> Result<usize, ApiError> {
+    service.segment(name).ok_or_else(|| {
+        let names: Vec<&str> = service.segments.iter().map(|s| s.name.as_str()).collect();
+        ApiError::not_found(format!(
+            "no segment named `{name}` (the catalog has: {})",
+            names.join(", ")
+        ))
+    })
+}
+
+async fn health(State(service): State<Arc<Service>>) -> Json<Json_> {
+    let status = service.run_status();
+    let latest = service.read().latest().ok();
+    let wall = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (threads, processes) = service.workers;
+    let mut body = json!({
+        "status": if latest.is_some() { "ready" } else { "backfilling" },
+        "as_of": latest.map(format_tick),
+        "frontier": latest.map(|_| format_tick(status.summary.frontier)),
+        "lag_seconds": latest.map(|_| wall as i64 - (status.summary.frontier / TICKS_PER_SECOND) as i64),
+        "workers": threads * processes,
+        "processes": processes,
+        "uptime_seconds": service.started.elapsed().as_secs(),
+        "records": status.summary.records,
+        "late": status.summary.late,
+        "rejected": status.summary.rejected,
+        "changes": status.summary.changes_written,
+    });
+    if latest.is_none() {
+        body["backfill"] = backfill_progress(&service);
+    }
+    Json(body)
+}
+
+/// How far the backfill has loaded.
+fn backfill_progress(service: &Service) -> Json_ {
+    let loaded = service
+        .progress
+        .as_ref()
+        .map_or(0, |p| p.rows.load(std::sync::atomic::Ordering::Relaxed));
+    json!({ "rows_loaded": loaded, "rows_estimate": service.backfill_estimate })
+}
+
+async fn list_segments(
+    State(service): State<Arc<Service>>,
+    params: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Answer {
+    query(params, &[])?;
+    let index = service.read();
+    let at = index.resolve(None)?;
+    let segments: Vec<Json_> = service
+        .segments
+        .iter()
+        .enumerate()
+        .map(|(i, info)| {
+            json!({"name": info.name, "kind": info.kind, "hash": info.hash, "size": index.size(i)})
+        })
+        .collect();
+    Ok(Json(
+        json!({"as_of": format_tick(at), "segments": segments}),
+    ))
+}
+
+async fn segment(
+    State(service): State<Arc<Service>>,
+    name: Result<Path<String>, PathRejection>,
+) -> Answer {
+    let name = path(name)?;
+    let segment = segment_named(&service, &name)?;
+    let info = &service.segments[segment];
+    let index = service.read();
+    let mut body = json!({
+        "name": info.name,
+        "kind": info.kind,
+        "hash": info.hash,
+        "definition": info.definition,
+        "depends_on": info.depends_on,
+        "used_by": info.used_by,
+        "features": info.features,
+        "inputs": info.inputs,
+    });
+    match index.resolve(None) {
+        Ok(at) => {
+            body["status"] = json!("ready");
+            body["as_of"] = json!(format_tick(at));
+            body["size"] = json!(index.size(segment));
+        }
+        Err(_) => {
+            body["status"] = json!("hydrating");
+            body["progress"] = backfill_progress(&service);
+        }
+    }
+    Ok(Json(body))
+}
+
+async fn members(
+    State(service): State<Arc<Service>>,
+    name: Result<Path<String>, PathRejection>,
+    params: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Answer {
+    let name = path(name)?;
+    let params = query(params, &["limit", "after", "as_of"])?;
+    let segment = segment_named(&service, &name)?;
+    let limit = match params.get("limit") {
+        None => DEFAULT_LIMIT,
+        Some(text) => match text.parse::<usize>() {
+            Ok(limit) if (1..=MAX_LIMIT).contains(&limit) => limit,
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "limit `{text}` must be a whole number from 1 to {MAX_LIMIT}"
+                )))
+            }
+        },
+    };
+    let index = service.read();
+    let at = index.resolve(as_of(&params)?)?;
+    let page = index.members(segment, params.get("after").map(String::as_str), limit, at);
+    Ok(Json(json!({
+        "as_of": format_tick(at),
+        "segment": name,
+        "members": page.members,
+        "next": page.next,
+    })))
+}
+
+async fn member(
+    State(service): State<Arc<Service>>,
+    names: Result<Path<(String, String)>, PathRejection>,
+    params: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Answer {
+    let (name, user) = path(names)?;
+    let params = query(params, &["as_of"])?;
+    let segment = segment_named(&service, &name)?;
+    let index = service.read();
+    let at = index.resolve(as_of(&params)?)?;
+    Ok(Json(json!({
+        "as_of": format_tick(at),
+        "segment": name,
+        "user_id": user,
+        "member": index.is_member(segment, &user, at),
+    })))
+}
+
+async fn user_segments(
+    State(service): State<Arc<Service>>,
+    user: Result<Path<String>, PathRejection>,
+    params: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Answer {
+    let user = path(user)?;
+    query(params, &[])?;
+    let index = service.read();
+    let at = index.resolve(None)?;
+    let Some(segments) = index.segments_of(&user) else {
+        return Err(ApiError::not_found(format!(
+            "no user `{}` is known (as of {})",
+            shorten(&user),
+            format_tick(at)
+        )));
+    };
+    let names: Vec<&str> = segments
+        .iter()
+        .map(|&s| service.segments[s as usize].name.as_str())
+        .collect();
+    Ok(Json(
+        json!({"as_of": format_tick(at), "user_id": user, "segments": names}),
+    ))
+}
+
+async fn overlap(
+    State(service): State<Arc<Service>>,
+    params: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Answer {
+    let params = query(params, &["segments"])?;
+    let Some(list) = params.get("segments") else {
+        return Err(ApiError::bad_request(
+            "give the segments to compare: ?segments=a,b[,c...]",
+        ));
+    };
+    let names: Vec<&str> = list.split(',').map(str::trim).collect();
+    if names.len() < 2 || names.len() > MAX_OVERLAP {
+        return Err(ApiError::bad_request(format!(
+            "segments: compare from 2 to {MAX_OVERLAP} segments, separated by commas"
+        )));
+    }
+    let indices = names
+        .iter()
+        .map(|name| segment_named(&service, name))
+        .collect::<Result<Vec<_>, _>>()?;
+    let index = service.read();
+    let at = index.resolve(None)?;
+    let sizes: serde_json::Map<String, Json_> = names
+        .iter()
+        .zip(&indices)
+        .map(|(name, &i)| ((*name).to_owned(), json!(index.size(i))))
+        .collect();
+    let mut pairs = Vec::new();
+    for (x, (&a_name, &a)) in names.iter().zip(&indices).enumerate() {
+        for (&b_name, &b) in names.iter().zip(&indices).skip(x + 1) {
+            let both = index.intersection(a, b);
+            let either = index.size(a) + index.size(b) - both;
+            pairs.push(json!({
+                "a": a_name,
+                "b": b_name,
+                "intersection": both,
+                "union": either,
+                // Undefined for two empty segments.
+                "jaccard": (either > 0).then(|| both as f64 / either as f64),
+            }));
+        }
+    }
+    Ok(Json(
+        json!({"as_of": format_tick(at), "sizes": sizes, "pairs": pairs}),
+    ))
+}
+
+async fn records(
+    State(service): State<Arc<Service>>,
+    body: Result<String, StringRejection>,
+) -> Answer {
+    let body =
+        body.map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
+    let records = service.clone();
+    let accepted =
+        tokio::task::spawn_blocking(move || records.records.append(&records.catalog, &body))
+            .await
+            .map_err(|e| {
+                ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+            })??;
+    Ok(Json(
+        json!({"accepted": accepted, "file": super::records::FILE_NAME}),
+    ))
+}
+
+async fn metrics(State(service): State<Arc<Service>>) -> impl IntoResponse {
+    let status = service.run_status();
+    let mut page = Exposition::default();
+    let summary = &status.summary;
+    page.single(
+        "segflow_records_total",
+        "counter",
+        "Live records applied.",
+        summary.records,
+    );
+    page.single(
+        "segflow_events_total",
+        "counter",
+        "Live events applied.",
+        summary.events,
+    );
+    page.single(
+        "segflow_late_records_total",
+        "counter",
+        "Live records whose second had closed when they arrived.",
+        summary.late,
+    );
+    page.single(
+        "segflow_rejected_total",
+        "counter",
+        "Lines set aside as bad.",
+        summary.rejected,
+    );
+    page.single(
+        "segflow_changes_total",
+        "counter",
+        "Membership changes written to the change log by this run.",
+        summary.changes_written,
+    );
+    let wall = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    page.single(
+        "segflow_frontier_lag_seconds",
+        "gauge",
+        "Wall clock less the frontier (negative when event time runs ahead).",
+        wall as i64 - (summary.frontier / TICKS_PER_SECOND) as i64,
+    );
+    {
+        let index = service.read();
+        page.single(
+            "segflow_known_users",
+            "gauge",
+            "User ids known now.",
+            index.known(),
+        );
+        page.header(
+            "segflow_segment_size",
+            "gauge",
+            "Members of each segment now.",
+        );
+        for (i, info) in service.segments.iter().enumerate() {
+            page.sample("segflow_segment_size", "segment", &info.name, index.size(i));
+        }
+    }
+    service.requests.write(&mut page);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        page.text,
+    )
+}
+
+/// An id cut to a length fit for a message.
+fn shorten(id: &str) -> String {
+    const MAX: usize = 200;
+    match id.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{}… ({} bytes)", &id[..at], id.len()),
+        None => id.to_owned(),
+    }
+}

@@ -1,0 +1,144 @@
+//! The service's shared state: the catalog as the API shows it, the membership index
+//! the live run publishes into, and the run's counts.
+//!
+//! Worker 0 publishes each round under the index's write lock; request handlers read
+//! under its read lock, so an answer always comes from one round's state, never from
+//! half of one.
+
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::time::Instant;
+
+use crate::catalog::ir::Catalog;
+use crate::engine::tail::{Progress, Publish, Published, TailSummary};
+use crate::plan::{summaries, Plan};
+
+use super::index::Index;
+use super::metrics::RequestMetrics;
+use super::records::RecordFile;
+
+/// A segment as the API describes it.
+#[derive(Clone, Debug)]
+pub struct SegmentInfo {
+    /// The segment's name.
+    pub name: String,
+    /// `rule`, `time-based`, `score-based` or `hybrid` (as `segflow check` says).
+    pub kind: &'static str,
+    /// The definition's content hash.
+    pub hash: String,
+    /// The definition as written.
+    pub definition: String,
+    /// The segments its definition names.
+    pub depends_on: Vec<String>,
+    /// The segments whose definitions name it.
+    pub used_by: Vec<String>,
+    /// The features (or expressions) it reads.
+    pub features: Vec<String>,
+    /// The inputs it reads.
+    pub inputs: Vec<&'static str>,
+}
+
+/// How the live run is doing, as of its last round.
+#[derive(Clone, Debug, Default)]
+pub struct RunStatus {
+    /// The run's counts.
+    pub summary: TailSummary,
+    /// Rounds published.
+    pub rounds: u64,
+}
+
+/// Everything the request handlers share.
+#[derive(Debug)]
+pub struct Service {
+    /// The catalog being served.
+    pub catalog: Arc<Catalog>,
+    /// Each segment's description, in catalog order.
+    pub segments: Vec<SegmentInfo>,
+    /// Memberships now and within the history window.
+    pub index: RwLock<Index>,
+    /// The live run's counts.
+    pub status: Mutex<RunStatus>,
+    /// Request latencies.
+    pub requests: RequestMetrics,
+    /// Where posted records go.
+    pub records: RecordFile,
+    /// Backfill progress, while it loads.
+    pub progress: Option<Arc<Progress>>,
+    /// Rows the backfill is expected to hold (for its progress).
+    pub backfill_estimate: u64,
+    /// Worker threads per process, and processes.
+    pub workers: (usize, usize),
+    /// When the service started.
+    pub started: Instant,
+}
+
+impl Service {
+    /// The API's view of `catalog`.
+    pub fn describe(catalog: &Catalog) -> Vec<SegmentInfo> {
+        let plan = Plan::new(catalog);
+        let names = |indices: &[usize]| -> Vec<String> {
+            indices
+                .iter()
+                .map(|&i| catalog.segments[i].name.clone())
+                .collect()
+        };
+        let referenced: Vec<Vec<usize>> = catalog
+            .segments
+            .iter()
+            .map(|segment| {
+                let mut out = Vec::new();
+                segment.pred.referenced_segments(&mut out);
+                out
+            })
+            .collect();
+        catalog
+            .segments
+            .iter()
+            .zip(summaries(catalog, &plan))
+            .enumerate()
+            .map(|(index, (segment, summary))| {
+                let used_by: Vec<usize> = (0..catalog.segments.len())
+                    .filter(|&other| referenced[other].contains(&index))
+                    .collect();
+                SegmentInfo {
+                    name: segment.name.clone(),
+                    kind: summary.kind,
+                    hash: segment.hash.clone(),
+                    definition: segment.text.clone(),
+                    depends_on: names(&referenced[index]),
+                    used_by: names(&used_by),
+                    features: summary.features,
+                    inputs: summary.inputs,
+                }
+            })
+            .collect()
+    }
+
+    /// The index of the segment named `name`.
+    pub fn segment(&self, name: &str) -> Option<usize> {
+        self.catalog.segment_index(name)
+    }
+
+    /// The index, for reading.
+    pub fn read(&self) -> RwLockReadGuard<'_, Index> {
+        self.index.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The live run's status as of its last round.
+    pub fn run_status(&self) -> RunStatus {
+        self.status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+impl Publish for Service {
+    fn publish(&self, round: Published<'_>) {
+        let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
+        index.apply(round.frontier, round.changes, round.known);
+        drop(index);
+        let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        status.summary = round.summary;
+        status.rounds += 1;
+    }
+}
