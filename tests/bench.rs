@@ -56,7 +56,7 @@ fn quick_bench_reports_every_section() {
             "--data",
             "datasets/sample",
         ])
-        .args(["--quick", "--tail", "-w", "2", "--out"])
+        .args(["--quick", "--tail", "--serve", "-w", "2", "--out"])
         .arg(&json)
         .arg("--svg")
         .arg(&svg)
@@ -165,8 +165,41 @@ fn quick_bench_reports_every_section() {
         "{windows}"
     );
 
+    // The service's API: every endpoint under every load, all answered, while the
+    // writer's events reached the service.
+    let serve = &report["serve"];
+    let runs: Vec<(&str, &str)> = serve["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| {
+            check_latency(&run["latency"], "serve");
+            assert_eq!(run["errors"], 0, "{run}");
+            assert!(run["requests"].as_u64().unwrap() > 0, "{run}");
+            (
+                run["endpoint"].as_str().unwrap(),
+                run["load"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let users = "GET /v1/users/{id}/segments";
+    let page = "GET /v1/segments/{name}/members?limit=1000";
+    assert_eq!(
+        runs,
+        [
+            (users, "closed loop"),
+            (users, "1000/s"),
+            (users, "10000/s"),
+            (page, "closed loop"),
+            (page, "1000/s"),
+            (page, "10000/s")
+        ]
+    );
+    assert!(serve["ingest"]["applied"].as_u64().unwrap() > 0, "{serve}");
+    assert!(stdout.contains("segflow serve's API"), "{stdout}");
+
     let targets = report["targets"].as_array().unwrap();
-    assert_eq!(targets.len(), 7, "{targets:?}");
+    assert_eq!(targets.len(), 10, "{targets:?}");
     let svg = std::fs::read_to_string(&svg).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
 }

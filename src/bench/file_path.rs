@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -78,28 +78,9 @@ pub fn measure(
     workers: Workers,
 ) -> anyhow::Result<FilePath> {
     let scratch = tempfile::tempdir().context("creating a scratch directory")?;
-    let follow = scratch.path().join("follow");
-    std::fs::create_dir(&follow)?;
-    let live = follow.join(LIVE_FILE);
-    File::create(&live)?;
-    let changes = scratch.path().join("changes.csv");
     let stop = Arc::new(AtomicBool::new(false));
-    let options = TailOptions {
-        follow,
-        changes: changes.clone(),
-        format: LogFormat::Csv,
-        rejects: scratch.path().join("rejects.csv"),
-        clock: ClockKind::Event,
-        lateness: 0,
-        on_error: OnError::Stop,
-        once: false,
-        poll_interval: Duration::from_millis(1),
-        status_every: None,
-        stop: stop.clone(),
-        progress: None,
-        publish: None,
-        ids: Ids::Omitted,
-    };
+    let (options, live) = live_options(scratch.path(), stop.clone())?;
+    let changes = options.changes.clone();
     let started = Instant::now();
     let owned = catalog.clone();
     let run = std::thread::spawn(move || run_tail(&owned, Some(backfill), options, workers));
@@ -172,6 +153,35 @@ pub fn measure(
         records: summary.records,
         rejected: summary.rejected,
     })
+}
+
+/// `segflow tail`'s defaults over a followed directory in `scratch` holding one empty
+/// file, which is returned with the options.
+pub(super) fn live_options(
+    scratch: &Path,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<(TailOptions, PathBuf)> {
+    let follow = scratch.join("follow");
+    std::fs::create_dir(&follow)?;
+    let live = follow.join(LIVE_FILE);
+    File::create(&live)?;
+    let options = TailOptions {
+        follow,
+        changes: scratch.join("changes.csv"),
+        format: LogFormat::Csv,
+        rejects: scratch.join("rejects.csv"),
+        clock: ClockKind::Event,
+        lateness: 0,
+        on_error: OnError::Stop,
+        once: false,
+        poll_interval: Duration::from_millis(1),
+        status_every: None,
+        stop,
+        progress: None,
+        publish: None,
+        ids: Ids::Omitted,
+    };
+    Ok((options, live))
 }
 
 type RunOutcome = Result<Option<TailSummary>, TailError>;

@@ -7,7 +7,8 @@
 //! 2. the backfill and the update loops on the live run's engine parts (`engine`,
 //!    `driver`, `loops`);
 //! 3. with `--tail`, the live run's file path and the memory windows hold
-//!    (`file_path`, `windows`);
+//!    (`file_path`, `windows`); with `--serve`, the service's API under load while
+//!    events are ingested (`serve`);
 //! 4. the from-scratch peers (`peers`);
 //! 5. the table, the JSON report and the chart (`report`, `svg`).
 
@@ -19,6 +20,7 @@ mod loops;
 mod measure;
 mod peers;
 mod report;
+mod serve;
 mod svg;
 mod windows;
 mod workload;
@@ -56,6 +58,8 @@ pub struct BenchOptions {
     pub quick: bool,
     /// Also measure the live run's file path and the memory windows hold.
     pub tail: bool,
+    /// Also measure `segflow serve`'s API under load while events are ingested.
+    pub serve: bool,
     /// Measure the from-scratch peers (reference evaluator and DuckDB).
     pub peers: bool,
     /// Where the workers run.
@@ -92,6 +96,8 @@ struct Extent {
     /// and evaluations by DuckDB.
     reference_runs: usize,
     duckdb_runs: usize,
+    /// The API's loads.
+    serve: serve::ServeExtent,
 }
 
 impl Extent {
@@ -103,6 +109,12 @@ impl Extent {
                 window_events: 10_000,
                 reference_runs: 1,
                 duckdb_runs: 2,
+                serve: serve::ServeExtent {
+                    closed_requests: 200,
+                    rates: [1_000, 10_000],
+                    open_seconds: 0.5,
+                    ingest_per_second: 100_000,
+                },
             }
         } else {
             Extent {
@@ -111,6 +123,12 @@ impl Extent {
                 window_events: 1_000_000,
                 reference_runs: 3,
                 duckdb_runs: 5,
+                serve: serve::ServeExtent {
+                    closed_requests: 5_000,
+                    rates: [1_000, 10_000],
+                    open_seconds: 10.0,
+                    ingest_per_second: 100_000,
+                },
             }
         }
     }
@@ -124,8 +142,8 @@ const REFERENCE_BUDGET: Duration = Duration::from_secs(60);
 pub fn run(options: BenchOptions) -> anyhow::Result<()> {
     let workers = options.workers.clone();
     let (process, processes, threads) = (workers.process(), workers.processes(), workers.threads());
-    if options.tail && processes > 1 {
-        bail!("--tail measures a live run of one process: leave out --processes");
+    if (options.tail || options.serve) && processes > 1 {
+        bail!("--tail and --serve measure a live run of one process: leave out --processes");
     }
     let catalog = catalog::load(&options.catalogs)?;
     let load_before = load_average();
@@ -173,6 +191,19 @@ pub fn run(options: BenchOptions) -> anyhow::Result<()> {
             workers.clone(),
         );
         Some(path?)
+    } else {
+        None
+    };
+    let serve = if options.serve {
+        progress("the service's API under load");
+        let figures = serve::measure(
+            &catalog,
+            files.clone(),
+            &mut workload,
+            extent.serve,
+            workers.clone(),
+        );
+        Some(figures?)
     } else {
         None
     };
@@ -242,6 +273,7 @@ pub fn run(options: BenchOptions) -> anyhow::Result<()> {
         batch_sweep: figures.batch_sweep,
         open_loop: figures.open_loop,
         live: file_path.map(|file_path| Live { file_path, windows }),
+        serve,
         targets: Vec::new(),
     };
     report.check_targets();

@@ -9,6 +9,7 @@ use super::file_path::FilePath;
 use super::inputs::ParsePass;
 use super::loops::Series;
 use super::peers::{DuckDbPeer, ReferencePeer};
+use super::serve::ServeFigures;
 use super::windows::WindowMemory;
 
 /// Everything one `segflow bench` run measured.
@@ -24,6 +25,9 @@ pub struct Report {
     pub peers: Peers,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live: Option<Live>,
+    /// `segflow serve`'s API under load (`--serve`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serve: Option<ServeFigures>,
     pub targets: Vec<Target>,
 }
 
@@ -185,6 +189,38 @@ impl Report {
                 ),
             ]);
         }
+        if let Some(serve) = &self.serve {
+            let users = |load: &str| {
+                serve
+                    .runs
+                    .iter()
+                    .find(|run| run.endpoint.starts_with("GET /v1/users") && run.load == load)
+            };
+            if let Some(run) = users("closed loop") {
+                targets.push(target(
+                    "users→segments p99 ≤ 1 ms, closed loop, with ingest",
+                    duration(run.latency.p99_us),
+                    Some(run.latency.p99_us <= 1_000.0 && run.errors == 0),
+                ));
+            }
+            if let Some(run) = users("10000/s") {
+                targets.push(target(
+                    "users→segments p99 ≤ 5 ms at 10,000 req/s, with ingest",
+                    duration(run.latency.p99_us),
+                    Some(run.latency.p99_us <= 5_000.0 && run.errors == 0),
+                ));
+            }
+            let ingest = &serve.ingest;
+            targets.push(target(
+                "ingest holds while the API is asked",
+                format!(
+                    "{} of {} events/s offered",
+                    count(ingest.applied_per_second),
+                    count(ingest.offered_per_second as f64)
+                ),
+                Some(ingest.applied_per_second >= 0.95 * ingest.offered_per_second as f64),
+            ));
+        }
         self.targets = targets;
     }
 
@@ -312,6 +348,40 @@ impl Report {
                 }
                 None => out.push_str("  window memory: the catalog has no window\n"),
             }
+        }
+
+        if let Some(serve) = &self.serve {
+            let i = &serve.ingest;
+            let _ = writeln!(
+                out,
+                "\nsegflow serve's API (backfill {:.2} s), while {} events/s are offered ({} applied/s)",
+                serve.backfill_seconds,
+                count(i.offered_per_second as f64),
+                count(i.applied_per_second),
+            );
+            let mut rows = vec![vec![
+                "  endpoint".to_string(),
+                "load".into(),
+                "requests".into(),
+                "errors".into(),
+                "p50".into(),
+                "p99".into(),
+                "p99.9".into(),
+                "max".into(),
+            ]];
+            rows.extend(serve.runs.iter().map(|run| {
+                vec![
+                    format!("  {}", run.endpoint),
+                    run.load.clone(),
+                    count(run.requests as f64),
+                    run.errors.to_string(),
+                    duration(run.latency.p50_us),
+                    duration(run.latency.p99_us),
+                    duration(run.latency.p999_us),
+                    duration(run.latency.max_us),
+                ]
+            }));
+            out.push_str(&table(&rows));
         }
 
         out.push_str("\ntargets\n");

@@ -44,6 +44,10 @@ pub struct BenchArgs {
     /// directory) and the memory windows hold.
     #[arg(long)]
     pub tail: bool,
+    /// Also measure `segflow serve`'s API (a user's segments, a page of members) in a
+    /// closed loop and at 1,000 and 10,000 requests/s while 100k events/s are ingested.
+    #[arg(long)]
+    pub serve: bool,
     /// Skip the from-scratch peers (reference evaluator and DuckDB).
     #[arg(long)]
     pub no_peers: bool,
@@ -71,6 +75,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
         svg: args.svg,
         quick: args.quick,
         tail: args.tail,
+        serve: args.serve,
         peers: !args.no_peers,
         workers,
     })
