@@ -130,7 +130,7 @@ impl<'a> Snapshot<'a> {
     pub fn value(&self, expr: &ValueExpr, user: &str) -> Value {
         match expr {
             ValueExpr::Const(v) => v.clone(),
-            ValueExpr::Now(offset) => Value::Time(saturate_i64(self.now as i128 + *offset as i128)),
+            ValueExpr::Now(offset) => now_plus(self.now, *offset),
             // An attribute of a user without a users row is missing.
             ValueExpr::Attr(i) => match self.users.get(user) {
                 Some(row) => row.attrs[*i].clone(),
@@ -290,9 +290,14 @@ fn event_matches(pred: &EventPred, event: &EventRow) -> bool {
     }
 }
 
+/// `now + offset` seconds, as a time (clamped into the range of times).
+pub fn now_plus(now: u64, offset: i64) -> Value {
+    Value::Time(saturate_i64(now as i128 + offset as i128))
+}
+
 /// `value [not] in (list)`: false when the value is missing, negated or not; otherwise
 /// whether some element equals it (by [`Value::compare`]), flipped by `not`.
-fn in_list(value: &Value, list: &[Value], negated: bool) -> bool {
+pub fn in_list(value: &Value, list: &[Value], negated: bool) -> bool {
     if value.is_null() {
         return false;
     }

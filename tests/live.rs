@@ -20,7 +20,6 @@ use common::{catalog_text, dataset};
 use proptest::prelude::*;
 use segflow::catalog::{self, ir::Catalog};
 use segflow::data::{Dataset, EventRow, ScoreRow, UserRow};
-use segflow::dataflow::Ids;
 use segflow::engine::batch::{BatchInput, OnError};
 use segflow::engine::tail::{run_tail, TailOptions};
 use segflow::live::changelog::LogFormat;
@@ -278,7 +277,7 @@ fn run(
         stop: Arc::new(AtomicBool::new(false)),
         progress: None,
         publish: None,
-        ids: Ids::Omitted,
+        serving: false,
     };
     let input: Arc<dyn BatchInput> = Arc::new(backfill.clone());
     run_tail(

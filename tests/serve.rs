@@ -18,7 +18,14 @@ use std::time::{Duration, Instant};
 
 use reqwest::blocking::{Client, Response};
 use reqwest::StatusCode;
+use rust_decimal::Decimal;
+use segflow::catalog::ir::{Catalog, Pred, ValueExpr};
+use segflow::data::EventRow;
+use segflow::reference::Snapshot;
+use segflow::value::{Text, Value as Cell};
 use serde_json::Value;
+
+mod loader;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -377,7 +384,8 @@ fn pages_pinned_to_a_time_equal_a_batch_run_as_of_it_while_records_keep_arriving
 fn every_read_endpoint_agrees_with_the_pages_and_survives_a_kill() {
     let dir = scratch();
     let server = Server::start(dir.path(), &[]);
-    post_events(&server, &live_events(backfill_time() + 1, 120));
+    let events = live_events(backfill_time() + 1, 120);
+    post_events(&server, &events);
     let health = server.wait_until(|h| h["records"] == 120);
     assert_eq!(health["workers"], 1);
 
@@ -437,6 +445,34 @@ fn every_read_endpoint_agrees_with_the_pages_and_survives_a_kill() {
     }
     assert_eq!(overlap["pairs"].as_array().unwrap().len(), 3);
 
+    // Explanations: each segment's tree agrees with the pages, and every value and
+    // truth value in it with the reference evaluator over the same data.
+    let catalog = segflow::catalog::load(&[catalog()]).unwrap();
+    let mut data = loader::load_dataset(&sample(), &catalog);
+    data.events.extend(events.iter().map(event_row));
+    let now: u64 = as_of.split('.').next().unwrap().parse().unwrap();
+    let snapshot = Snapshot::new(&catalog, &data, now);
+    for user in sample_users {
+        let explained = server.json(&format!("/v1/users/{user}/explain"));
+        assert_eq!(explained["as_of"], as_of.as_str());
+        let entries = explained["segments"].as_array().unwrap();
+        assert_eq!(entries.len(), catalog.segments.len());
+        for (segment, entry) in catalog.segments.iter().zip(entries) {
+            assert_eq!(entry["segment"], segment.name.as_str());
+            let member = pages[&segment.name].contains(user);
+            assert_eq!(entry["member"], member, "{user} in {}", segment.name);
+            assert_eq!(entry["tree"]["value"], member, "{user} in {}", segment.name);
+            check_tree(&catalog, &snapshot, &segment.pred, &entry["tree"], user);
+        }
+    }
+    let one = server.json("/v1/users/u0000007/explain?segment=lapsed");
+    assert_eq!(one["segments"].as_array().unwrap().len(), 1);
+    server.refused("/v1/users/nobody/explain", StatusCode::NOT_FOUND);
+    server.refused(
+        "/v1/users/u0000007/explain?segment=nope",
+        StatusCode::NOT_FOUND,
+    );
+
     // A segment's description.
     let vip = server.json("/v1/segments/vip_retention");
     assert_eq!(
@@ -482,6 +518,77 @@ fn every_read_endpoint_agrees_with_the_pages_and_survives_a_kill() {
     for user in sample_users {
         let answer = again.json(&format!("/v1/users/{user}/segments"));
         assert_eq!(answer, answers[user], "{user} after a restart");
+    }
+}
+
+/// A live event as the reference evaluator reads it.
+fn event_row(event: &LiveEvent) -> EventRow {
+    let (user, ts, kind, amount, category) = event;
+    EventRow {
+        user_id: user.clone(),
+        ts: *ts,
+        kind: Text::from(*kind),
+        fields: vec![
+            amount.map_or(Cell::Null, |a| Cell::Number(Decimal::from(a))),
+            Cell::Text(Text::from(*category)),
+        ],
+    }
+}
+
+/// Checks an explanation's tree against the definition it explains: the same shape,
+/// each node's truth value and each compared value as the reference evaluator has it.
+fn check_tree(catalog: &Catalog, snapshot: &Snapshot, pred: &Pred, node: &Value, user: &str) {
+    assert_eq!(node["value"], snapshot.holds(pred, user), "{node}");
+    let child = |i: usize| &node["children"][i];
+    match pred {
+        Pred::Cmp(left, _, right) => {
+            assert_eq!(node["node"], "compare");
+            check_operands(snapshot, &[left, right], &node["operands"], user);
+        }
+        Pred::In { expr, .. } => {
+            assert_eq!(node["node"], "in");
+            check_operands(snapshot, &[expr], &node["operands"], user);
+        }
+        Pred::Segment(index) => {
+            assert_eq!(node["segment"], catalog.segments[*index].name.as_str());
+            check_tree(
+                catalog,
+                snapshot,
+                &catalog.segments[*index].pred,
+                child(0),
+                user,
+            );
+        }
+        Pred::And(a, b) | Pred::Or(a, b) => {
+            check_tree(catalog, snapshot, a, child(0), user);
+            check_tree(catalog, snapshot, b, child(1), user);
+        }
+        Pred::Not(inner) => check_tree(catalog, snapshot, inner, child(0), user),
+        Pred::Const(_) => assert_eq!(node["node"], "constant"),
+    }
+}
+
+/// The non-constant sides of a comparison, shown as the reference computes them.
+fn check_operands(snapshot: &Snapshot, sides: &[&ValueExpr], shown: &Value, user: &str) {
+    let sides: Vec<&&ValueExpr> = sides
+        .iter()
+        .filter(|e| !matches!(e, ValueExpr::Const(_)))
+        .collect();
+    let shown = shown.as_array().unwrap();
+    assert_eq!(shown.len(), sides.len(), "{shown:?}");
+    for (expr, operand) in sides.into_iter().zip(shown) {
+        let expected = snapshot.value(expr, user);
+        let got = operand["value"].as_str().unwrap();
+        let same = match &expected {
+            Cell::Null => got == "missing",
+            Cell::Number(n) => Decimal::from_str_exact(got).is_ok_and(|g| g == *n),
+            other => got == other.to_string(),
+        };
+        assert!(
+            same,
+            "{user}: {} is {expected:?}, explained as {got}",
+            operand["name"]
+        );
     }
 }
 

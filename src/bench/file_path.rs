@@ -23,7 +23,6 @@ use anyhow::{bail, Context};
 use serde::Serialize;
 
 use crate::catalog::ir::Catalog;
-use crate::dataflow::Ids;
 use crate::engine::batch::{BatchInput, OnError};
 use crate::engine::cluster::Workers;
 use crate::engine::tail::{run_tail, TailError, TailOptions, TailSummary};
@@ -179,7 +178,7 @@ pub(super) fn live_options(
         stop,
         progress: None,
         publish: None,
-        ids: Ids::Omitted,
+        serving: false,
     };
     Ok((options, live))
 }

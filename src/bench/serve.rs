@@ -196,9 +196,12 @@ pub fn measure(
     let ended = service
         .join()
         .map_err(|_| anyhow::anyhow!("the service's thread panicked"))?;
-    let figures = outcome?;
-    ended?;
-    Ok(figures)
+    // A service that failed explains why its API stopped answering.
+    let ended = ended.context("the service failed");
+    match outcome {
+        Ok(figures) => ended.map(|_| figures),
+        Err(error) => Err(ended.err().unwrap_or(error)),
+    }
 }
 
 /// Builds the URL of request `i`.

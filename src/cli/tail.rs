@@ -9,7 +9,6 @@ use clap::Args;
 
 use crate::catalog;
 use crate::catalog::ir::Catalog;
-use crate::dataflow::Ids;
 use crate::engine::batch::{BatchInput, OnError};
 use crate::engine::cluster::Workers;
 use crate::engine::tail::{run_tail, Progress, TailOptions, TailSummary};
@@ -135,7 +134,7 @@ impl TailArgs {
             stop,
             progress: progress.as_ref().map(|(progress, _)| progress.clone()),
             publish: None,
-            ids: Ids::Omitted,
+            serving: false,
         };
         Ok(LiveRun {
             catalog,

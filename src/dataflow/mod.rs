@@ -12,6 +12,7 @@ mod capabilities;
 mod dense_map;
 mod evaluate;
 mod event_sources;
+mod explain;
 mod facts;
 mod hold;
 mod input_sources;
@@ -28,6 +29,7 @@ mod total;
 mod values;
 
 pub use evaluate::Memberships;
+pub use explain::Answer;
 pub use inputs::Inputs;
 pub use named::{name_memberships, Ids, Named};
 pub use records::{user_key, user_key_in, Event, ScoreRecord, UserKey, UserRecord};
@@ -37,18 +39,29 @@ use std::sync::Arc;
 
 use differential_dataflow::collection::concatenate;
 use differential_dataflow::VecCollection;
+use timely::dataflow::Stream;
 
 use crate::plan::{Interval, Placement, Plan, Source, TemporalFilter};
 
 use evaluate::evaluate;
 use event_sources::{event_sources, EventOutputs};
+use explain::answer_queries;
 use facts::{Fact, Facts, Readers};
 use input_sources::{InputSources, OperandRows};
 use temporal::temporal_filter;
 use total::total_per_key;
 
+/// What a rendered dataflow puts out.
+pub struct Rendered<'scope> {
+    /// Every segment's members, as `(user, segment)`.
+    pub memberships: Memberships<'scope>,
+    /// Answers to the queries about users' values, when the plan keeps them and the
+    /// inputs ask.
+    pub answers: Option<Stream<'scope, u64, Vec<Answer>>>,
+}
+
 /// Builds the dataflow for `plan` over `inputs`.
-pub fn render<'scope>(plan: &Plan, inputs: Inputs<'scope>) -> Memberships<'scope> {
+pub fn render<'scope>(plan: &Plan, inputs: Inputs<'scope>) -> Rendered<'scope> {
     let scope = inputs.events.scope();
     let readers = Arc::new(Readers::new(plan));
     let events = event_sources(inputs.events.clone(), plan, inputs.timing);
@@ -111,7 +124,22 @@ pub fn render<'scope>(plan: &Plan, inputs: Inputs<'scope>) -> Memberships<'scope
             inputs.timing,
         ));
     }
-    evaluate(plan, concatenate(scope, facts))
+    let answers = match (&inputs.queries, plan.physical.explained.is_empty()) {
+        (Some(queries), false) => {
+            let values = (plan.physical.explained.iter()).map(|&operand| {
+                operand_rows(plan, operand, &events, &mut input_sources)
+                    .map(move |(user, value)| (user, (operand as u32, value)))
+            });
+            let values = concatenate(scope, values.collect::<Vec<_>>());
+            let arranged = values.arrange_by_key_named("OperandValues");
+            Some(answer_queries(queries.clone(), arranged))
+        }
+        _ => None,
+    };
+    Rendered {
+        memberships: evaluate(plan, concatenate(scope, facts)),
+        answers,
+    }
 }
 
 /// Every known user, once per row that makes them known: a users row, a visible event,

@@ -19,7 +19,8 @@ use timely::dataflow::operators::{Exchange, Inspect, Probe};
 use timely::worker::Worker;
 
 use crate::dataflow::{
-    name_memberships, render, Event, Ids, Inputs, Named, ScoreRecord, Timing, UserKey, UserRecord,
+    name_memberships, render, Answer, Event, Ids, Inputs, Named, ScoreRecord, Timing, UserKey,
+    UserRecord,
 };
 use crate::io::load::RowSink;
 use crate::plan::Plan;
@@ -37,6 +38,8 @@ pub struct Segmentation {
     scores: InputSession<u64, (UserKey, ScoreRecord), isize>,
     /// Each key's id string, and whether the row marks the key erased.
     names: InputSession<u64, (UserKey, (String, bool)), isize>,
+    /// Questions about users' values, `(user, query id)`.
+    queries: InputSession<u64, (UserKey, u64), isize>,
     /// How logical time relates to event time.
     timing: Timing,
     probe: ProbeHandle<u64>,
@@ -46,6 +49,8 @@ pub struct Segmentation {
     collisions: Rc<RefCell<Vec<Vec<String>>>>,
     /// Ids that came and went, gathered on worker 0 (with [`Ids::Reported`]).
     known: Rc<RefCell<Vec<KnownUpdate>>>,
+    /// Answers to queries, gathered on worker 0 (when the plan keeps operand values).
+    answers: Rc<RefCell<Vec<Answer>>>,
 }
 
 /// Rows that a feed did not apply because they lie after the time they were fed at.
@@ -67,23 +72,33 @@ impl Segmentation {
         let probe = ProbeHandle::new();
         let (changes_sink, collisions_sink) = (changes.clone(), collisions.clone());
         let known_sink = known.clone();
-        let (users, events, scores, names) = worker.dataflow::<u64, _, _>(|scope| {
+        let answers = Rc::new(RefCell::new(Vec::new()));
+        let answers_sink = answers.clone();
+        let (users, events, scores, names, queries) = worker.dataflow::<u64, _, _>(|scope| {
             let (users_in, users) = scope.new_collection();
             let (events_in, events) = scope.new_collection();
             let (scores_in, scores) = scope.new_collection();
             let (names_in, names) = scope.new_collection::<(UserKey, (String, bool)), isize>();
+            let (queries_in, queries) = scope.new_collection();
 
-            let memberships = render(
+            let rendered = render(
                 plan,
                 Inputs {
                     users,
                     events,
                     scores,
+                    queries: Some(queries),
                     timing,
                 },
             );
+            if let Some(answers) = rendered.answers {
+                answers
+                    .exchange(|_| 0)
+                    .inspect(move |answer| answers_sink.borrow_mut().push(answer.clone()))
+                    .probe_with(&probe);
+            }
 
-            name_memberships(memberships, names, ids)
+            name_memberships(rendered.memberships, names, ids)
                 .exchange(|_| 0)
                 .inspect(move |(named, time, diff)| match named {
                     Named::Member(segment, id) => {
@@ -94,18 +109,20 @@ impl Segmentation {
                     Named::Known(id) => known_sink.borrow_mut().push((id.clone(), *time, *diff)),
                 })
                 .probe_with(&probe);
-            (users_in, events_in, scores_in, names_in)
+            (users_in, events_in, scores_in, names_in, queries_in)
         });
         Segmentation {
             users,
             events,
             scores,
             names,
+            queries,
             timing,
             probe,
             changes,
             collisions,
             known,
+            answers,
         }
     }
 
@@ -126,11 +143,12 @@ impl Segmentation {
 
     /// Moves every input to logical time `time` (no earlier than now) and flushes.
     pub fn advance(&mut self, time: u64) {
-        let sessions: [&mut dyn Advance; 4] = [
+        let sessions: [&mut dyn Advance; 5] = [
             &mut self.users,
             &mut self.events,
             &mut self.scores,
             &mut self.names,
+            &mut self.queries,
         ];
         for session in sessions {
             session.advance(time);
@@ -183,6 +201,20 @@ impl Segmentation {
     /// Takes the changes gathered so far (worker 0 only; empty elsewhere).
     pub fn take_changes(&mut self) -> Vec<MembershipUpdate> {
         self.changes.take()
+    }
+
+    /// Asks for the values of `user` before time `at` (the inputs' current time), as
+    /// query `query`: the answer arrives on worker 0 ([`Segmentation::take_answers`])
+    /// once the worker has run a little, without waiting for `at` to complete. Only a
+    /// plan that keeps operand values answers.
+    pub fn ask(&mut self, user: UserKey, query: u64, at: u64) {
+        self.queries.update_at((user, query), at, 1);
+        self.queries.flush();
+    }
+
+    /// Takes the answers gathered so far (worker 0 only).
+    pub fn take_answers(&mut self) -> Vec<Answer> {
+        self.answers.take()
     }
 
     /// Takes the known-id changes gathered so far (worker 0 with [`Ids::Reported`]).

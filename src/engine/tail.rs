@@ -33,7 +33,8 @@ use crate::live::ledger::Ledger;
 use crate::live::prefetch::{self, parse_lines, ParsedLine, Poll};
 use crate::live::record::{LiveRecord, RecordParser};
 use crate::live::rejects::Rejects;
-use crate::plan::Plan;
+use crate::plan::{Explain, Plan};
+use crate::value::Value;
 
 pub use super::backfill::BackfillError;
 use super::backfill::{backfill_then_serve, Loaded};
@@ -70,20 +71,27 @@ pub struct TailOptions {
     pub stop: Arc<AtomicBool>,
     /// Backfill rows loaded so far, for a progress bar.
     pub progress: Option<Arc<Progress>>,
-    /// Who is told of every round's final changes (a service answering from them);
-    /// only worker 0 publishes.
-    pub publish: Option<Arc<dyn Publish>>,
-    /// Whether the dataflow reports known ids, which a publisher needs to tell a user
-    /// in no segment from an unknown one. Must be the same on every process.
-    pub ids: Ids,
+    /// The service attached to the run, on the process of worker 0 (see [`Attached`]).
+    pub publish: Option<Arc<dyn Attached>>,
+    /// Whether a service is attached on some process: the dataflow then reports known
+    /// ids (to tell a user in no segment from an unknown one) and keeps every operand's
+    /// value by user (to explain memberships). Must be the same on every process.
+    pub serving: bool,
 }
 
-/// A receiver of a live run's rounds: everything that became final, in order. A
-/// restart publishes the rounds it replays too, so the receiver sees every change
-/// since the backfill, whether or not this run wrote it to the log.
-pub trait Publish: Send + Sync + std::fmt::Debug {
+/// A service attached to a live run. It is told of every round: everything that became
+/// final, in order (a restart publishes the rounds it replays too, so it sees every
+/// change since the backfill, whether or not this run wrote it to the log). Between
+/// rounds, it may ask for users' values, which worker 0 looks up in the dataflow.
+pub trait Attached: Send + Sync + std::fmt::Debug {
     /// Called on worker 0 after each round, before the next one starts.
     fn publish(&self, round: Published<'_>);
+    /// Questions waiting: `(query id, user id)`, each asking for the user's values as
+    /// of the latest published round.
+    fn take_questions(&self) -> Vec<(u64, String)>;
+    /// The answer to a question: the user's values `(operand, value)` at the times
+    /// before tick `at`; operands without one have their default.
+    fn answer(&self, query: u64, at: u64, values: Vec<(u32, Value)>);
 }
 
 /// One round's final output.
@@ -148,7 +156,12 @@ pub fn run_tail(
     options: TailOptions,
     workers: impl Into<Workers>,
 ) -> Result<Option<TailSummary>, TailError> {
-    let plan = Arc::new(Plan::new(catalog));
+    let explain = if options.serving {
+        Explain::On
+    } else {
+        Explain::Off
+    };
+    let plan = Arc::new(Plan::with(catalog, explain));
     let catalog = Arc::new(catalog.clone());
     let outcomes = execute(workers.into(), move |worker| {
         let mut control = Control::build(worker);
@@ -159,7 +172,11 @@ pub fn run_tail(
             backfill.as_deref(),
             options.on_error,
             options.progress.clone(),
-            options.ids,
+            if options.serving {
+                Ids::Reported
+            } else {
+                Ids::Omitted
+            },
         )?;
         let Some((segmentation, loaded)) = backfilled else {
             return Ok(None);
@@ -322,6 +339,7 @@ impl<'c> Live<'c> {
             if self.frontier.now() != before {
                 self.finish_round(worker, log, &BTreeMap::new())?;
             }
+            self.answer_questions(worker);
             let poll = polls
                 .recv()
                 .map_err(|_| anyhow::anyhow!("the thread reading the live files ended"))??;
@@ -382,6 +400,33 @@ impl<'c> Live<'c> {
                 .partition(|(_, tick, _)| *tick < frontier);
         self.pending_known = later;
         (consolidate(ready), known)
+    }
+
+    /// Asks the dataflow the attached service's questions about users' values, as of
+    /// the frontier (every round before it is complete), and hands on the answers.
+    fn answer_questions(&mut self, worker: &mut Worker) {
+        let Some(service) = self.options.publish.clone() else {
+            return;
+        };
+        let questions = service.take_questions();
+        if questions.is_empty() {
+            return;
+        }
+        let at = self.frontier.now();
+        let mut waiting = FxHashSet::default();
+        for (query, id) in questions {
+            let incarnation = self.incarnations.get(&id).copied().unwrap_or(0);
+            self.segmentation
+                .ask(user_key_in(&id, incarnation), query, at);
+            waiting.insert(query);
+        }
+        while !waiting.is_empty() {
+            worker.step();
+            for (query, values) in self.segmentation.take_answers() {
+                waiting.remove(&query);
+                service.answer(query, at, values);
+            }
+        }
     }
 
     /// Hands a round's final output to the publisher, if there is one.

@@ -158,7 +158,7 @@ fn walk(plan: &Plan, set: usize, footprint: &mut Footprint, seen: &mut BTreeSet<
 }
 
 /// A feature's name(s) where it has one, else its expression.
-pub(super) fn operand_label(catalog: &Catalog, plan: &Plan, operand: usize) -> String {
+pub fn operand_label(catalog: &Catalog, plan: &Plan, operand: usize) -> String {
     if let Some(names) = plan.feature_names.get(&operand) {
         return names.join("/");
     }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use crate::catalog::ir::{Aggregate, Catalog, Pred, ValueExpr};
 
 use super::atom::{Atom, Term, Test};
-use super::physical::Physical;
+use super::physical::{Explain, Physical};
 use super::set::SetNode;
 use super::source::{EventSelection, Family, Operand, Read, Source};
 
@@ -37,6 +37,12 @@ pub struct Plan {
 impl Plan {
     /// Lowers a checked catalog and plans its dataflow.
     pub fn new(catalog: &Catalog) -> Plan {
+        Plan::with(catalog, Explain::Off)
+    }
+
+    /// Lowers a checked catalog and plans its dataflow, keeping every operand's value
+    /// by user when `explain` is on.
+    pub fn with(catalog: &Catalog, explain: Explain) -> Plan {
         let mut builder = Builder::default();
         for feature in &catalog.features {
             if let Some(operand) = builder.operand(&feature.expr) {
@@ -54,8 +60,26 @@ impl Plan {
             builder.plan.segments.push(set);
         }
         let mut plan = builder.plan;
-        plan.physical = Physical::new(&plan.sources, &plan.operands, &plan.atoms);
+        plan.physical = Physical::new(&plan.sources, &plan.operands, &plan.atoms, explain);
         plan
+    }
+
+    /// The operand a per-user value expression reads; `None` for constants, `now`
+    /// and expressions the plan does not hold.
+    pub fn operand_of(&self, expr: &ValueExpr) -> Option<usize> {
+        let (source, read) = operand_parts(expr)?;
+        let source = self.sources.iter().position(|s| *s == source)?;
+        (self.operands.iter()).position(|o| o.source == source && o.read == read)
+    }
+}
+
+/// The source and read of the operand for a per-user value expression.
+fn operand_parts(expr: &ValueExpr) -> Option<(Source, Read)> {
+    match expr {
+        ValueExpr::Const(_) | ValueExpr::Now(_) => None,
+        ValueExpr::Attr(i) => Some((Source::Attr(*i), Read::Value)),
+        ValueExpr::Score(model) => Some((Source::Score(model.clone()), Read::Value)),
+        ValueExpr::Agg(agg) => Some((aggregate_source(agg), Read::Aggregate(agg.func))),
     }
 }
 
@@ -92,12 +116,7 @@ impl Builder {
 
     /// The operand for a per-user value expression; `None` for constants and `now`.
     fn operand(&mut self, expr: &ValueExpr) -> Option<usize> {
-        let (source, read) = match expr {
-            ValueExpr::Const(_) | ValueExpr::Now(_) => return None,
-            ValueExpr::Attr(i) => (Source::Attr(*i), Read::Value),
-            ValueExpr::Score(model) => (Source::Score(model.clone()), Read::Value),
-            ValueExpr::Agg(agg) => (aggregate_source(agg), Read::Aggregate(agg.func)),
-        };
+        let (source, read) = operand_parts(expr)?;
         let operand = Operand {
             source: self.source(source),
             read,

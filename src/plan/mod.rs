@@ -19,10 +19,12 @@ mod set;
 mod source;
 
 pub use atom::{Atom, Term, Test};
-pub use describe::{describe, summaries, SegmentSummary};
+pub use describe::{describe, operand_label, summaries, SegmentSummary};
 pub use explain::explain;
 pub use intervals::Interval;
 pub use lower::Plan;
-pub use physical::{Decision, EventSlot, Keep, Physical, Placement, Reader, TemporalFilter};
+pub use physical::{
+    Decision, EventSlot, Explain, Keep, Physical, Placement, Reader, TemporalFilter,
+};
 pub use set::SetNode;
 pub use source::{EventSelection, Family, Operand, Read, Source};

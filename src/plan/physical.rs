@@ -33,6 +33,20 @@ pub struct Physical {
     pub readers: Vec<Vec<Reader>>,
     /// One temporal filter per atom on `now`, in atom order.
     pub temporal: Vec<TemporalFilter>,
+    /// The operands whose values the dataflow keeps arranged by user, so that a
+    /// service can say why a user is or is not in a segment (every operand a segment
+    /// reads, or none). Their event slots emit them as rows.
+    pub explained: Vec<usize>,
+}
+
+/// Whether a dataflow answers questions about users' values (`segflow serve`'s
+/// explain), at the cost of keeping every operand's value by user.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Explain {
+    /// Only the memberships.
+    Off,
+    /// Every operand's value by user as well.
+    On,
 }
 
 /// Where a source's per-user state is kept.
@@ -119,7 +133,12 @@ pub struct TemporalFilter {
 
 impl Physical {
     /// Decides how to compute the logical plan's nodes.
-    pub fn new(sources: &[Source], operands: &[Operand], atoms: &[Atom]) -> Physical {
+    pub fn new(
+        sources: &[Source],
+        operands: &[Operand],
+        atoms: &[Atom],
+        explain: Explain,
+    ) -> Physical {
         let decisions: Vec<Decision> = atoms.iter().map(decide).collect();
         let temporal: Vec<TemporalFilter> = (atoms.iter().enumerate())
             .filter(|(index, _)| decisions[*index] == Decision::ByTemporalFilter)
@@ -150,14 +169,20 @@ impl Physical {
                 readers[operand.source].push(reader);
             }
         }
-        // The operands wanted as rows, by source.
+        // The operands wanted as rows, by source: those temporal filters read, and when
+        // explaining, every operand read at all.
+        let explained: Vec<usize> = match explain {
+            Explain::Off => Vec::new(),
+            Explain::On => (0..operands.len())
+                .filter(|&operand| atoms.iter().any(|atom| atom.operands.contains(&operand)))
+                .collect(),
+        };
         let mut rows: Vec<Vec<usize>> = sources.iter().map(|_| Vec::new()).collect();
-        for filter in &temporal {
-            if let Some(operand) = filter.over {
-                let wanted = &mut rows[operands[operand].source];
-                if !wanted.contains(&operand) {
-                    wanted.push(operand);
-                }
+        let filtered = temporal.iter().filter_map(|filter| filter.over);
+        for operand in filtered.chain(explained.iter().copied()) {
+            let wanted = &mut rows[operands[operand].source];
+            if !wanted.contains(&operand) {
+                wanted.push(operand);
             }
         }
         let mut slots = Vec::new();
@@ -198,6 +223,7 @@ impl Physical {
             decisions,
             readers,
             temporal,
+            explained,
         }
     }
 

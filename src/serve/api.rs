@@ -9,10 +9,11 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::rejection::{PathRejection, QueryRejection, StringRejection};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::http::StatusCode;
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,6 +24,7 @@ use crate::live::frontier::{format_tick, parse_tick, TICKS_PER_SECOND};
 
 use super::auth::{require_token, Access};
 use super::error::ApiError;
+use super::explain::UserValues;
 use super::metrics::Exposition;
 use super::service::Service;
 
@@ -32,8 +34,10 @@ const DEFAULT_LIMIT: usize = 1000;
 const MAX_LIMIT: usize = 100_000;
 /// The most segments one overlap request may compare.
 const MAX_OVERLAP: usize = 32;
+/// How long an explanation may wait for the live run.
+const EXPLAIN_PATIENCE: Duration = Duration::from_secs(30);
 
-type Answer = Result<Json<Json_>, ApiError>;
+type Reply = Result<Json<Json_>, ApiError>;
 
 /// The API's routes over `service`, guarded by `access`, with request bodies up to
 /// `max_body` bytes.
@@ -45,6 +49,7 @@ pub fn router(service: Arc<Service>, access: Access, max_body: usize) -> Router 
         .route("/v1/segments/{name}/members", get(members))
         .route("/v1/segments/{name}/members/{user_id}", get(member))
         .route("/v1/users/{user_id}/segments", get(user_segments))
+        .route("/v1/users/{user_id}/explain", get(explain))
         .route("/v1/overlap", get(overlap))
         .route("/v1/records", post(records))
         .route("/metrics", get(metrics))
@@ -168,7 +173,7 @@ fn backfill_progress(service: &Service) -> Json_ {
 async fn list_segments(
     State(service): State<Arc<Service>>,
     params: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Answer {
+) -> Reply {
     query(params, &[])?;
     let index = service.read();
     let at = index.resolve(None)?;
@@ -188,7 +193,7 @@ async fn list_segments(
 async fn segment(
     State(service): State<Arc<Service>>,
     name: Result<Path<String>, PathRejection>,
-) -> Answer {
+) -> Reply {
     let name = path(name)?;
     let segment = segment_named(&service, &name)?;
     let info = &service.segments[segment];
@@ -221,7 +226,7 @@ async fn members(
     State(service): State<Arc<Service>>,
     name: Result<Path<String>, PathRejection>,
     params: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Answer {
+) -> Reply {
     let name = path(name)?;
     let params = query(params, &["limit", "after", "as_of"])?;
     let segment = segment_named(&service, &name)?;
@@ -251,7 +256,7 @@ async fn member(
     State(service): State<Arc<Service>>,
     names: Result<Path<(String, String)>, PathRejection>,
     params: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Answer {
+) -> Reply {
     let (name, user) = path(names)?;
     let params = query(params, &["as_of"])?;
     let segment = segment_named(&service, &name)?;
@@ -269,7 +274,7 @@ async fn user_segments(
     State(service): State<Arc<Service>>,
     user: Result<Path<String>, PathRejection>,
     params: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Answer {
+) -> Reply {
     let user = path(user)?;
     query(params, &[])?;
     let index = service.read();
@@ -290,10 +295,63 @@ async fn user_segments(
     ))
 }
 
+async fn explain(
+    State(service): State<Arc<Service>>,
+    user: Result<Path<String>, PathRejection>,
+    params: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Reply {
+    let user = path(user)?;
+    let params = query(params, &["segment"])?;
+    let segments: Vec<usize> = match params.get("segment") {
+        Some(name) => vec![segment_named(&service, name)?],
+        None => (0..service.segments.len()).collect(),
+    };
+    {
+        let index = service.read();
+        let at = index.resolve(None)?;
+        if index.segments_of(&user).is_none() {
+            return Err(ApiError::not_found(format!(
+                "no user `{}` is known (as of {})",
+                shorten(&user),
+                format_tick(at)
+            )));
+        }
+    }
+    let unavailable = |message: &str| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message);
+    let (before, answered) = tokio::time::timeout(EXPLAIN_PATIENCE, service.ask(&user))
+        .await
+        .map_err(|_| unavailable("the live run did not answer in time; try again"))?
+        .map_err(|_| unavailable("the live run stopped"))?;
+    let as_of = before.saturating_sub(1);
+    let values = UserValues::new(
+        &service.catalog,
+        &service.plan,
+        &answered,
+        as_of / TICKS_PER_SECOND,
+    );
+    let index = service.read();
+    let explained: Vec<Json_> = segments
+        .into_iter()
+        .map(|segment| {
+            let tree = values.segment(segment);
+            let member = match index.resolve(Some(as_of)) {
+                Ok(at) => json!(index.is_member(segment, &user, at)),
+                Err(_) => tree["value"].clone(),
+            };
+            json!({"segment": service.segments[segment].name, "member": member, "tree": tree})
+        })
+        .collect();
+    Ok(Json(json!({
+        "as_of": format_tick(as_of),
+        "user_id": user,
+        "segments": explained,
+    })))
+}
+
 async fn overlap(
     State(service): State<Arc<Service>>,
     params: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Answer {
+) -> Reply {
     let params = query(params, &["segments"])?;
     let Some(list) = params.get("segments") else {
         return Err(ApiError::bad_request(
@@ -340,16 +398,14 @@ async fn overlap(
 async fn records(
     State(service): State<Arc<Service>>,
     body: Result<String, StringRejection>,
-) -> Answer {
+) -> Reply {
     let body =
         body.map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
     let records = service.clone();
     let accepted =
         tokio::task::spawn_blocking(move || records.records.append(&records.catalog, &body))
             .await
-            .map_err(|e| {
-                ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-            })??;
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
     Ok(Json(
         json!({"accepted": accepted, "file": super::records::FILE_NAME}),
     ))

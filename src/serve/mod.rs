@@ -11,27 +11,30 @@
 //! - [`service`]: what the handlers share, and the publishing side,
 //! - [`api`]: routes and handlers; [`error`]: refusals as JSON,
 //! - [`auth`]: loopback by default, bearer token when exposed,
+//! - [`explain`]: a user's values walked through definitions,
 //! - [`records`]: posted records checked and appended durably to the followed files,
 //! - [`metrics`]: the Prometheus page.
 
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod explain;
 pub mod index;
 pub mod metrics;
 pub mod records;
 pub mod service;
 
 use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use crate::catalog::ir::Catalog;
-use crate::dataflow::Ids;
 use crate::engine::batch::BatchInput;
 use crate::engine::cluster::Workers;
 use crate::engine::tail::{run_tail, TailOptions, TailSummary};
 use crate::live::frontier::TICKS_PER_SECOND;
+use crate::plan::{Explain, Plan};
 
 pub use auth::Access;
 pub use service::Service;
@@ -65,8 +68,8 @@ pub fn serve(
     options: ServeOptions,
     listening: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<Option<TailSummary>> {
-    // Every process reports known ids: each owns a share of the users.
-    tail.ids = Ids::Reported;
+    // Every process's dataflow serves: each owns a share of the users.
+    tail.serving = true;
     if workers.process() != 0 {
         return Ok(run_tail(catalog, backfill, tail, workers)?);
     }
@@ -76,6 +79,7 @@ pub fn serve(
     let address = listener.local_addr()?;
     let service = Arc::new(Service {
         catalog: Arc::new(catalog.clone()),
+        plan: Plan::with(catalog, Explain::On),
         segments: Service::describe(catalog),
         index: RwLock::new(Index::new(
             catalog.segments.len(),
@@ -88,6 +92,9 @@ pub fn serve(
         backfill_estimate: options.backfill_estimate,
         workers: (workers.threads(), workers.processes()),
         started: Instant::now(),
+        questions: Mutex::default(),
+        replies: Mutex::default(),
+        next_question: AtomicU64::new(0),
     });
     tail.publish = Some(service.clone());
     let router = api::router(service, options.access, options.max_body);

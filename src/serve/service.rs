@@ -5,12 +5,17 @@
 //! under its read lock, so an answer always comes from one round's state, never from
 //! half of one.
 
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::Instant;
 
+use tokio::sync::oneshot;
+
 use crate::catalog::ir::Catalog;
-use crate::engine::tail::{Progress, Publish, Published, TailSummary};
+use crate::engine::tail::{Attached, Progress, Published, TailSummary};
 use crate::plan::{summaries, Plan};
+use crate::value::Value;
 
 use super::index::Index;
 use super::metrics::RequestMetrics;
@@ -51,6 +56,8 @@ pub struct RunStatus {
 pub struct Service {
     /// The catalog being served.
     pub catalog: Arc<Catalog>,
+    /// Its plan, as the dataflow has it: operand indices in answers refer to it.
+    pub plan: Plan,
     /// Each segment's description, in catalog order.
     pub segments: Vec<SegmentInfo>,
     /// Memberships now and within the history window.
@@ -69,7 +76,17 @@ pub struct Service {
     pub workers: (usize, usize),
     /// When the service started.
     pub started: Instant,
+    /// Questions about users' values for the live run to ask: `(query, user id)`.
+    pub questions: Mutex<Vec<(u64, String)>>,
+    /// Where each question's answer goes.
+    pub replies: Mutex<HashMap<u64, oneshot::Sender<Values>>>,
+    /// The next question's id.
+    pub next_question: AtomicU64,
 }
+
+/// A user's values as the dataflow answered them: the tick they are before, and
+/// `(operand, value)` pairs.
+pub type Values = (u64, Vec<(u32, Value)>);
 
 impl Service {
     /// The API's view of `catalog`.
@@ -123,6 +140,15 @@ impl Service {
         self.index.read().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Asks the live run for `user`'s values; the answer comes on the receiver.
+    pub fn ask(&self, user: &str) -> oneshot::Receiver<Values> {
+        let query = self.next_question.fetch_add(1, Ordering::Relaxed);
+        let (reply, answer) = oneshot::channel();
+        lock(&self.replies).insert(query, reply);
+        lock(&self.questions).push((query, user.to_owned()));
+        answer
+    }
+
     /// The live run's status as of its last round.
     pub fn run_status(&self) -> RunStatus {
         self.status
@@ -132,7 +158,7 @@ impl Service {
     }
 }
 
-impl Publish for Service {
+impl Attached for Service {
     fn publish(&self, round: Published<'_>) {
         let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
         index.apply(round.frontier, round.changes, round.known);
@@ -141,4 +167,21 @@ impl Publish for Service {
         status.summary = round.summary;
         status.rounds += 1;
     }
+
+    fn take_questions(&self) -> Vec<(u64, String)> {
+        std::mem::take(&mut *lock(&self.questions))
+    }
+
+    fn answer(&self, query: u64, at: u64, values: Vec<(u32, Value)>) {
+        if let Some(reply) = lock(&self.replies).remove(&query) {
+            // The asker may have given up waiting.
+            reply.send((at, values)).ok();
+        }
+    }
+}
+
+/// Locks a mutex, whether or not a holder panicked (the data stays consistent: every
+/// holder here only pushes, takes or inserts).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
