@@ -10,7 +10,8 @@
 //! - closed loop: one request at a time over one kept-alive connection;
 //! - open loop at fixed rates: request `i` is scheduled at `i / rate` and its latency
 //!   runs from that scheduled time, so a slow answer delays the count of the ones
-//!   queued behind it instead of hiding them (no coordinated omission).
+//!   queued behind it instead of hiding them (no coordinated omission). At most 256
+//!   requests are in flight, as over a client's connection pool.
 //!
 //! Users are drawn from the events the bench samples (real ids); pages are of 1,000
 //! members after a random id, from a segment with at least that many members where
@@ -39,6 +40,9 @@ use super::workload::{event_line, LiveClock, Workload};
 const BACKFILL_PATIENCE: Duration = Duration::from_secs(3_600);
 /// Members per page asked.
 const PAGE: usize = 1_000;
+/// Requests in flight at once in the open loops: a client's connection pool. A request
+/// waits for a free connection; its latency still runs from its scheduled time.
+const IN_FLIGHT: usize = 256;
 
 /// How much the section asks.
 #[derive(Clone, Copy, Debug)]
@@ -311,14 +315,17 @@ async fn open_loop(
     let total = (rate as f64 * seconds) as u64;
     let latencies = Arc::new(Mutex::new(Latencies::default()));
     let errors = Arc::new(AtomicU64::new(0));
+    let pool = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
     let start = tokio::time::Instant::now();
     let mut tasks = Vec::with_capacity(total as usize);
     for i in 0..total {
         let scheduled = start + Duration::from_secs_f64(i as f64 / rate as f64);
         tokio::time::sleep_until(scheduled).await;
         let (client, url) = (client.clone(), ask(i));
-        let (latencies, errors) = (latencies.clone(), errors.clone());
+        let (latencies, errors, pool) = (latencies.clone(), errors.clone(), pool.clone());
         tasks.push(tokio::spawn(async move {
+            // Never closed.
+            let _connection = pool.acquire_owned().await;
             if !fetch(&client, &url).await {
                 errors.fetch_add(1, Ordering::Relaxed);
             }

@@ -143,7 +143,7 @@ async fn health(State(service): State<Arc<Service>>) -> Json<Json_> {
         .map_or(0, |d| d.as_secs());
     let (threads, processes) = service.workers;
     let mut body = json!({
-        "status": if latest.is_some() { "ready" } else { "backfilling" },
+        "status": if latest.is_some() { "ready" } else { "starting" },
         "as_of": latest.map(format_tick),
         "frontier": latest.map(|_| format_tick(status.summary.frontier)),
         "lag_seconds": latest.map(|_| wall as i64 - (status.summary.frontier / TICKS_PER_SECOND) as i64),

@@ -13,13 +13,14 @@
 //! - [`auth`]: loopback by default, bearer token when exposed,
 //! - [`explain`]: a user's values walked through definitions,
 //! - [`records`]: posted records checked and appended durably to the followed files,
-//! - [`metrics`]: the Prometheus page.
+//! - [`metrics`]: the Prometheus page; [`listener`]: a cap on open connections.
 
 pub mod api;
 pub mod auth;
 pub mod error;
 pub mod explain;
 pub mod index;
+pub mod listener;
 pub mod metrics;
 pub mod records;
 pub mod service;
@@ -108,6 +109,7 @@ pub fn serve(
     let server = std::thread::spawn(move || {
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener)?;
+            let listener = listener::Limited::new(listener, listener::MAX_CONNECTIONS);
             axum::serve(listener, router)
                 .with_graceful_shutdown(async {
                     stopped.await.ok();
