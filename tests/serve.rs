@@ -465,6 +465,35 @@ fn every_read_endpoint_agrees_with_the_pages_and_survives_a_kill() {
             check_tree(&catalog, &snapshot, &segment.pred, &entry["tree"], user);
         }
     }
+    // A preview of new definitions over the kept values equals the reference
+    // evaluator's run of the catalog with them.
+    let definitions = "feature spend = ltv\n\
+                       segment big_lapsed = lapsed and spend > 300\n\
+                       segment us_churn = churn > 0.5 and users.country = 'US'\n\
+                       segment quiet_buyers = purchases >= 1 and not active_30d";
+    let response = server.post("/v1/preview", definitions);
+    assert_eq!(response.status(), StatusCode::OK);
+    let preview: Value = response.json().unwrap();
+    assert_eq!(preview["as_of"], as_of.as_str());
+    let text = fs::read_to_string(root().join("dataflows/ecommerce.seg")).unwrap();
+    let combined =
+        segflow::catalog::check_sources(&[("ecommerce.seg", &text), ("preview", definitions)])
+            .unwrap();
+    let expected = segflow::reference::evaluate(&combined, &data, now);
+    let previewed = preview["segments"].as_array().unwrap();
+    assert_eq!(previewed.len(), 3);
+    for segment in previewed {
+        let name = segment["name"].as_str().unwrap();
+        let members = &expected[name];
+        assert_eq!(segment["size"], members.len(), "{name}");
+        let sample: Vec<&String> = members.iter().take(20).collect();
+        assert_eq!(segment["sample"], serde_json::json!(sample), "{name}");
+    }
+    assert!(
+        previewed.iter().all(|s| s["size"].as_u64() > Some(0)),
+        "{preview}"
+    );
+
     let one = server.json("/v1/users/u0000007/explain?segment=lapsed");
     assert_eq!(one["segments"].as_array().unwrap().len(), 1);
     server.refused("/v1/users/nobody/explain", StatusCode::NOT_FOUND);
@@ -639,6 +668,47 @@ fn bad_requests_get_a_reason_and_change_nothing() {
     server.refused("/v1/overlap?segments=lapsed", StatusCode::BAD_REQUEST);
     server.refused("/v1/overlap?segments=lapsed,nope", StatusCode::NOT_FOUND);
     server.refused("/v1/nothing/here", StatusCode::NOT_FOUND);
+
+    // Previews that cannot run say why, with the checker's place for the errors.
+    let response = server.post(
+        "/v1/preview",
+        "segment x = purchases > 3\nsegment y = purchses > 3",
+    );
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let refusal: Value = response.json().unwrap();
+    let diagnostic = &refusal["diagnostics"][0];
+    assert_eq!(
+        (
+            diagnostic["file"].as_str(),
+            diagnostic["line"].as_u64(),
+            diagnostic["column"].as_u64()
+        ),
+        (Some("preview"), Some(2), Some(13))
+    );
+    assert!(
+        diagnostic["snippet"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `purchases`?"),
+        "{refusal}"
+    );
+    for (body, says) in [
+        (
+            "segment y = sum(events.amount where kind = 'refund') > 3",
+            "which no served segment reads",
+        ),
+        ("feature f = purchases", "no new segment"),
+        ("segment lapsed = purchases > 1", "lapsed"),
+    ] {
+        let response = server.post("/v1/preview", body);
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}"
+        );
+        let refusal: Value = response.json().unwrap();
+        assert!(refusal.to_string().contains(says), "{body}: {refusal}");
+    }
 
     // A body with one bad line is refused whole: nothing reaches the followed files.
     let good = json_line(&live_events(backfill_time() + 1, 1)[0]);

@@ -107,6 +107,7 @@ pub fn measure(
         history: 900,
         max_body: 16 << 20,
         backfill_estimate: 0,
+        sources: Vec::new(),
     };
     let started = Instant::now();
     let (address_in, address_out) = std::sync::mpsc::channel();

@@ -43,6 +43,11 @@ pub use diagnostic::{CatalogError, Diagnostic};
 ///
 /// Locations in errors and in the catalog name each file as its path is written here.
 pub fn load(paths: &[PathBuf]) -> Result<ir::Catalog, CatalogError> {
+    check_texts(read_sources(paths)?)
+}
+
+/// The catalog files' `(name, text)` pairs, as [`load`] reads them.
+pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<(String, String)>, CatalogError> {
     let mut texts = Vec::with_capacity(paths.len());
     for path in paths {
         let text = std::fs::read_to_string(path).map_err(|error| CatalogError::Io {
@@ -51,7 +56,7 @@ pub fn load(paths: &[PathBuf]) -> Result<ir::Catalog, CatalogError> {
         })?;
         texts.push((path.display().to_string(), text));
     }
-    check_texts(texts)
+    Ok(texts)
 }
 
 /// Same as [`load`], from in-memory `(file name, text)` pairs — used by tests.
@@ -63,7 +68,8 @@ pub fn check_sources(sources: &[(&str, &str)]) -> Result<ir::Catalog, CatalogErr
     check_texts(texts)
 }
 
-fn check_texts(texts: Vec<(String, String)>) -> Result<ir::Catalog, CatalogError> {
+/// Parses and checks `(file name, text)` pairs together, as [`load`] does.
+pub fn check_texts(texts: Vec<(String, String)>) -> Result<ir::Catalog, CatalogError> {
     let mut sources = source::SourceMap::default();
     let mut reports = diagnostic::Reports::default();
     let files: Vec<_> = texts

@@ -94,6 +94,8 @@ pub(super) struct LiveRun {
     pub workers: Workers,
     /// Rows the backfill is expected to hold.
     pub estimate: u64,
+    /// The catalog's files `(name, text)` as they were checked.
+    pub sources: Vec<(String, String)>,
     progress: Option<(Arc<Progress>, std::thread::JoinHandle<()>)>,
 }
 
@@ -107,7 +109,8 @@ impl TailArgs {
                 self.follow.display()
             );
         }
-        let catalog = catalog::load(&self.catalogs)?;
+        let sources = catalog::read_sources(&self.catalogs)?;
+        let catalog = catalog::check_texts(sources.clone())?;
         let backfill_files = match &self.backfill {
             Some(dir) => Some(Arc::new(DataFiles::open(dir, &catalog)?)),
             None => None,
@@ -142,6 +145,7 @@ impl TailArgs {
             options,
             workers,
             estimate,
+            sources,
             progress,
         })
     }

@@ -2,6 +2,7 @@
 
 use differential_dataflow::VecCollection;
 
+use super::explain::Question;
 use super::records::{Event, ScoreRecord, UserKey, UserRecord};
 use super::timing::Timing;
 
@@ -14,9 +15,9 @@ pub struct Inputs<'scope> {
     pub events: VecCollection<'scope, u64, (UserKey, Event)>,
     /// Model scores keyed by user.
     pub scores: VecCollection<'scope, u64, (UserKey, ScoreRecord)>,
-    /// Questions about users' values `(user, query id)`, answered when the plan keeps
-    /// operand values ([`crate::plan::Physical::explained`]).
-    pub queries: Option<VecCollection<'scope, u64, (UserKey, u64)>>,
+    /// Questions about users' values `(question, query id)`, answered when the plan
+    /// keeps operand values ([`crate::plan::Physical::explained`]).
+    pub queries: Option<VecCollection<'scope, u64, (Question, u64)>>,
     /// How logical time relates to event time, and how far the run looks.
     pub timing: Timing,
 }

@@ -29,7 +29,7 @@ mod total;
 mod values;
 
 pub use evaluate::Memberships;
-pub use explain::Answer;
+pub use explain::{Answer, Question};
 pub use inputs::Inputs;
 pub use named::{name_memberships, Ids, Named};
 pub use records::{user_key, user_key_in, Event, ScoreRecord, UserKey, UserRecord};

@@ -33,9 +33,9 @@ pub enum Named {
     Member(u32, String),
     /// These distinct ids share a key: the run cannot tell their users apart.
     Collision(Vec<String>),
-    /// A user is known by this id (diff +1) or no longer (-1: erased, or renamed by a
-    /// lesser id of a colliding key). Only with [`Ids::Reported`].
-    Known(String),
+    /// A user of this key is known by this id (diff +1) or no longer (-1: erased, or
+    /// renamed by a lesser id of a colliding key). Only with [`Ids::Reported`].
+    Known(UserKey, String),
 }
 
 /// Whether [`name_memberships`] also reports which ids are known: a service answering
@@ -119,6 +119,7 @@ pub fn name_memberships<'scope>(
                         });
                         let state = keys.entry(key).or_default();
                         state.apply(
+                            key,
                             of_key.map(|((_, update), _, diff)| (update, diff)),
                             ids,
                             |named, diff| session.give((named, time, diff)),
@@ -163,6 +164,7 @@ impl KeyState {
     /// Applies one time's updates of the key and emits what changed.
     fn apply(
         &mut self,
+        key: UserKey,
         updates: impl Iterator<Item = (Update, isize)>,
         ids: Ids,
         mut emit: impl FnMut(Named, isize),
@@ -208,10 +210,10 @@ impl KeyState {
             }
             if ids == Ids::Reported {
                 if let Some(name) = name_before {
-                    emit(Named::Known(name), -1);
+                    emit(Named::Known(key, name), -1);
                 }
                 if let Some(name) = name_after {
-                    emit(Named::Known(name), 1);
+                    emit(Named::Known(key, name), 1);
                 }
             }
         }
@@ -269,7 +271,7 @@ mod tests {
                         Named::Collision(ids) => {
                             collisions_sink.borrow_mut().push((ids.clone(), *time))
                         }
-                        Named::Known(id) => {
+                        Named::Known(_, id) => {
                             known_sink.borrow_mut().push((id.clone(), *time, *diff))
                         }
                     })

@@ -19,8 +19,8 @@ use timely::dataflow::operators::{Exchange, Inspect, Probe};
 use timely::worker::Worker;
 
 use crate::dataflow::{
-    name_memberships, render, Answer, Event, Ids, Inputs, Named, ScoreRecord, Timing, UserKey,
-    UserRecord,
+    name_memberships, render, Answer, Event, Ids, Inputs, Named, Question, ScoreRecord, Timing,
+    UserKey, UserRecord,
 };
 use crate::io::load::RowSink;
 use crate::plan::Plan;
@@ -28,8 +28,9 @@ use crate::plan::Plan;
 /// A change to one membership: `((segment index, user id), time, diff)`.
 pub type MembershipUpdate = ((u32, String), u64, isize);
 
-/// A user id that became known (+1) or stopped being known (-1) at a time.
-pub type KnownUpdate = (String, u64, isize);
+/// A user id (and its key) that became known (+1) or stopped being known (-1) at a
+/// time.
+pub type KnownUpdate = ((String, UserKey), u64, isize);
 
 /// Input sessions and output buffers of a segmentation dataflow on one worker.
 pub struct Segmentation {
@@ -38,8 +39,8 @@ pub struct Segmentation {
     scores: InputSession<u64, (UserKey, ScoreRecord), isize>,
     /// Each key's id string, and whether the row marks the key erased.
     names: InputSession<u64, (UserKey, (String, bool)), isize>,
-    /// Questions about users' values, `(user, query id)`.
-    queries: InputSession<u64, (UserKey, u64), isize>,
+    /// Questions about users' values, `(question, query id)`.
+    queries: InputSession<u64, (Question, u64), isize>,
     /// How logical time relates to event time.
     timing: Timing,
     probe: ProbeHandle<u64>,
@@ -106,7 +107,11 @@ impl Segmentation {
                         changes_sink.borrow_mut().push(change);
                     }
                     Named::Collision(ids) => collisions_sink.borrow_mut().push(ids.clone()),
-                    Named::Known(id) => known_sink.borrow_mut().push((id.clone(), *time, *diff)),
+                    Named::Known(key, id) => {
+                        known_sink
+                            .borrow_mut()
+                            .push(((id.clone(), *key), *time, *diff))
+                    }
                 })
                 .probe_with(&probe);
             (users_in, events_in, scores_in, names_in, queries_in)
@@ -203,12 +208,12 @@ impl Segmentation {
         self.changes.take()
     }
 
-    /// Asks for the values of `user` before time `at` (the inputs' current time), as
-    /// query `query`: the answer arrives on worker 0 ([`Segmentation::take_answers`])
-    /// once the worker has run a little, without waiting for `at` to complete. Only a
-    /// plan that keeps operand values answers.
-    pub fn ask(&mut self, user: UserKey, query: u64, at: u64) {
-        self.queries.update_at((user, query), at, 1);
+    /// Asks for values before time `at` (the inputs' current time), as query `query`:
+    /// the answer arrives on worker 0 ([`Segmentation::take_answers`]) once the workers
+    /// have run a little, without waiting for `at` to complete. Only a plan that keeps
+    /// operand values answers.
+    pub fn ask(&mut self, question: Question, query: u64, at: u64) {
+        self.queries.update_at((question, query), at, 1);
         self.queries.flush();
     }
 

@@ -24,7 +24,7 @@ use timely::worker::Worker;
 
 use crate::catalog::ir::Catalog;
 use crate::data::EventRow;
-use crate::dataflow::{user_key_in, Event, Ids, ScoreRecord, UserKey, UserRecord};
+use crate::dataflow::{user_key_in, Event, Ids, Question, ScoreRecord, UserKey, UserRecord};
 use crate::io::error::{InputError, RowError};
 use crate::live::changelog::{ChangeLog, LogChange, LogFormat, LogHeader, Round};
 use crate::live::follow::{Follower, Position};
@@ -86,12 +86,24 @@ pub struct TailOptions {
 pub trait Attached: Send + Sync + std::fmt::Debug {
     /// Called on worker 0 after each round, before the next one starts.
     fn publish(&self, round: Published<'_>);
-    /// Questions waiting: `(query id, user id)`, each asking for the user's values as
-    /// of the latest published round.
-    fn take_questions(&self) -> Vec<(u64, String)>;
-    /// The answer to a question: the user's values `(operand, value)` at the times
-    /// before tick `at`; operands without one have their default.
-    fn answer(&self, query: u64, at: u64, values: Vec<(u32, Value)>);
+    /// Questions waiting, by query id, each about the values as of the latest
+    /// published round.
+    fn take_questions(&self) -> Vec<(u64, Ask)>;
+    /// The answer to a question: the values `(user, operand, value)` at the times
+    /// before tick `at`; an operand without one for a user has its default.
+    fn answer(&self, query: u64, at: u64, values: Answered);
+}
+
+/// Values answered: `(user, operand, value)`.
+pub type Answered = Vec<(UserKey, u32, Value)>;
+
+/// What an attached service asks about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ask {
+    /// The values of the user of this id.
+    User(String),
+    /// The values of every user.
+    Everyone,
 }
 
 /// One round's final output.
@@ -413,18 +425,39 @@ impl<'c> Live<'c> {
             return;
         }
         let at = self.frontier.now();
-        let mut waiting = FxHashSet::default();
-        for (query, id) in questions {
-            let incarnation = self.incarnations.get(&id).copied().unwrap_or(0);
-            self.segmentation
-                .ask(user_key_in(&id, incarnation), query, at);
-            waiting.insert(query);
+        let peers = worker.peers();
+        // Per query: answers still to come, and the values so far.
+        let mut waiting: FxHashMap<u64, (usize, Answered)> = FxHashMap::default();
+        for (query, ask) in questions {
+            let parts = match ask {
+                Ask::User(id) => {
+                    let incarnation = self.incarnations.get(&id).copied().unwrap_or(0);
+                    let user = user_key_in(&id, incarnation);
+                    self.segmentation.ask(Question::User(user), query, at);
+                    1
+                }
+                Ask::Everyone => {
+                    for index in 0..peers {
+                        self.segmentation
+                            .ask(Question::Everyone(index as u32), query, at);
+                    }
+                    peers
+                }
+            };
+            waiting.insert(query, (parts, Vec::new()));
         }
         while !waiting.is_empty() {
             worker.step();
             for (query, values) in self.segmentation.take_answers() {
-                waiting.remove(&query);
-                service.answer(query, at, values);
+                let Some((parts, gathered)) = waiting.get_mut(&query) else {
+                    continue;
+                };
+                gathered.extend(values);
+                *parts -= 1;
+                if *parts == 0 {
+                    let (_, values) = waiting.remove(&query).unwrap_or_default();
+                    service.answer(query, at, values);
+                }
             }
         }
     }

@@ -7,7 +7,7 @@
 //! [`ApiError`]); unknown query parameters are refused rather than ignored, so a typo
 //! does not silently read something else.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -18,15 +18,22 @@ use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use rustc_hash::FxHashMap;
 use serde_json::{json, Value as Json_};
+
+use crate::catalog::{check_texts, CatalogError};
+use crate::dataflow::UserKey;
+use crate::value::Value as Cell;
 
 use crate::live::frontier::{format_tick, parse_tick, TICKS_PER_SECOND};
 
 use super::auth::{require_token, Access};
+use crate::engine::tail::Ask;
+
 use super::error::ApiError;
-use super::explain::UserValues;
+use super::explain::{unkept, UserValues};
 use super::metrics::Exposition;
-use super::service::Service;
+use super::service::{Service, Values};
 
 /// Members per page when `limit` is not given.
 const DEFAULT_LIMIT: usize = 1000;
@@ -34,8 +41,10 @@ const DEFAULT_LIMIT: usize = 1000;
 const MAX_LIMIT: usize = 100_000;
 /// The most segments one overlap request may compare.
 const MAX_OVERLAP: usize = 32;
-/// How long an explanation may wait for the live run.
-const EXPLAIN_PATIENCE: Duration = Duration::from_secs(30);
+/// How long an explanation or a preview may wait for the live run.
+const EXPLAIN_PATIENCE: Duration = Duration::from_secs(60);
+/// Members shown of each previewed segment.
+const PREVIEW_SAMPLE: usize = 20;
 
 type Reply = Result<Json<Json_>, ApiError>;
 
@@ -52,6 +61,7 @@ pub fn router(service: Arc<Service>, access: Access, max_body: usize) -> Router 
         .route("/v1/users/{user_id}/explain", get(explain))
         .route("/v1/overlap", get(overlap))
         .route("/v1/records", post(records))
+        .route("/v1/preview", post(preview))
         .route("/metrics", get(metrics))
         .route_layer(from_fn_with_state(service.clone(), observe))
         .fallback(unknown_path)
@@ -317,16 +327,12 @@ async fn explain(
             )));
         }
     }
-    let unavailable = |message: &str| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message);
-    let (before, answered) = tokio::time::timeout(EXPLAIN_PATIENCE, service.ask(&user))
-        .await
-        .map_err(|_| unavailable("the live run did not answer in time; try again"))?
-        .map_err(|_| unavailable("the live run stopped"))?;
+    let (before, answered) = ask(&service, Ask::User(user.clone())).await?;
     let as_of = before.saturating_sub(1);
     let values = UserValues::new(
         &service.catalog,
         &service.plan,
-        &answered,
+        answered.iter().map(|(_, operand, value)| (*operand, value)),
         as_of / TICKS_PER_SECOND,
     );
     let index = service.read();
@@ -346,6 +352,94 @@ async fn explain(
         "user_id": user,
         "segments": explained,
     })))
+}
+
+/// Asks the live run for values and waits for the answer.
+async fn ask(service: &Service, question: Ask) -> Result<Values, ApiError> {
+    let unavailable = |message: &str| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message);
+    tokio::time::timeout(EXPLAIN_PATIENCE, service.ask(question))
+        .await
+        .map_err(|_| unavailable("the live run did not answer in time; try again"))?
+        .map_err(|_| unavailable("the live run stopped"))
+}
+
+async fn preview(
+    State(service): State<Arc<Service>>,
+    body: Result<String, StringRejection>,
+) -> Reply {
+    let body =
+        body.map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
+    service.read().resolve(None)?;
+    // The definitions are checked with the catalog's own files, as one more file.
+    let mut sources = service.sources.clone();
+    sources.push(("preview".to_owned(), body));
+    let combined = check_texts(sources).map_err(|error| match error {
+        CatalogError::Invalid(diagnostics) => ApiError::diagnostics(&diagnostics),
+        other => ApiError::bad_request(other.to_string()),
+    })?;
+    let served = service.catalog.segments.len();
+    let new = served..combined.segments.len();
+    if new.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the body defines no new segment (`segment NAME = ...`)",
+        ));
+    }
+    for segment in &combined.segments[new.clone()] {
+        if let Some(expr) = unkept(&combined, &service.plan, &segment.pred) {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "segment `{}` reads `{expr}`, which no served segment reads: a preview \
+                     evaluates the values the service keeps, and this one would have to be \
+                     computed from the inputs",
+                    segment.name
+                ),
+            ));
+        }
+    }
+    let (before, answered) = ask(&service, Ask::Everyone).await?;
+    let as_of = before.saturating_sub(1);
+    let mut by_user: FxHashMap<UserKey, Vec<(u32, &Cell)>> = FxHashMap::default();
+    for (user, operand, value) in &answered {
+        by_user.entry(*user).or_default().push((*operand, value));
+    }
+    let mut sizes = vec![0usize; new.len()];
+    let mut samples: Vec<BTreeSet<Arc<str>>> = vec![BTreeSet::new(); new.len()];
+    let index = service.read();
+    for (id, key) in index.users() {
+        let values = by_user.get(&key).map(Vec::as_slice).unwrap_or_default();
+        let values = UserValues::new(
+            &combined,
+            &service.plan,
+            values.iter().map(|(operand, value)| (*operand, *value)),
+            as_of / TICKS_PER_SECOND,
+        );
+        for (i, segment) in combined.segments[new.clone()].iter().enumerate() {
+            if values.holds(&segment.pred) {
+                sizes[i] += 1;
+                samples[i].insert(id.clone());
+                if samples[i].len() > PREVIEW_SAMPLE {
+                    samples[i].pop_last();
+                }
+            }
+        }
+    }
+    let previewed: Vec<Json_> = combined.segments[new]
+        .iter()
+        .zip(sizes.iter().zip(&samples))
+        .map(|(segment, (size, sample))| {
+            json!({
+                "name": segment.name,
+                "definition": segment.text,
+                "size": size,
+                "sample": sample.iter().collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(Json(
+        json!({"as_of": format_tick(as_of), "segments": previewed}),
+    ))
 }
 
 async fn overlap(

@@ -2,12 +2,14 @@
 //!
 //! Every refusal of a request is one of these, so that bad input never becomes a 500
 //! or a bare text body: `{"error": "...", "lines": [...]}` (the lines only for
-//! records that failed their check).
+//! records that failed their check, `diagnostics` instead for definitions).
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
+
+use crate::catalog::Diagnostic;
 
 use super::index::AsOfError;
 
@@ -17,6 +19,22 @@ pub struct ApiError {
     status: StatusCode,
     message: String,
     lines: Vec<LineError>,
+    diagnostics: Vec<CheckError>,
+}
+
+/// One error in posted definitions, as `segflow check` reports it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct CheckError {
+    /// The file: `preview` for the posted text, else a catalog file.
+    pub file: String,
+    /// 1-based line and column.
+    pub line: u32,
+    /// 1-based column, in characters.
+    pub column: u32,
+    /// What is wrong.
+    pub message: String,
+    /// The diagnostic as the checker prints it: the line and carets under the fault.
+    pub snippet: String,
 }
 
 /// One bad line of a records body.
@@ -38,6 +56,7 @@ impl ApiError {
             status,
             message: message.into(),
             lines: Vec::new(),
+            diagnostics: Vec::new(),
         }
     }
 
@@ -58,6 +77,28 @@ impl ApiError {
             status: StatusCode::BAD_REQUEST,
             message: format!("{count} bad line(s); no record was accepted"),
             lines,
+            diagnostics: Vec::new(),
+        }
+    }
+
+    /// 422 for definitions that do not check, each diagnostic with its place and the
+    /// line it is on, as `segflow check` prints them.
+    pub fn diagnostics(diagnostics: &[Diagnostic]) -> ApiError {
+        let diagnostics = diagnostics
+            .iter()
+            .map(|d| CheckError {
+                file: d.loc.file.to_string(),
+                line: d.loc.line,
+                column: d.loc.col,
+                message: d.message.clone(),
+                snippet: d.to_string(),
+            })
+            .collect();
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: "the definitions do not check".to_owned(),
+            lines: Vec::new(),
+            diagnostics,
         }
     }
 
@@ -100,6 +141,8 @@ struct Body<'a> {
     error: &'a str,
     #[serde(skip_serializing_if = "<[LineError]>::is_empty")]
     lines: &'a [LineError],
+    #[serde(skip_serializing_if = "<[CheckError]>::is_empty")]
+    diagnostics: &'a [CheckError],
 }
 
 impl IntoResponse for ApiError {
@@ -107,6 +150,7 @@ impl IntoResponse for ApiError {
         let body = Body {
             error: &self.message,
             lines: &self.lines,
+            diagnostics: &self.diagnostics,
         };
         (self.status, Json(body)).into_response()
     }

@@ -25,16 +25,17 @@ pub struct UserValues<'a> {
 }
 
 impl<'a> UserValues<'a> {
-    /// The values `(operand, value)` the dataflow answered, at second `now`.
-    pub fn new(
+    /// One user's values `(operand, value)` as the dataflow answered them, at second
+    /// `now`.
+    pub fn new<'v>(
         catalog: &'a Catalog,
         plan: &'a Plan,
-        answered: &[(u32, Value)],
+        answered: impl IntoIterator<Item = (u32, &'v Value)>,
         now: u64,
     ) -> UserValues<'a> {
         let mut values: Vec<Value> = (plan.operands.iter()).map(|o| o.default.clone()).collect();
         for (operand, value) in answered {
-            values[*operand as usize] = value.clone();
+            values[operand as usize] = value.clone();
         }
         UserValues {
             catalog,
@@ -95,6 +96,24 @@ impl<'a> UserValues<'a> {
         }
     }
 
+    /// Whether `pred` holds for this user (what [`UserValues::segment`]'s root says,
+    /// without building the tree).
+    pub fn holds(&self, pred: &Pred) -> bool {
+        match pred {
+            Pred::Const(b) => *b,
+            Pred::Cmp(left, op, right) => op.apply(&self.value(left), &self.value(right)),
+            Pred::In {
+                expr,
+                list,
+                negated,
+            } => in_list(&self.value(expr), list, *negated),
+            Pred::Segment(index) => self.holds(&self.catalog.segments[*index].pred),
+            Pred::And(a, b) => self.holds(a) && self.holds(b),
+            Pred::Or(a, b) => self.holds(a) || self.holds(b),
+            Pred::Not(inner) => !self.holds(inner),
+        }
+    }
+
     fn junction(&self, node: &str, a: &Pred, b: &Pred, combine: fn(bool, bool) -> bool) -> Json {
         let (a, b) = (self.pred(a), self.pred(b));
         let value = combine(a["value"] == true, b["value"] == true);
@@ -106,9 +125,10 @@ impl<'a> UserValues<'a> {
         match expr {
             ValueExpr::Const(value) => value.clone(),
             ValueExpr::Now(offset) => now_plus(self.now, *offset),
+            // Checked by the caller ([`unkept`]): a served segment's values are kept.
             _ => match self.plan.operand_of(expr) {
                 Some(operand) => self.values[operand].clone(),
-                None => unreachable!("a segment reads an expression the plan does not hold"),
+                None => Value::Null,
             },
         }
     }
@@ -129,6 +149,29 @@ impl<'a> UserValues<'a> {
             .map(|(expr, value)| json!({"name": self.label(expr), "value": shown(value)}))
             .collect();
         Json::Array(shown)
+    }
+}
+
+/// The first per-user value `pred` reads that `plan` does not keep by user, written as
+/// in a catalog: a definition reading it cannot be evaluated from the kept values.
+pub fn unkept(catalog: &Catalog, plan: &Plan, pred: &Pred) -> Option<String> {
+    let kept = |expr: &ValueExpr| match expr {
+        ValueExpr::Const(_) | ValueExpr::Now(_) => true,
+        _ => plan
+            .operand_of(expr)
+            .is_some_and(|operand| plan.physical.explained.contains(&operand)),
+    };
+    match pred {
+        Pred::Const(_) | Pred::Segment(_) => None,
+        Pred::Cmp(left, _, right) => [left, right]
+            .into_iter()
+            .find(|expr| !kept(expr))
+            .map(|expr| show::value(catalog, expr)),
+        Pred::In { expr, .. } => (!kept(expr)).then(|| show::value(catalog, expr)),
+        Pred::And(a, b) | Pred::Or(a, b) => {
+            unkept(catalog, plan, a).or_else(|| unkept(catalog, plan, b))
+        }
+        Pred::Not(inner) => unkept(catalog, plan, inner),
     }
 }
 

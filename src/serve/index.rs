@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
+use crate::dataflow::{user_key, UserKey};
 use crate::engine::segmentation::KnownUpdate;
 use crate::live::changelog::LogChange;
 
@@ -44,8 +45,8 @@ pub enum AsOfError {
 #[derive(Debug)]
 pub struct Index {
     segments: Vec<SegmentMembers>,
-    /// Every known id, with the segments it is in now (sorted).
-    users: FxHashMap<Arc<str>, Vec<u32>>,
+    /// Every known id, with its key and the segments it is in now.
+    users: FxHashMap<Arc<str>, User>,
     /// The changes kept for reading earlier times, in time order.
     recent: VecDeque<(u64, u32, Arc<str>)>,
     /// Every change before this tick has been applied; 0 before the first round.
@@ -54,6 +55,24 @@ pub struct Index {
     oldest: u64,
     /// How far behind the latest final time readers may go, in ticks.
     history: u64,
+}
+
+/// A known id.
+#[derive(Debug)]
+struct User {
+    /// The id's key in the dataflow (it changes when an erased id comes back).
+    key: UserKey,
+    /// The segments it is in now, sorted.
+    segments: Vec<u32>,
+}
+
+impl User {
+    fn new(key: UserKey) -> User {
+        User {
+            key,
+            segments: Vec::new(),
+        }
+    }
 }
 
 /// One segment's members now, and the recent changes of each id.
@@ -124,27 +143,35 @@ impl Index {
     /// `frontier`. Then forgets the changes older than the history window.
     pub fn apply(&mut self, frontier: u64, changes: &[LogChange], known: &[KnownUpdate]) {
         let first_round = self.frontier == 0;
-        // An id erased and seen again within one round stays known.
-        let mut net: FxHashMap<&str, isize> = FxHashMap::default();
-        for (id, _, diff) in known {
-            *net.entry(id).or_default() += diff;
+        // An id erased and seen again within one round stays known, by its new key.
+        let mut net: FxHashMap<&str, (isize, Option<UserKey>)> = FxHashMap::default();
+        for ((id, key), _, diff) in known {
+            let entry = net.entry(id).or_default();
+            entry.0 += diff;
+            if *diff > 0 {
+                entry.1 = Some(*key);
+            }
         }
-        for (id, _) in net.iter().filter(|(_, diff)| **diff > 0) {
-            self.users.entry(Arc::from(*id)).or_default();
+        for (id, (_, key)) in &net {
+            if let Some(key) = key {
+                let user = self.users.entry(Arc::from(*id));
+                user.or_insert_with(|| User::new(*key)).key = *key;
+            }
         }
         for (tick, segment, id, diff) in changes {
             let id = self.intern(id);
             let members = &mut self.segments[*segment as usize];
-            let user = self.users.entry(id.clone()).or_default();
+            // A member is known; should its id not have come, its first key is a guess.
+            let user = (self.users.entry(id.clone())).or_insert_with(|| User::new(user_key(&id)));
             if *diff > 0 {
                 members.members.insert(id.clone());
-                if let Err(at) = user.binary_search(segment) {
-                    user.insert(at, *segment);
+                if let Err(at) = user.segments.binary_search(segment) {
+                    user.segments.insert(at, *segment);
                 }
             } else {
                 members.members.remove(&id);
-                if let Ok(at) = user.binary_search(segment) {
-                    user.remove(at);
+                if let Ok(at) = user.segments.binary_search(segment) {
+                    user.segments.remove(at);
                 }
             }
             if !first_round {
@@ -156,8 +183,12 @@ impl Index {
                 self.recent.push_back((*tick, *segment, id));
             }
         }
-        for (id, _) in net.iter().filter(|(_, diff)| **diff < 0) {
-            if self.users.get(*id).is_some_and(Vec::is_empty) {
+        for (id, _) in net.iter().filter(|(_, (diff, _))| *diff < 0) {
+            if self
+                .users
+                .get(*id)
+                .is_some_and(|user| user.segments.is_empty())
+            {
                 self.users.remove(*id);
             }
         }
@@ -231,7 +262,7 @@ impl Index {
 
     /// The segments a known id is in now; `None` for an id the service does not know.
     pub fn segments_of(&self, id: &str) -> Option<&[u32]> {
-        self.users.get(id).map(Vec::as_slice)
+        self.users.get(id).map(|user| user.segments.as_slice())
     }
 
     /// How many members `segment` has now.
@@ -249,6 +280,11 @@ impl Index {
     /// How many ids are known now.
     pub fn known(&self) -> usize {
         self.users.len()
+    }
+
+    /// Every known id with its key in the dataflow.
+    pub fn users(&self) -> impl Iterator<Item = (&Arc<str>, UserKey)> {
+        self.users.iter().map(|(id, user)| (id, user.key))
     }
 }
 
@@ -283,7 +319,7 @@ mod tests {
     }
 
     fn known(id: &str, tick: u64, diff: isize) -> KnownUpdate {
-        (id.to_owned(), tick, diff)
+        ((id.to_owned(), user_key(id)), tick, diff)
     }
 
     fn ids(page: &Page) -> Vec<&str> {

@@ -56,6 +56,8 @@ pub struct ServeOptions {
     pub max_body: usize,
     /// Rows the backfill is expected to hold, for its progress.
     pub backfill_estimate: u64,
+    /// The catalog's files `(name, text)`, which previews are checked together with.
+    pub sources: Vec<(String, String)>,
 }
 
 /// Runs `catalog` live as [`run_tail`] does, serving the API on the process of worker
@@ -81,6 +83,7 @@ pub fn serve(
     let service = Arc::new(Service {
         catalog: Arc::new(catalog.clone()),
         plan: Plan::with(catalog, Explain::On),
+        sources: options.sources.clone(),
         segments: Service::describe(catalog),
         index: RwLock::new(Index::new(
             catalog.segments.len(),

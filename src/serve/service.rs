@@ -13,7 +13,8 @@ use std::time::Instant;
 use tokio::sync::oneshot;
 
 use crate::catalog::ir::Catalog;
-use crate::engine::tail::{Attached, Progress, Published, TailSummary};
+use crate::dataflow::UserKey;
+use crate::engine::tail::{Ask, Attached, Progress, Published, TailSummary};
 use crate::plan::{summaries, Plan};
 use crate::value::Value;
 
@@ -58,6 +59,9 @@ pub struct Service {
     pub catalog: Arc<Catalog>,
     /// Its plan, as the dataflow has it: operand indices in answers refer to it.
     pub plan: Plan,
+    /// The catalog's files `(name, text)` as they were loaded, to check previewed
+    /// definitions against.
+    pub sources: Vec<(String, String)>,
     /// Each segment's description, in catalog order.
     pub segments: Vec<SegmentInfo>,
     /// Memberships now and within the history window.
@@ -76,17 +80,17 @@ pub struct Service {
     pub workers: (usize, usize),
     /// When the service started.
     pub started: Instant,
-    /// Questions about users' values for the live run to ask: `(query, user id)`.
-    pub questions: Mutex<Vec<(u64, String)>>,
+    /// Questions about users' values for the live run to ask.
+    pub questions: Mutex<Vec<(u64, Ask)>>,
     /// Where each question's answer goes.
     pub replies: Mutex<HashMap<u64, oneshot::Sender<Values>>>,
     /// The next question's id.
     pub next_question: AtomicU64,
 }
 
-/// A user's values as the dataflow answered them: the tick they are before, and
-/// `(operand, value)` pairs.
-pub type Values = (u64, Vec<(u32, Value)>);
+/// Values as the dataflow answered them: the tick they are before, and
+/// `(user, operand, value)` triples.
+pub type Values = (u64, Vec<(UserKey, u32, Value)>);
 
 impl Service {
     /// The API's view of `catalog`.
@@ -140,12 +144,12 @@ impl Service {
         self.index.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Asks the live run for `user`'s values; the answer comes on the receiver.
-    pub fn ask(&self, user: &str) -> oneshot::Receiver<Values> {
+    /// Asks the live run for values; the answer comes on the receiver.
+    pub fn ask(&self, ask: Ask) -> oneshot::Receiver<Values> {
         let query = self.next_question.fetch_add(1, Ordering::Relaxed);
         let (reply, answer) = oneshot::channel();
         lock(&self.replies).insert(query, reply);
-        lock(&self.questions).push((query, user.to_owned()));
+        lock(&self.questions).push((query, ask));
         answer
     }
 
@@ -168,11 +172,11 @@ impl Attached for Service {
         status.rounds += 1;
     }
 
-    fn take_questions(&self) -> Vec<(u64, String)> {
+    fn take_questions(&self) -> Vec<(u64, Ask)> {
         std::mem::take(&mut *lock(&self.questions))
     }
 
-    fn answer(&self, query: u64, at: u64, values: Vec<(u32, Value)>) {
+    fn answer(&self, query: u64, at: u64, values: Vec<(UserKey, u32, Value)>) {
         if let Some(reply) = lock(&self.replies).remove(&query) {
             // The asker may have given up waiting.
             reply.send((at, values)).ok();
