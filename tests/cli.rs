@@ -556,6 +556,12 @@ const BAD_ROWS: &[BadRow] = &[
         reason: &["UTF-8"],
     },
     BadRow {
+        name: "an unterminated quote",
+        row: b"u4,11,purchase,\"12.5,shoes",
+        column: None,
+        reason: &["unterminated quote", "does not close"],
+    },
+    BadRow {
         name: "invalid UTF-8 in the user id",
         row: b"u\xc3\x284,11,purchase,1,shoes",
         column: Some("user_id"),
@@ -833,6 +839,62 @@ fn many_bad_rows_are_reported_at_their_lines_whatever_the_workers() {
         );
     }
     assert!(seen.windows(2).all(|w| w[0] == w[1]));
+}
+
+/// The sample's `events.csv` with an unterminated quote at line 7: the line is the only
+/// reject, every later row still counts, with any number of workers.
+#[test]
+fn an_unterminated_quote_costs_its_own_line_whatever_the_workers() {
+    let tmp = TempDir::new().unwrap();
+    let data = tmp.path().join("data");
+    let mut events = fs::read_to_string(sample().join("events.csv")).unwrap();
+    let line_7 = events.match_indices('\n').nth(5).unwrap().0 + 1;
+    let bad = "u0000001,1735690000,purchase,\"12.5,shoes";
+    events.insert_str(line_7, &format!("{bad}\n"));
+    write(&data.join("events.csv"), events);
+    for file in ["users.csv", "scores.csv"] {
+        fs::copy(sample().join(file), data.join(file)).unwrap();
+    }
+    let clean = tmp.path().join("clean");
+    assert_success(&run_cmd(&[&ecommerce()], &sample(), &clean, &[]));
+    let clean = output_dir::snapshot(&clean);
+    for workers in ["1", "2", "3", "4"] {
+        let out = tmp.path().join(format!("out{workers}"));
+        let args = ["--on-error", "skip", "-w", workers];
+        assert_success(&run_cmd(&[&ecommerce()], &data, &out, &args));
+        let rejects = rejects_file(&out);
+        assert_eq!(rejects.len(), 1, "-w {workers}: {rejects:?}");
+        assert_eq!(rejects[0]["line"], "7");
+        assert_eq!(rejects[0]["row"], bad);
+        let mut written = output_dir::snapshot(&out);
+        written.remove(Path::new("rejects.csv"));
+        assert_eq!(
+            written, clean,
+            "-w {workers}: the other rows are the sample's"
+        );
+    }
+}
+
+/// Lines end at LF, CRLF or a bare CR: the sample with any of them gives the same
+/// results.
+#[test]
+fn cr_and_crlf_line_ends_read_like_lf() {
+    let tmp = TempDir::new().unwrap();
+    let lf = tmp.path().join("lf");
+    assert_success(&run_cmd(&[&ecommerce()], &sample(), &lf, &[]));
+    let expected = output_dir::snapshot(&lf);
+    for (name, end) in [("cr", "\r"), ("crlf", "\r\n")] {
+        let data = tmp.path().join(name);
+        for file in ["users.csv", "events.csv", "scores.csv"] {
+            let text = fs::read_to_string(sample().join(file)).unwrap();
+            write(&data.join(file), text.replace('\n', end));
+        }
+        for workers in ["1", "3"] {
+            let out = tmp.path().join(format!("{name}{workers}"));
+            assert_success(&run_cmd(&[&ecommerce()], &data, &out, &["-w", workers]));
+            assert_eq!(output_dir::snapshot(&out), expected, "{name}, -w {workers}");
+        }
+    }
 }
 
 /// Line numbers are counted from byte offsets: CRLF line ends and blank lines before
