@@ -172,6 +172,50 @@ fn a_log_of_another_catalog_is_refused() {
     );
 }
 
+/// A live line over the limit is a rejected line, and the lines after it are read.
+#[test]
+fn a_line_over_the_limit_is_rejected_and_the_stream_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (live, log) = (dir.path().join("live"), dir.path().join("changes.csv"));
+    fs::create_dir(&live).unwrap();
+    let event = |user: &str| {
+        format!(r#"{{"type":"event","user_id":"{user}","ts":1767225583,"kind":"view"}}"#)
+    };
+    let long = format!(
+        r#"{{"type":"event","user_id":"{}","ts":1767225583,"kind":"view"}}"#,
+        "u".repeat(9 << 20)
+    );
+    let text = format!("{}\n{long}\n{}\n", event("u9000001"), event("u9000002"));
+    fs::write(live.join("a.jsonl"), text).unwrap();
+    let mut args = tail_args(&live, &log);
+    args.push("--once".into());
+    let output = segflow(&args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let records = changes(&log);
+    for user in ["u9000001", "u9000002"] {
+        let entered = format!(",active_30d,{user},1");
+        assert!(records.iter().any(|r| r.ends_with(&entered)), "{user}");
+    }
+    let rejects = fs::read_to_string(dir.path().join("changes.csv.rejects.csv")).unwrap();
+    let place = format!(
+        "{},2,,line longer than 8388608 bytes",
+        live.join("a.jsonl").display()
+    );
+    assert!(
+        rejects.contains(&place),
+        "{}",
+        &rejects[..rejects.len().min(500)]
+    );
+    assert!(
+        rejects.len() < 1000,
+        "the reject holds the line's start only"
+    );
+}
+
 /// A live stream over the sample's users: purchases and views in time order with some
 /// out of order, a bad line, corrections, an erasure, and clock records that let
 /// windows expire.

@@ -5,10 +5,13 @@
 //! the file and read once complete. Files that appear later are picked up by the next
 //! poll. A file's position (byte offset and line number) is what progress records
 //! store, so a restart can read exactly the same lines again.
+//!
+//! A line longer than [`MAX_LINE`] bytes is not held in memory: it is read past, and
+//! handed on with its length and first bytes only, to be rejected.
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -29,18 +32,48 @@ pub struct Line {
     pub file: String,
     /// 1-based line number.
     pub number: u64,
-    /// The line's bytes without the line terminator.
+    /// The line's bytes without the line terminator; only the first [`PREVIEW`] bytes
+    /// of a line longer than [`MAX_LINE`].
     pub bytes: Vec<u8>,
+    /// The line's length in bytes, without the line terminator.
+    pub length: u64,
 }
 
-/// Bytes read from one file per poll at most, so that one huge file does not hold
-/// every other file (and the output) back.
+impl Line {
+    /// Whether the line is longer than [`MAX_LINE`] (and `bytes` only its start).
+    pub fn too_long(&self) -> bool {
+        self.length > MAX_LINE
+    }
+}
+
+/// The longest line a live file may hold, in bytes; longer ones are rejected.
+pub const MAX_LINE: u64 = 8 << 20;
+
+/// How many bytes of a line longer than [`MAX_LINE`] are kept, to show in its reject.
+pub const PREVIEW: usize = 200;
+
+/// Bytes of complete lines read from one file per poll, at least one line and at most
+/// about this many, so that one huge file does not hold every other file (and the
+/// output) back.
 const MAX_READ: u64 = 8 << 20;
 
 /// The followed directory and how far each file has been read.
 pub struct Follower {
     dir: PathBuf,
     positions: BTreeMap<String, Position>,
+    /// Unfinished lines already longer than [`MAX_LINE`], by file: how far they are
+    /// known to run without a line end, so each poll reads only what was appended.
+    overlong: BTreeMap<String, Partial>,
+}
+
+/// The start of a file's unfinished last line.
+struct Partial {
+    /// The offset where the line starts.
+    start: u64,
+    /// Its bytes so far, at most [`MAX_LINE`] + 1 of them.
+    bytes: Vec<u8>,
+    /// Its length so far.
+    length: u64,
 }
 
 impl Follower {
@@ -55,6 +88,7 @@ impl Follower {
         Ok(Follower {
             dir: dir.to_path_buf(),
             positions,
+            overlong: BTreeMap::new(),
         })
     }
 
@@ -125,36 +159,81 @@ impl Follower {
                 position.offset
             );
         }
-        let end = match target {
-            Some(target) => target.offset.min(len),
-            None => len.min(position.offset + MAX_READ),
+        // A poll reads what the file holds; a replay exactly to the recorded position.
+        let (end, budget) = match target {
+            Some(target) => (target.offset.min(len), u64::MAX),
+            None => (len, MAX_READ),
         };
         if end == position.offset {
             return Ok(());
         }
-        file.seek(SeekFrom::Start(position.offset))?;
-        let mut buffer = vec![0; (end - position.offset) as usize];
-        file.read_exact(&mut buffer)?;
+        let mut partial = match self.overlong.remove(name) {
+            Some(partial) if partial.start == position.offset => partial,
+            _ => Partial {
+                start: position.offset,
+                bytes: Vec::new(),
+                length: 0,
+            },
+        };
+        let from = partial.start + partial.length;
+        file.seek(SeekFrom::Start(from))?;
+        let mut reader = BufReader::with_capacity(1 << 16, file.take(end.saturating_sub(from)));
         let mut consumed = 0;
-        while let Some(newline) = memchr::memchr(b'\n', &buffer[consumed..]) {
-            let mut line = &buffer[consumed..consumed + newline];
-            if let Some(stripped) = line.strip_suffix(b"\r") {
-                line = stripped;
+        while consumed < budget {
+            let chunk = reader.fill_buf()?;
+            if chunk.is_empty() {
+                break;
             }
-            position.line += 1;
-            if !line.iter().all(u8::is_ascii_whitespace) {
-                lines.push(Line {
-                    file: name.to_string(),
-                    number: position.line,
-                    bytes: line.to_vec(),
-                });
+            let (piece, complete) = match memchr::memchr(b'\n', chunk) {
+                Some(newline) => (&chunk[..newline], true),
+                None => (chunk, false),
+            };
+            let room = (MAX_LINE as usize + 1).saturating_sub(partial.bytes.len());
+            partial
+                .bytes
+                .extend_from_slice(&piece[..piece.len().min(room)]);
+            partial.length += piece.len() as u64;
+            let used = piece.len() + usize::from(complete);
+            reader.consume(used);
+            if complete {
+                consumed += partial.length + 1;
+                position.line += 1;
+                if let Some(line) = finish(name, position.line, &mut partial) {
+                    lines.push(line);
+                }
+                partial.start = position.offset + consumed;
             }
-            consumed += newline + 1;
         }
-        position.offset += consumed as u64;
+        position.offset += consumed;
+        if partial.length > MAX_LINE {
+            self.overlong.insert(name.to_string(), partial);
+        }
         self.positions.insert(name.to_string(), position);
         Ok(())
     }
+}
+
+/// The complete line held in `partial`, which is emptied; `None` for a blank line.
+fn finish(file: &str, number: u64, partial: &mut Partial) -> Option<Line> {
+    let mut bytes = std::mem::take(&mut partial.bytes);
+    let mut length = std::mem::take(&mut partial.length);
+    if length > MAX_LINE {
+        bytes.truncate(PREVIEW);
+    } else {
+        if bytes.last() == Some(&b'\r') {
+            bytes.pop();
+            length -= 1;
+        }
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return None;
+        }
+    }
+    Some(Line {
+        file: file.to_string(),
+        number,
+        bytes,
+        length,
+    })
 }
 
 #[cfg(test)]
@@ -214,6 +293,43 @@ mod tests {
                 line: 4
             }
         );
+    }
+
+    #[test]
+    fn a_line_longer_than_the_limit_is_handed_on_cut_and_reading_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = "x".repeat(MAX_LINE as usize + 10);
+        append(dir.path(), "a.jsonl", "first\n");
+        // The long line arrives in two appends, the first already over the limit.
+        append(dir.path(), "a.jsonl", &long[..MAX_LINE as usize + 5]);
+        let mut follower = Follower::new(dir.path(), BTreeMap::new()).unwrap();
+        assert_eq!(
+            texts(&follower.poll().unwrap()),
+            vec![("a.jsonl".into(), 1, "first".into())]
+        );
+        assert!(follower.poll().unwrap().is_empty());
+        append(dir.path(), "a.jsonl", &long[MAX_LINE as usize + 5..]);
+        append(dir.path(), "a.jsonl", "\nafter\n");
+        // The long line uses up a poll's budget; the next poll reads on.
+        let mut lines = follower.poll().unwrap();
+        assert_eq!(lines.len(), 1);
+        lines.extend(follower.poll().unwrap());
+        assert!(lines[0].too_long());
+        assert_eq!(
+            (lines[0].number, lines[0].length, lines[0].bytes.len()),
+            (2, long.len() as u64, PREVIEW)
+        );
+        assert_eq!(
+            texts(&lines[1..]),
+            vec![("a.jsonl".into(), 3, "after".into())]
+        );
+        // A replay to the recorded position reads the same lines.
+        let end = follower.positions().clone();
+        let mut replay = Follower::new(dir.path(), BTreeMap::new()).unwrap();
+        let replayed = replay.read_to(&end).unwrap();
+        assert_eq!(replayed.len(), 3);
+        assert_eq!(replayed[1], lines[0]);
+        assert_eq!(replayed[2], lines[1]);
     }
 
     #[test]
