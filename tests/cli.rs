@@ -381,7 +381,11 @@ fn one_and_four_workers_write_identical_outputs() {
     assert_success(&a);
     assert_success(&b);
     let (a_files, b_files) = (output_dir::snapshot(&one), output_dir::snapshot(&four));
-    assert_eq!(a_files.len(), 13, "12 member files and sizes.csv");
+    assert_eq!(
+        a_files.len(),
+        14,
+        "12 member files, sizes.csv and the manifest"
+    );
     assert_eq!(a_files, b_files);
     let table = |o: &Output| -> Vec<String> {
         stdout(o)
@@ -699,7 +703,11 @@ fn a_failed_run_leaves_an_existing_out_dir_untouched() {
     let out = tmp.path().join("out");
     assert_success(&run_cmd(&[&catalog], &good, &out, &[]));
     let before = output_dir::snapshot(&out);
-    assert_eq!(before.len(), 4);
+    assert_eq!(
+        before.len(),
+        5,
+        "3 member files, sizes.csv and the manifest"
+    );
 
     let bad = data_with_bad_event_row(tmp.path(), b"u4,11,purchase,abc,shoes");
     assert_failure(&run_cmd(&[&catalog], &bad, &out, &[]));
@@ -708,6 +716,115 @@ fn a_failed_run_leaves_an_existing_out_dir_untouched() {
     write(&header_bad.join("users.csv"), "user_id,colour\nu1,red\n");
     assert_failure(&run_cmd(&[&catalog], &header_bad, &out, &[]));
     assert_eq!(output_dir::snapshot(&out), before);
+}
+
+/// Files in `OUT` that segflow did not write — a hidden file in `members/`, a user's
+/// CSV file, a symlinked `members/` — make the run refuse `OUT`, touching nothing.
+#[test]
+fn a_run_never_deletes_what_it_did_not_write() {
+    let tmp = TempDir::new().unwrap();
+    let catalog = tmp.path().join("small.seg");
+    write(&catalog, SMALL);
+    let data = tmp.path().join("good");
+    write(&data.join("users.csv"), GOOD_USERS);
+    let elsewhere = tmp.path().join("elsewhere");
+    write(&elsewhere.join("precious.csv"), "mine\n");
+    type Setup = fn(&Path, &Path);
+    let cases: [(&str, Setup); 3] = [
+        ("hidden", |out, _| {
+            write(&out.join("members/.hidden.csv"), "x\n")
+        }),
+        ("user file", |out, _| {
+            write(&out.join("members/notes.csv"), "x\n")
+        }),
+        ("symlinked members", |out, elsewhere| {
+            fs::remove_dir_all(out.join("members")).unwrap();
+            std::os::unix::fs::symlink(elsewhere, out.join("members")).unwrap();
+        }),
+    ];
+    for (name, setup) in cases {
+        let out = tmp.path().join(format!("out-{name}"));
+        assert_success(&run_cmd(&[&catalog], &data, &out, &[]));
+        setup(&out, &elsewhere);
+        let (before, theirs) = (output_dir::snapshot(&out), output_dir::snapshot(&elsewhere));
+        let err = assert_failure(&run_cmd(&[&catalog], &data, &out, &[]));
+        assert!(
+            err.contains("refusing to replace output directory"),
+            "{name}: {err}"
+        );
+        assert_eq!(output_dir::snapshot(&out), before, "{name}");
+        assert_eq!(output_dir::snapshot(&elsewhere), theirs, "{name}");
+    }
+    // A directory segflow wrote is replaced whole: member files of segments gone from
+    // the catalog go, and nothing is left beside it.
+    let out = tmp.path().join("out-hidden");
+    fs::remove_file(out.join("members/.hidden.csv")).unwrap();
+    let smaller = tmp.path().join("smaller.seg");
+    write(
+        &smaller,
+        SMALL.replace("segment spenders", "segment big_spenders"),
+    );
+    assert_success(&run_cmd(&[&smaller], &data, &out, &[]));
+    let members = member_files(&out);
+    assert!(members.contains_key("big_spenders") && !members.contains_key("spenders"));
+    let beside: Vec<_> = fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("segflow-"))
+        .collect();
+    assert!(beside.is_empty(), "{beside:?}");
+}
+
+/// A write that fails half-way (here: a file-size limit, as a full disk would) leaves
+/// the previous results exactly as they were and names the file it could not write.
+#[test]
+fn a_failed_write_leaves_the_previous_results_whole() {
+    use std::os::unix::process::CommandExt;
+    let tmp = TempDir::new().unwrap();
+    let out = tmp.path().join("out");
+    assert_success(&run_cmd(
+        &[&ecommerce()],
+        &sample(),
+        &out,
+        &["--as-of", "1765000000"],
+    ));
+    let before = output_dir::snapshot(&out);
+    let largest = before.values().map(Vec::len).max().unwrap();
+    let limit = (largest / 2) as libc::rlim_t;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_segflow"));
+    command.current_dir(root()).args([
+        "run",
+        "--catalog",
+        &ecommerce().display().to_string(),
+        "--data",
+        &sample().display().to_string(),
+        "--out",
+        &out.display().to_string(),
+    ]);
+    // SAFETY: between fork and exec, only async-signal-safe calls (setrlimit, signal).
+    unsafe {
+        command.pre_exec(move || {
+            let rlimit = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            // Ignored, the signal of an oversized write becomes the write's error.
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &rlimit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let err = assert_failure(&command.output().unwrap());
+    assert!(err.contains("cannot write '"), "{err}");
+    assert!(err.contains(".csv'"), "the message names the file: {err}");
+    assert_eq!(output_dir::snapshot(&out), before);
+    assert_eq!(
+        fs::read_dir(tmp.path()).unwrap().count(),
+        1,
+        "nothing left beside"
+    );
 }
 
 struct BadFile {
@@ -857,7 +974,8 @@ fn an_unterminated_quote_costs_its_own_line_whatever_the_workers() {
     }
     let clean = tmp.path().join("clean");
     assert_success(&run_cmd(&[&ecommerce()], &sample(), &clean, &[]));
-    let clean = output_dir::snapshot(&clean);
+    let mut clean = output_dir::snapshot(&clean);
+    clean.remove(Path::new(".segflow-manifest"));
     for workers in ["1", "2", "3", "4"] {
         let out = tmp.path().join(format!("out{workers}"));
         let args = ["--on-error", "skip", "-w", workers];
@@ -867,7 +985,9 @@ fn an_unterminated_quote_costs_its_own_line_whatever_the_workers() {
         assert_eq!(rejects[0]["line"], "7");
         assert_eq!(rejects[0]["row"], bad);
         let mut written = output_dir::snapshot(&out);
-        written.remove(Path::new("rejects.csv"));
+        for aside in ["rejects.csv", ".segflow-manifest"] {
+            written.remove(Path::new(aside));
+        }
         assert_eq!(
             written, clean,
             "-w {workers}: the other rows are the sample's"
