@@ -12,6 +12,7 @@ use crate::engine::batch::{BatchInput, OnError};
 use crate::engine::tail::{run_tail, Progress, TailOptions};
 use crate::io::load::DataFiles;
 use crate::live::changelog::LogFormat;
+use crate::live::claim::claim;
 use crate::live::frontier::{format_tick, ClockKind};
 
 use super::choices;
@@ -84,6 +85,11 @@ pub fn tail(args: TailArgs) -> anyhow::Result<()> {
         name.push(".rejects.csv");
         PathBuf::from(name)
     });
+    // Process 0 writes the log and the rejects; it holds the log for the whole run.
+    let _claim = match args.cluster.process {
+        0 => Some(claim(&args.follow, &args.changes, &rejects)?),
+        _ => None,
+    };
     let progress = match (&backfill_files, args.quiet) {
         (Some(files), false) => Some(progress_bar(files.rows_estimate())),
         _ => None,

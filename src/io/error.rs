@@ -1,5 +1,6 @@
 //! Input errors that name the file, line and column at fault.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -58,5 +59,31 @@ impl RowError {
             column: None,
             reason: reason.into(),
         }
+    }
+}
+
+/// The longest text from input that a message quotes in full, in characters.
+pub const QUOTED_MAX: usize = 80;
+
+/// `text` for a message: in full when short, else its start and how long it is, so
+/// that a multi-megabyte value never fills a terminal or a log.
+pub fn shorten(text: &str) -> Cow<'_, str> {
+    match text.char_indices().nth(QUOTED_MAX) {
+        None => Cow::Borrowed(text),
+        Some((end, _)) => Cow::Owned(format!("{}… ({} bytes)", &text[..end], text.len())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_texts_are_cut_at_a_character_boundary() {
+        assert_eq!(shorten("short"), "short");
+        let long = "é".repeat(QUOTED_MAX + 1);
+        let cut = shorten(&long);
+        assert!(cut.starts_with(&"é".repeat(QUOTED_MAX)), "{cut}");
+        assert!(cut.ends_with(&format!("… ({} bytes)", long.len())), "{cut}");
     }
 }

@@ -1,9 +1,10 @@
 //! The live rejects file: bad lines set aside with their file, line and reason.
 //!
 //! Same columns as a batch run's `rejects.csv`. A restart replays the files from the
-//! start, so on opening, entries past the positions the change log recorded (lines
-//! that the interrupted run rejected after its last progress record) are dropped:
-//! they are rejected again when read again, and appear once.
+//! start, so on opening, entries of live files past the positions the change log
+//! recorded (lines that the interrupted run rejected after its last progress record,
+//! in files it had read before or only since) are dropped: they are rejected again when
+//! read again, and appear once.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -25,9 +26,14 @@ pub struct Rejects {
 
 impl Rejects {
     /// Opens `path`. With `keep`, entries of lines at or before its position in each
-    /// live file are kept (and every entry of a file not followed, such as the
-    /// backfill's); without, the file starts empty.
-    pub fn open(path: &Path, keep: Option<&BTreeMap<String, Position>>) -> anyhow::Result<Rejects> {
+    /// file of the followed directory `follow` are kept (none of a file it does not
+    /// name), and every entry of a file not followed, such as the backfill's; without,
+    /// the file starts empty.
+    pub fn open(
+        path: &Path,
+        follow: &Path,
+        keep: Option<&BTreeMap<String, Position>>,
+    ) -> anyhow::Result<Rejects> {
         let mut kept = Vec::new();
         if let Some(read) = keep.filter(|_| path.exists()) {
             // Flexible: a crash may have cut the last record short; it is dropped below.
@@ -41,12 +47,12 @@ impl Rejects {
                     continue;
                 }
                 let line: u64 = record.get(1).and_then(|l| l.parse().ok()).unwrap_or(0);
-                let file = record.get(0).unwrap_or_default();
-                let stale = std::path::Path::new(file)
+                let file = Path::new(record.get(0).unwrap_or_default());
+                let live = file
                     .file_name()
                     .and_then(|n| n.to_str())
-                    .and_then(|n| read.get(n))
-                    .is_some_and(|p| line > p.line);
+                    .filter(|n| follow.join(n) == file);
+                let stale = live.is_some_and(|n| line > read.get(n).map_or(0, |p| p.line));
                 if !stale {
                     kept.push(record);
                 }
@@ -72,7 +78,9 @@ impl Rejects {
 
     /// Sets a bad line aside.
     pub fn add(&mut self, error: &InputError) -> anyhow::Result<()> {
-        self.writer.write_record(reject_record(error))?;
+        self.writer
+            .write_record(reject_record(error))
+            .with_context(|| format!("cannot write '{}'", self.path.display()))?;
         self.count += 1;
         Ok(())
     }
@@ -92,5 +100,55 @@ impl Rejects {
     /// The rejects file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reject(file: &Path, line: u64) -> InputError {
+        InputError {
+            file: file.display().to_string(),
+            line,
+            column: None,
+            reason: "bad".into(),
+            raw: "x".into(),
+        }
+    }
+
+    #[test]
+    fn reopening_keeps_the_entries_of_lines_the_log_says_were_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, live) = (dir.path().join("rejects.csv"), dir.path().join("live"));
+        let mut rejects = Rejects::open(&path, &live, None).unwrap();
+        let backfill = dir.path().join("data/events.csv");
+        let entries = [
+            reject(&backfill, 7),
+            reject(&live.join("a.jsonl"), 1),
+            reject(&live.join("a.jsonl"), 3),
+            // b.jsonl appeared after the last progress record: the log names no
+            // position for it, and its lines will be read again.
+            reject(&live.join("b.jsonl"), 2),
+        ];
+        for entry in &entries {
+            rejects.add(entry).unwrap();
+        }
+        rejects.flush().unwrap();
+        drop(rejects);
+        let read = BTreeMap::from([(
+            "a.jsonl".to_string(),
+            Position {
+                offset: 20,
+                line: 2,
+            },
+        )]);
+        let reopened = Rejects::open(&path, &live, Some(&read)).unwrap();
+        assert_eq!(reopened.count(), 2);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().skip(1).collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].ends_with("events.csv,7,,bad,x"), "{text}");
+        assert!(lines[1].ends_with("a.jsonl,1,,bad,x"), "{text}");
     }
 }
