@@ -1017,6 +1017,30 @@ fn cr_and_crlf_line_ends_read_like_lf() {
     }
 }
 
+/// Errors quote input cut short: a multi-megabyte cell or catalog name does not fill
+/// the terminal.
+#[test]
+fn errors_cut_huge_values_they_quote() {
+    let tmp = TempDir::new().unwrap();
+    let catalog = tmp.path().join("small.seg");
+    write(&catalog, SMALL);
+    let huge = "9".repeat(3 << 20);
+    let data = data_with_bad_event_row(tmp.path(), format!("u4,{huge},view,1,a").as_bytes());
+    let err = assert_failure(&run_cmd(&[&catalog], &data, &tmp.path().join("o"), &[]));
+    assert!(err.len() < 1000, "{} bytes: {}", err.len(), &err[..300]);
+    assert!(
+        err.contains(&format!("{}… ({} bytes)`", &huge[..80], huge.len())),
+        "{err}"
+    );
+
+    let name = "n".repeat(1 << 20);
+    let bad_catalog = tmp.path().join("huge.seg");
+    write(&bad_catalog, format!("segment s = {name} > 1\n"));
+    let err = assert_failure(&segflow(["check", &bad_catalog.display().to_string()]));
+    assert!(err.len() < 3000, "{} bytes: {}", err.len(), &err[..300]);
+    assert!(err.contains("huge.seg:1:13"), "{err}");
+}
+
 /// Line numbers are counted from byte offsets: CRLF line ends and blank lines before
 /// a bad row do not shift them.
 #[test]

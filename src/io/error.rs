@@ -1,9 +1,10 @@
 //! Input errors that name the file, line and column at fault.
 
-use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+use crate::quoted::{shorten, shorten_quoted};
 
 /// A problem with one row (or the header) of an input file.
 ///
@@ -17,7 +18,8 @@ pub struct InputError {
     pub line: u64,
     /// The column at fault, when one is.
     pub column: Option<String>,
-    /// What is wrong, e.g. "cannot parse `x` as a number".
+    /// What is wrong, e.g. "cannot parse `x` as a number", with the input it quotes
+    /// cut short.
     pub reason: String,
     /// The offending line as read (lossily decoded), for the rejects file.
     pub raw: String,
@@ -35,7 +37,8 @@ impl fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
-/// A row-level problem before the file and line are attached.
+/// A row-level problem before the file and line are attached; the input it quotes (a
+/// column name, a cell) is cut short.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RowError {
     /// The column at fault, when one is.
@@ -48,8 +51,8 @@ impl RowError {
     /// A problem with the cell of `column`.
     pub fn column(column: &str, reason: impl Into<String>) -> RowError {
         RowError {
-            column: Some(column.to_string()),
-            reason: reason.into(),
+            column: Some(shorten(column).into_owned()),
+            reason: cut_reason(reason.into()),
         }
     }
 
@@ -57,33 +60,15 @@ impl RowError {
     pub fn row(reason: impl Into<String>) -> RowError {
         RowError {
             column: None,
-            reason: reason.into(),
+            reason: cut_reason(reason.into()),
         }
     }
 }
 
-/// The longest text from input that a message quotes in full, in characters.
-pub const QUOTED_MAX: usize = 80;
-
-/// `text` for a message: in full when short, else its start and how long it is, so
-/// that a multi-megabyte value never fills a terminal or a log.
-pub fn shorten(text: &str) -> Cow<'_, str> {
-    match text.char_indices().nth(QUOTED_MAX) {
-        None => Cow::Borrowed(text),
-        Some((end, _)) => Cow::Owned(format!("{}… ({} bytes)", &text[..end], text.len())),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn long_texts_are_cut_at_a_character_boundary() {
-        assert_eq!(shorten("short"), "short");
-        let long = "é".repeat(QUOTED_MAX + 1);
-        let cut = shorten(&long);
-        assert!(cut.starts_with(&"é".repeat(QUOTED_MAX)), "{cut}");
-        assert!(cut.ends_with(&format!("… ({} bytes)", long.len())), "{cut}");
+/// A reason with the input it quotes cut short (see [`shorten_quoted`]).
+pub fn cut_reason(reason: String) -> String {
+    match shorten_quoted(&reason) {
+        std::borrow::Cow::Borrowed(_) => reason,
+        std::borrow::Cow::Owned(cut) => cut,
     }
 }

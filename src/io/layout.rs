@@ -15,7 +15,7 @@ use rust_decimal::Decimal;
 use crate::catalog::ir::{Catalog, Column};
 use crate::value::{Text, Type, Value, MAX_TIME};
 
-use super::error::{InputError, RowError};
+use super::error::{cut_reason, InputError, RowError};
 
 /// The three input files.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -87,7 +87,7 @@ impl Layout {
             file: file.to_string(),
             line: 1,
             column: None,
-            reason,
+            reason: cut_reason(reason),
             raw: header.join(","),
         };
         let mut positions = HashMap::new();

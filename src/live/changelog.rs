@@ -33,7 +33,7 @@ use serde_json::json;
 
 use super::follow::Position;
 use super::frontier::{format_tick, parse_tick};
-use crate::io::error::shorten;
+use crate::quoted::shorten;
 
 /// The log's record format.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]

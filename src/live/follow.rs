@@ -149,8 +149,18 @@ impl Follower {
     ) -> anyhow::Result<()> {
         let path = self.dir.join(name);
         let mut position = self.positions.get(name).copied().unwrap_or_default();
-        let mut file = File::open(&path)
-            .map_err(|e| anyhow::anyhow!("cannot open '{}': {e}", path.display()))?;
+        let mut file = File::open(&path).map_err(|e| {
+            let read = target.map_or(position.line, |target| target.line);
+            let hint = match (e.kind(), read) {
+                (std::io::ErrorKind::NotFound, read) if read > 0 => format!(
+                    "; {read} line(s) of it were read into the change log, and a live run and \
+                     its restarts replay the followed files, which must stay: put the file \
+                     back, or start over with a new change log"
+                ),
+                _ => String::new(),
+            };
+            anyhow::anyhow!("cannot open '{}': {e}{hint}", path.display())
+        })?;
         let len = file.metadata()?.len();
         if len < position.offset {
             anyhow::bail!(
@@ -344,6 +354,11 @@ mod tests {
             vec![("a.jsonl".into(), 3, "3".into())]
         );
 
+        std::fs::remove_file(dir.path().join("a.jsonl")).unwrap();
+        let mut fresh = Follower::new(dir.path(), BTreeMap::new()).unwrap();
+        let error = fresh.read_to(&target).unwrap_err().to_string();
+        assert!(error.contains("2 line(s) of it were read"), "{error}");
+        assert!(error.contains("put the file back"), "{error}");
         std::fs::write(dir.path().join("a.jsonl"), "1\n").unwrap();
         let error = follower.poll().unwrap_err().to_string();
         assert!(error.contains("shrank"), "{error}");
