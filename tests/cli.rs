@@ -767,6 +767,12 @@ fn a_run_never_deletes_what_it_did_not_write() {
     assert_success(&run_cmd(&[&smaller], &data, &out, &[]));
     let members = member_files(&out);
     assert!(members.contains_key("big_spenders") && !members.contains_key("spenders"));
+    // The swapped-in directory has the permissions of any directory made here.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    fs::create_dir(tmp.path().join("plain")).unwrap();
+    assert_eq!(mode(&out), mode(&tmp.path().join("plain")));
+    fs::remove_dir(tmp.path().join("plain")).unwrap();
     let beside: Vec<_> = fs::read_dir(tmp.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

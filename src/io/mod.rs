@@ -6,3 +6,4 @@ pub mod layout;
 pub mod lines;
 pub mod load;
 pub mod output;
+pub mod staging;

@@ -16,6 +16,7 @@ use anyhow::Context;
 use crate::catalog::ir::Catalog;
 use crate::engine::batch::BatchResult;
 use crate::io::error::InputError;
+use crate::io::staging::Staged;
 
 /// The file in `OUT` that lists what the run that wrote `OUT` wrote there.
 pub const MANIFEST: &str = ".segflow-manifest";
@@ -104,55 +105,15 @@ fn entries(dir: &Path) -> anyhow::Result<Vec<(PathBuf, Entry)>> {
 /// Writes the results into a directory beside `out` and swaps it in once complete.
 pub fn write_results(out: &Path, catalog: &Catalog, result: &BatchResult) -> anyhow::Result<()> {
     check_out_dir(out)?;
-    let name = out
-        .file_name()
-        .with_context(|| format!("'{}' cannot name an output directory", out.display()))?
-        .to_string_lossy();
-    let parent = match out.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    fs::create_dir_all(parent).with_context(|| format!("cannot create '{}'", parent.display()))?;
-    let staging = tempfile::Builder::new()
-        .prefix(&format!(".{name}.segflow-new-"))
-        .tempdir_in(parent)
-        .with_context(|| format!("cannot create a directory in '{}'", parent.display()))?;
-    write_files(staging.path(), catalog, result)?;
-    if !out.exists() {
-        rename(staging.path(), out)?;
-        let _moved = staging.keep();
-        return Ok(());
-    }
-    // The previous results move onto an empty directory of a fresh name, and are
-    // removed with it once the new results are in place.
-    let old = tempfile::Builder::new()
-        .prefix(&format!(".{name}.segflow-old-"))
-        .tempdir_in(parent)
-        .with_context(|| format!("cannot create a directory in '{}'", parent.display()))?;
-    rename(out, old.path())?;
-    if let Err(error) = rename(staging.path(), out) {
-        rename(old.path(), out)?;
-        return Err(error);
-    }
-    let _moved = staging.keep();
-    let old_path = old.path().to_path_buf();
-    old.close().with_context(|| {
-        format!(
-            "cannot remove the previous results '{}'",
-            old_path.display()
-        )
-    })
+    let staged = Staged::beside(out)?;
+    write_files(staged.path(), catalog, result)?;
+    staged.replace_dir(out)
 }
 
-fn rename(from: &Path, to: &Path) -> anyhow::Result<()> {
-    fs::rename(from, to)
-        .with_context(|| format!("cannot move '{}' to '{}'", from.display(), to.display()))
-}
-
-/// Writes every result file into the empty directory `dir`, the manifest last.
+/// Creates `dir` and writes every result file into it, the manifest last.
 fn write_files(dir: &Path, catalog: &Catalog, result: &BatchResult) -> anyhow::Result<()> {
     let members_dir = dir.join("members");
-    fs::create_dir(&members_dir)
+    fs::create_dir_all(&members_dir)
         .with_context(|| format!("cannot create '{}'", members_dir.display()))?;
     let mut written = Vec::new();
     for (segment, members) in catalog.segments.iter().zip(&result.members) {

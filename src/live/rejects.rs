@@ -14,6 +14,7 @@ use anyhow::Context;
 
 use crate::io::error::InputError;
 use crate::io::output::{reject_record, REJECTS_HEADER};
+use crate::io::staging::Staged;
 
 use super::follow::Position;
 
@@ -41,13 +42,15 @@ impl Rejects {
                 .flexible(true)
                 .from_path(path)
                 .with_context(|| format!("cannot read '{}'", path.display()))?;
-            for record in reader.records() {
+            // Bytes, not text: a crash may also have cut a character in two.
+            for record in reader.byte_records() {
                 let record = record.with_context(|| format!("reading '{}'", path.display()))?;
                 if record.len() != REJECTS_HEADER.len() {
                     continue;
                 }
-                let line: u64 = record.get(1).and_then(|l| l.parse().ok()).unwrap_or(0);
-                let file = Path::new(record.get(0).unwrap_or_default());
+                let text = |i| std::str::from_utf8(record.get(i).unwrap_or_default()).ok();
+                let line: u64 = text(1).and_then(|l| l.parse().ok()).unwrap_or(0);
+                let file = Path::new(text(0).unwrap_or_default());
                 let live = file
                     .file_name()
                     .and_then(|n| n.to_str())
@@ -58,17 +61,19 @@ impl Rejects {
                 }
             }
         }
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)?;
-        }
-        let file =
-            File::create(path).with_context(|| format!("cannot create '{}'", path.display()))?;
+        // The entries kept are written to a new file that replaces the old one whole,
+        // so that a failure half-way (a full disk) loses none of them.
+        let failed = || format!("cannot write '{}'", path.display());
+        let staged = Staged::beside(path)?;
+        let file = File::create(staged.path()).with_context(failed)?;
         let mut writer = csv::Writer::from_writer(file);
-        writer.write_record(REJECTS_HEADER)?;
+        writer.write_record(REJECTS_HEADER).with_context(failed)?;
         for record in &kept {
-            writer.write_record(record)?;
+            writer.write_record(record).with_context(failed)?;
         }
-        writer.flush()?;
+        writer.flush().with_context(failed)?;
+        // The open file follows the rename: appends go to the rejects file.
+        staged.replace_file(path)?;
         Ok(Rejects {
             path: path.to_path_buf(),
             writer,
@@ -150,5 +155,15 @@ mod tests {
         assert_eq!(lines.len(), 2, "{text}");
         assert!(lines[0].ends_with("events.csv,7,,bad,x"), "{text}");
         assert!(lines[1].ends_with("a.jsonl,1,,bad,x"), "{text}");
+
+        // A crash cut the last entry inside a character: it is dropped, the rest kept.
+        let mut cut = std::fs::read(&path).unwrap();
+        let entry = format!("{},9,,bad,\"caf", live.join("a.jsonl").display());
+        cut.extend_from_slice(entry.as_bytes());
+        cut.push(0xc3);
+        std::fs::write(&path, cut).unwrap();
+        let reopened = Rejects::open(&path, &live, Some(&read)).unwrap();
+        assert_eq!(reopened.count(), 2);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
     }
 }
