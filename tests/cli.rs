@@ -730,7 +730,10 @@ fn a_run_never_deletes_what_it_did_not_write() {
     let elsewhere = tmp.path().join("elsewhere");
     write(&elsewhere.join("precious.csv"), "mine\n");
     type Setup = fn(&Path, &Path);
-    let cases: [(&str, Setup); 3] = [
+    let cases: [(&str, Setup); 4] = [
+        ("no manifest", |out, _| {
+            fs::remove_file(out.join(".segflow-manifest")).unwrap()
+        }),
         ("hidden", |out, _| {
             write(&out.join("members/.hidden.csv"), "x\n")
         }),
@@ -751,6 +754,10 @@ fn a_run_never_deletes_what_it_did_not_write() {
         assert!(
             err.contains("refusing to replace output directory"),
             "{name}: {err}"
+        );
+        assert!(
+            name != "no manifest" || err.contains("no manifest"),
+            "{err}"
         );
         assert_eq!(output_dir::snapshot(&out), before, "{name}");
         assert_eq!(output_dir::snapshot(&elsewhere), theirs, "{name}");

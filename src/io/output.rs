@@ -57,7 +57,14 @@ pub fn check_out_dir(out: &Path) -> anyhow::Result<()> {
             .filter(|l| !l.starts_with('#'))
             .map(PathBuf::from)
             .collect::<Vec<_>>(),
-        Err(_) => Vec::new(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(refuse(
+                out,
+                "holds files but no manifest (.segflow-manifest) of a run that wrote them \
+                 (results of a segflow before manifests can simply be removed)",
+            ))
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read '{}'", manifest.display())),
     };
     for (path, kind) in found {
         let relative = path.strip_prefix(out).unwrap_or(&path);
