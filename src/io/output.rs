@@ -7,6 +7,7 @@
 //! replaces only a directory that holds exactly those (or nothing) — never one holding
 //! files or links of the user's.
 
+use std::collections::HashSet;
 use std::fs;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
@@ -56,7 +57,7 @@ pub fn check_out_dir(out: &Path) -> anyhow::Result<()> {
             .lines()
             .filter(|l| !l.starts_with('#'))
             .map(PathBuf::from)
-            .collect::<Vec<_>>(),
+            .collect::<HashSet<_>>(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(refuse(
                 out,
@@ -70,7 +71,7 @@ pub fn check_out_dir(out: &Path) -> anyhow::Result<()> {
         let relative = path.strip_prefix(out).unwrap_or(&path);
         let ours = match kind {
             Entry::Dir => relative == Path::new("members"),
-            Entry::File => relative == Path::new(MANIFEST) || written.iter().any(|w| w == relative),
+            Entry::File => relative == Path::new(MANIFEST) || written.contains(relative),
             Entry::Other => false,
         };
         if !ours {
@@ -84,6 +85,7 @@ pub fn check_out_dir(out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What an entry of `OUT` is, links not followed.
 enum Entry {
     Dir,
     File,
