@@ -16,6 +16,7 @@
 //! - `check`: segment kinds, the shared section, diagnostics with `file:line:col` and
 //!   a caret; catalogs spread over two files; opaque user ids; `gen` determinism.
 
+mod full_disk;
 mod output_dir;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -792,7 +793,6 @@ fn a_run_never_deletes_what_it_did_not_write() {
 /// the previous results exactly as they were and names the file it could not write.
 #[test]
 fn a_failed_write_leaves_the_previous_results_whole() {
-    use std::os::unix::process::CommandExt;
     let tmp = TempDir::new().unwrap();
     let out = tmp.path().join("out");
     assert_success(&run_cmd(
@@ -803,7 +803,6 @@ fn a_failed_write_leaves_the_previous_results_whole() {
     ));
     let before = output_dir::snapshot(&out);
     let largest = before.values().map(Vec::len).max().unwrap();
-    let limit = (largest / 2) as libc::rlim_t;
     let mut command = Command::new(env!("CARGO_BIN_EXE_segflow"));
     command.current_dir(root()).args([
         "run",
@@ -814,21 +813,7 @@ fn a_failed_write_leaves_the_previous_results_whole() {
         "--out",
         &out.display().to_string(),
     ]);
-    // SAFETY: between fork and exec, only async-signal-safe calls (setrlimit, signal).
-    unsafe {
-        command.pre_exec(move || {
-            let rlimit = libc::rlimit {
-                rlim_cur: limit,
-                rlim_max: limit,
-            };
-            // Ignored, the signal of an oversized write becomes the write's error.
-            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            if libc::setrlimit(libc::RLIMIT_FSIZE, &rlimit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    full_disk::limit_file_size(&mut command, (largest / 2) as u64);
     let err = assert_failure(&command.output().unwrap());
     assert!(err.contains("cannot write '"), "{err}");
     assert!(err.contains(".csv'"), "the message names the file: {err}");
