@@ -460,6 +460,24 @@ fn a_byte_order_mark_is_ignored_and_invalid_utf8_is_placed() {
     assert!(error.contains(&place), "{error}");
 }
 
+#[test]
+fn cr_and_crlf_line_ends_read_as_lf() {
+    let lf = "schema users(plan: text)\n# a comment\nsegment a = true\nsegment b = nope\n";
+    let expected = errors_of(&[("c.seg", lf)]);
+    assert_eq!(expected[0].loc.to_string(), "c.seg:4:13");
+    for end in ["\r", "\r\n"] {
+        let text = lf.replace('\n', end);
+        let found = errors_of(&[("c.seg", &text)]);
+        let shown = |d: &[Diagnostic]| d.iter().map(|d| d.to_string()).collect::<Vec<_>>();
+        assert_eq!(shown(&found), shown(&expected), "{end:?}");
+        let fixed = text.replace("nope", "false");
+        assert_eq!(
+            check_sources(&[("c.seg", &fixed)]).unwrap().segments.len(),
+            2
+        );
+    }
+}
+
 // ---- errors ----
 
 #[test]
