@@ -1,9 +1,11 @@
 //! Following a directory of growing `*.jsonl` files.
 //!
 //! Every poll reads the complete lines appended since the last one, file by file in
-//! name order. A last line without its newline is still being written: it is left in
-//! the file and read once complete. Files that appear later are picked up by the next
-//! poll. A file's position (byte offset and line number) is what progress records
+//! name order. Lines end at LF, CRLF or a bare CR, as in CSV input; a CR that ends
+//! what the file holds so far ends its line once the next byte shows whether an LF
+//! belongs to it. A last line without its line end is still being written: it is left
+//! in the file and read once complete. Files that appear later are picked up by the
+//! next poll. A file's position (byte offset and line number) is what progress records
 //! store, so a restart can read exactly the same lines again.
 //!
 //! A line longer than [`MAX_LINE`] bytes is not held in memory: it is read past, and
@@ -189,30 +191,56 @@ impl Follower {
         file.seek(SeekFrom::Start(from))?;
         let mut reader = BufReader::with_capacity(1 << 16, file.take(end.saturating_sub(from)));
         let mut consumed = 0;
+        // The line's CR ended the bytes read so far: the line ends there, and an LF
+        // right after the CR belongs to its end.
+        let mut cr = false;
         while consumed < budget {
             let chunk = reader.fill_buf()?;
-            if chunk.is_empty() {
-                break;
-            }
-            let (piece, complete) = match memchr::memchr(b'\n', chunk) {
-                Some(newline) => (&chunk[..newline], true),
-                None => (chunk, false),
-            };
-            let room = (MAX_LINE as usize + 1).saturating_sub(partial.bytes.len());
-            partial
-                .bytes
-                .extend_from_slice(&piece[..piece.len().min(room)]);
-            partial.length += piece.len() as u64;
-            let used = piece.len() + usize::from(complete);
-            reader.consume(used);
-            if complete {
-                consumed += partial.length + 1;
-                position.line += 1;
-                if let Some(line) = finish(name, position.line, &mut partial) {
-                    lines.push(line);
+            let terminator = if cr {
+                let lf = match chunk.first() {
+                    Some(&next) => next == b'\n',
+                    // A recorded position right after the CR: the run that recorded
+                    // it saw the byte after it.
+                    None if target.is_some() => false,
+                    // Undecided until the next byte arrives.
+                    None => break,
+                };
+                reader.consume(usize::from(lf));
+                cr = false;
+                1 + usize::from(lf)
+            } else {
+                if chunk.is_empty() {
+                    break;
                 }
-                partial.start = position.offset + consumed;
+                let (piece, terminator) = match memchr::memchr2(b'\n', b'\r', chunk) {
+                    None => (chunk.len(), 0),
+                    Some(i) if chunk[i] == b'\n' => (i, 1),
+                    Some(i) => match chunk.get(i + 1) {
+                        Some(&next) => (i, 1 + usize::from(next == b'\n')),
+                        None => {
+                            cr = true;
+                            (i, 1)
+                        }
+                    },
+                };
+                let room = (MAX_LINE as usize + 1).saturating_sub(partial.bytes.len());
+                partial.bytes.extend_from_slice(&chunk[..piece.min(room)]);
+                partial.length += piece as u64;
+                reader.consume(piece + terminator);
+                if cr {
+                    continue;
+                }
+                terminator
+            };
+            if terminator == 0 {
+                continue;
             }
+            consumed += partial.length + terminator as u64;
+            position.line += 1;
+            if let Some(line) = finish(name, position.line, &mut partial) {
+                lines.push(line);
+            }
+            partial.start = position.offset + consumed;
         }
         position.offset += consumed;
         if partial.length > MAX_LINE {
@@ -226,17 +254,11 @@ impl Follower {
 /// The complete line held in `partial`, which is emptied; `None` for a blank line.
 fn finish(file: &str, number: u64, partial: &mut Partial) -> Option<Line> {
     let mut bytes = std::mem::take(&mut partial.bytes);
-    let mut length = std::mem::take(&mut partial.length);
+    let length = std::mem::take(&mut partial.length);
     if length > MAX_LINE {
         bytes.truncate(PREVIEW);
-    } else {
-        if bytes.last() == Some(&b'\r') {
-            bytes.pop();
-            length -= 1;
-        }
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return None;
-        }
+    } else if bytes.iter().all(u8::is_ascii_whitespace) {
+        return None;
     }
     Some(Line {
         file: file.to_string(),
@@ -340,6 +362,46 @@ mod tests {
         assert_eq!(replayed.len(), 3);
         assert_eq!(replayed[1], lines[0]);
         assert_eq!(replayed[2], lines[1]);
+    }
+
+    #[test]
+    fn bare_cr_and_crlf_end_lines_as_lf_does() {
+        let dir = tempfile::tempdir().unwrap();
+        append(dir.path(), "a.jsonl", "a\rb\r\nc\r");
+        let mut follower = Follower::new(dir.path(), BTreeMap::new()).unwrap();
+        let line = |n: u64, text: &str| ("a.jsonl".to_string(), n, text.to_string());
+        let mut read = texts(&follower.poll().unwrap());
+        // `c` waits: its CR may be the first half of a CRLF.
+        assert_eq!(read, vec![line(1, "a"), line(2, "b")]);
+        append(dir.path(), "a.jsonl", "\nd\re\r");
+        read.extend(texts(&follower.poll().unwrap()));
+        append(dir.path(), "a.jsonl", "f\n");
+        read.extend(texts(&follower.poll().unwrap()));
+        let all = vec![
+            line(1, "a"),
+            line(2, "b"),
+            line(3, "c"),
+            line(4, "d"),
+            line(5, "e"),
+            line(6, "f"),
+        ];
+        assert_eq!(read, all);
+        assert_eq!(
+            follower.positions()["a.jsonl"],
+            Position {
+                offset: 14,
+                line: 6
+            }
+        );
+        // Replays to each recorded position read the same lines, also when the
+        // position ends right after a bare CR.
+        let mut replay = Follower::new(dir.path(), BTreeMap::new()).unwrap();
+        let mut replayed = Vec::new();
+        for (offset, line) in [(2, 1), (10, 4), (14, 6)] {
+            let target = BTreeMap::from([("a.jsonl".to_string(), Position { offset, line })]);
+            replayed.extend(texts(&replay.read_to(&target).unwrap()));
+        }
+        assert_eq!(replayed, all);
     }
 
     #[test]
