@@ -137,25 +137,36 @@ def csv_field(text):
     return text
 
 
+MANIFEST = ".segflow-manifest"
+MANIFEST_HEADER = (
+    "# written by `segflow run`: the files below; the next run replaces this directory"
+)
+
+
 def write_results(out, segments, rows):
-    """OUT/members/<segment>.csv (header `user_id`, members in query order) and
-    OUT/sizes.csv (`segment,size` in catalog order); stale member files and a stale
-    rejects.csv are removed, so the directory describes this run only."""
+    """OUT/members/<segment>.csv (header `user_id`, members in query order),
+    OUT/sizes.csv (`segment,size` in catalog order) and the manifest listing them, as
+    `segflow run` writes them. The files the previous manifest lists are removed first
+    (nothing else), so the directory describes this run only."""
     members = {name: [] for name in segments}
     for segment, user in rows:
         members[segment].append(user)
+    manifest = out / MANIFEST
+    if manifest.exists():
+        for line in manifest.read_text(encoding="utf-8").splitlines():
+            if line and not line.startswith("#") and (out / line).is_file():
+                (out / line).unlink()
     directory = out / "members"
     directory.mkdir(parents=True, exist_ok=True)
-    for stale in directory.glob("*.csv"):
-        stale.unlink()
+    written = []
     for name in segments:
         lines = ["user_id"] + [csv_field(u) for u in members[name]]
         (directory / f"{name}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        written.append(f"members/{name}.csv")
     sizes = ["segment,size"] + [f"{csv_field(n)},{len(members[n])}" for n in segments]
     (out / "sizes.csv").write_text("\n".join(sizes) + "\n", encoding="utf-8")
-    rejects = out / "rejects.csv"
-    if rejects.exists():
-        rejects.unlink()
+    written.append("sizes.csv")
+    manifest.write_text("\n".join([MANIFEST_HEADER] + written) + "\n", encoding="utf-8")
     return members
 
 

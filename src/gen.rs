@@ -31,6 +31,8 @@ use anyhow::{bail, Context, Result};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::io::staging::Staged;
+
 /// 2026-01-01T00:00:00Z: the default end of the data, fixed so that data generated on
 /// different days is the same.
 pub const DEFAULT_END_TS: u64 = 1_767_225_600;
@@ -277,7 +279,9 @@ pub struct GenSummary {
     pub max_ts: u64,
 }
 
-/// Writes users.csv, events.csv, scores.csv into `out` (creating the directory).
+/// Writes users.csv, events.csv, scores.csv into `out` (creating the directory). Each
+/// is written beside its place and moved there once all three are complete, so a
+/// failure (a full disk) leaves files of an earlier run in `out` as they were.
 pub fn generate(options: &GenOptions, out: &Path) -> Result<GenSummary> {
     options.check()?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -291,10 +295,12 @@ pub fn generate(options: &GenOptions, out: &Path) -> Result<GenSummary> {
     drop(weights);
     gen.events(&mut people, &mut events)?;
 
+    // Every file is complete before any replaces its namesake in `out`.
+    let (users, events, scores) = (users.finish()?, events.finish()?, scores.finish()?);
     let summary = GenSummary {
-        users: users.finish()?,
-        events: events.finish()?,
-        scores: scores.finish()?,
+        users: users.publish()?,
+        events: events.publish()?,
+        scores: scores.publish()?,
         min_ts: gen.ts_range.map_or(0, |r| r.0),
         max_ts: gen.ts_range.map_or(0, |r| r.1),
     };
@@ -706,6 +712,8 @@ impl Rng {
 /// comma, quote or newline).
 struct CsvOut {
     path: PathBuf,
+    /// Where the file is written until it is complete.
+    staged: Staged,
     file: File,
     buf: Vec<u8>,
     /// Whether the next field starts a row (so gets no comma before it).
@@ -718,12 +726,15 @@ const FLUSH_AT: usize = 1 << 20;
 
 impl CsvOut {
     fn create(path: PathBuf, header: &str) -> Result<Self> {
-        let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        let staged = Staged::beside(&path)?;
+        let file =
+            File::create(staged.path()).with_context(|| format!("creating {}", path.display()))?;
         let mut buf = Vec::with_capacity(FLUSH_AT + 4096);
         buf.extend_from_slice(header.as_bytes());
         buf.push(b'\n');
         Ok(CsvOut {
             path,
+            staged,
             file,
             buf,
             row_start: true,
@@ -782,9 +793,28 @@ impl CsvOut {
         Ok(())
     }
 
-    /// Writes what is left and returns the number of rows, header excluded.
-    fn finish(mut self) -> Result<u64> {
+    /// Writes what is left.
+    fn finish(mut self) -> Result<Written> {
         self.flush()?;
+        Ok(Written {
+            path: self.path,
+            staged: self.staged,
+            rows: self.rows,
+        })
+    }
+}
+
+/// A complete file, not yet in its place.
+struct Written {
+    path: PathBuf,
+    staged: Staged,
+    rows: u64,
+}
+
+impl Written {
+    /// Moves the file into its place; returns its rows, header excluded.
+    fn publish(self) -> Result<u64> {
+        self.staged.replace_file(&self.path)?;
         Ok(self.rows)
     }
 }

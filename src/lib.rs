@@ -51,6 +51,7 @@ pub mod gen;
 pub mod io;
 pub mod live;
 pub mod plan;
+pub mod quoted;
 pub mod reference;
 pub mod serve;
 pub mod sql;

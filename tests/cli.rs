@@ -16,19 +16,21 @@
 //! - `check`: segment kinds, the shared section, diagnostics with `file:line:col` and
 //!   a caret; catalogs spread over two files; opaque user ids; `gen` determinism.
 
+mod full_disk;
+mod loader;
 mod output_dir;
+
+use loader::load_dataset;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::str::FromStr;
 
-use rust_decimal::Decimal;
 use segflow::catalog::ir::Catalog;
-use segflow::data::{Dataset, EventRow, ScoreRow, UserRow};
+use segflow::data::Dataset;
 use segflow::reference;
-use segflow::value::{Text, Type, Value};
+use segflow::value::{Text, Value};
 use tempfile::TempDir;
 
 // ---------------------------------------------------------------------------------
@@ -179,78 +181,6 @@ fn load_catalog(paths: &[PathBuf]) -> Catalog {
     segflow::catalog::load(paths).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// One CSV file as (column name -> position, rows); `None` if the file is absent.
-fn table(path: &Path) -> Option<(HashMap<String, usize>, Vec<csv::StringRecord>)> {
-    if !path.exists() {
-        return None;
-    }
-    let mut reader = csv::Reader::from_path(path).unwrap();
-    let header = reader
-        .headers()
-        .unwrap()
-        .iter()
-        .enumerate()
-        .map(|(i, name)| (name.to_string(), i))
-        .collect();
-    let rows = reader.records().map(Result::unwrap).collect();
-    Some((header, rows))
-}
-
-fn typed(text: &str, ty: Type) -> Value {
-    if text.is_empty() {
-        return Value::Null;
-    }
-    match ty {
-        Type::Text => Value::Text(Text::from(text)),
-        Type::Number => Value::Number(Decimal::from_str(text).unwrap()),
-        Type::Time => Value::Time(text.parse().unwrap()),
-        Type::Bool => Value::Bool(matches!(text, "true" | "t" | "1")),
-    }
-}
-
-/// A deliberately simple loader of a (well-formed) data directory for the reference
-/// evaluator, independent of `segflow::io`.
-fn load_dataset(dir: &Path, catalog: &Catalog) -> Dataset {
-    let mut data = Dataset::default();
-    if let Some((cols, rows)) = table(&dir.join("users.csv")) {
-        for row in rows {
-            data.users.push(UserRow {
-                user_id: row[cols["user_id"]].to_string(),
-                attrs: catalog
-                    .users
-                    .iter()
-                    .map(|c| typed(&row[cols[&c.name]], c.ty))
-                    .collect(),
-            });
-        }
-    }
-    if let Some((cols, rows)) = table(&dir.join("events.csv")) {
-        for row in rows {
-            data.events.push(EventRow {
-                user_id: row[cols["user_id"]].to_string(),
-                ts: row[cols["ts"]].parse().unwrap(),
-                kind: Text::from(&row[cols["kind"]]),
-                fields: catalog
-                    .events
-                    .iter()
-                    .map(|c| typed(&row[cols[&c.name]], c.ty))
-                    .collect(),
-            });
-        }
-    }
-    if let Some((cols, rows)) = table(&dir.join("scores.csv")) {
-        for row in rows {
-            data.scores.push(ScoreRow {
-                user_id: row[cols["user_id"]].to_string(),
-                model: Text::from(&row[cols["model"]]),
-                score: Decimal::from_str(&row[cols["score"]]).unwrap(),
-                ts: row[cols["ts"]].parse().unwrap(),
-            });
-        }
-    }
-    data
-}
-
 /// The reference's members as the output files would hold them.
 fn reference_members(
     catalog: &Catalog,
@@ -381,7 +311,11 @@ fn one_and_four_workers_write_identical_outputs() {
     assert_success(&a);
     assert_success(&b);
     let (a_files, b_files) = (output_dir::snapshot(&one), output_dir::snapshot(&four));
-    assert_eq!(a_files.len(), 13, "12 member files and sizes.csv");
+    assert_eq!(
+        a_files.len(),
+        14,
+        "12 member files, sizes.csv and the manifest"
+    );
     assert_eq!(a_files, b_files);
     let table = |o: &Output| -> Vec<String> {
         stdout(o)
@@ -556,6 +490,12 @@ const BAD_ROWS: &[BadRow] = &[
         reason: &["UTF-8"],
     },
     BadRow {
+        name: "an unterminated quote",
+        row: b"u4,11,purchase,\"12.5,shoes",
+        column: None,
+        reason: &["unterminated quote", "does not close"],
+    },
+    BadRow {
         name: "invalid UTF-8 in the user id",
         row: b"u\xc3\x284,11,purchase,1,shoes",
         column: Some("user_id"),
@@ -693,7 +633,11 @@ fn a_failed_run_leaves_an_existing_out_dir_untouched() {
     let out = tmp.path().join("out");
     assert_success(&run_cmd(&[&catalog], &good, &out, &[]));
     let before = output_dir::snapshot(&out);
-    assert_eq!(before.len(), 4);
+    assert_eq!(
+        before.len(),
+        5,
+        "3 member files, sizes.csv and the manifest"
+    );
 
     let bad = data_with_bad_event_row(tmp.path(), b"u4,11,purchase,abc,shoes");
     assert_failure(&run_cmd(&[&catalog], &bad, &out, &[]));
@@ -702,6 +646,112 @@ fn a_failed_run_leaves_an_existing_out_dir_untouched() {
     write(&header_bad.join("users.csv"), "user_id,colour\nu1,red\n");
     assert_failure(&run_cmd(&[&catalog], &header_bad, &out, &[]));
     assert_eq!(output_dir::snapshot(&out), before);
+}
+
+/// Files in `OUT` that segflow did not write — a hidden file in `members/`, a user's
+/// CSV file, a symlinked `members/` — make the run refuse `OUT`, touching nothing.
+#[test]
+fn a_run_never_deletes_what_it_did_not_write() {
+    let tmp = TempDir::new().unwrap();
+    let catalog = tmp.path().join("small.seg");
+    write(&catalog, SMALL);
+    let data = tmp.path().join("good");
+    write(&data.join("users.csv"), GOOD_USERS);
+    let elsewhere = tmp.path().join("elsewhere");
+    write(&elsewhere.join("precious.csv"), "mine\n");
+    type Setup = fn(&Path, &Path);
+    let cases: [(&str, Setup); 4] = [
+        ("no manifest", |out, _| {
+            fs::remove_file(out.join(".segflow-manifest")).unwrap()
+        }),
+        ("hidden", |out, _| {
+            write(&out.join("members/.hidden.csv"), "x\n")
+        }),
+        ("user file", |out, _| {
+            write(&out.join("members/notes.csv"), "x\n")
+        }),
+        ("symlinked members", |out, elsewhere| {
+            fs::remove_dir_all(out.join("members")).unwrap();
+            std::os::unix::fs::symlink(elsewhere, out.join("members")).unwrap();
+        }),
+    ];
+    for (name, setup) in cases {
+        let out = tmp.path().join(format!("out-{name}"));
+        assert_success(&run_cmd(&[&catalog], &data, &out, &[]));
+        setup(&out, &elsewhere);
+        let (before, theirs) = (output_dir::snapshot(&out), output_dir::snapshot(&elsewhere));
+        let err = assert_failure(&run_cmd(&[&catalog], &data, &out, &[]));
+        assert!(
+            err.contains("refusing to replace output directory"),
+            "{name}: {err}"
+        );
+        assert!(
+            name != "no manifest" || err.contains("no manifest"),
+            "{err}"
+        );
+        assert_eq!(output_dir::snapshot(&out), before, "{name}");
+        assert_eq!(output_dir::snapshot(&elsewhere), theirs, "{name}");
+    }
+    // A directory segflow wrote is replaced whole: member files of segments gone from
+    // the catalog go, and nothing is left beside it.
+    let out = tmp.path().join("out-hidden");
+    fs::remove_file(out.join("members/.hidden.csv")).unwrap();
+    let smaller = tmp.path().join("smaller.seg");
+    write(
+        &smaller,
+        SMALL.replace("segment spenders", "segment big_spenders"),
+    );
+    assert_success(&run_cmd(&[&smaller], &data, &out, &[]));
+    let members = member_files(&out);
+    assert!(members.contains_key("big_spenders") && !members.contains_key("spenders"));
+    // The swapped-in directory has the permissions of any directory made here.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    fs::create_dir(tmp.path().join("plain")).unwrap();
+    assert_eq!(mode(&out), mode(&tmp.path().join("plain")));
+    fs::remove_dir(tmp.path().join("plain")).unwrap();
+    let beside: Vec<_> = fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("segflow-"))
+        .collect();
+    assert!(beside.is_empty(), "{beside:?}");
+}
+
+/// A write that fails half-way (here: a file-size limit, as a full disk would) leaves
+/// the previous results exactly as they were and names the file it could not write.
+#[test]
+fn a_failed_write_leaves_the_previous_results_whole() {
+    let tmp = TempDir::new().unwrap();
+    let out = tmp.path().join("out");
+    assert_success(&run_cmd(
+        &[&ecommerce()],
+        &sample(),
+        &out,
+        &["--as-of", "1765000000"],
+    ));
+    let before = output_dir::snapshot(&out);
+    let largest = before.values().map(Vec::len).max().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_segflow"));
+    command.current_dir(root()).args([
+        "run",
+        "--catalog",
+        &ecommerce().display().to_string(),
+        "--data",
+        &sample().display().to_string(),
+        "--out",
+        &out.display().to_string(),
+    ]);
+    full_disk::limit_file_size(&mut command, (largest / 2) as u64);
+    let err = assert_failure(&command.output().unwrap());
+    assert!(err.contains("cannot write '"), "{err}");
+    assert!(err.contains(".csv'"), "the message names the file: {err}");
+    assert_eq!(output_dir::snapshot(&out), before);
+    assert_eq!(
+        fs::read_dir(tmp.path()).unwrap().count(),
+        1,
+        "nothing left beside"
+    );
 }
 
 struct BadFile {
@@ -833,6 +883,89 @@ fn many_bad_rows_are_reported_at_their_lines_whatever_the_workers() {
         );
     }
     assert!(seen.windows(2).all(|w| w[0] == w[1]));
+}
+
+/// The sample's `events.csv` with an unterminated quote at line 7: the line is the only
+/// reject, every later row still counts, with any number of workers.
+#[test]
+fn an_unterminated_quote_costs_its_own_line_whatever_the_workers() {
+    let tmp = TempDir::new().unwrap();
+    let data = tmp.path().join("data");
+    let mut events = fs::read_to_string(sample().join("events.csv")).unwrap();
+    let line_7 = events.match_indices('\n').nth(5).unwrap().0 + 1;
+    let bad = "u0000001,1735690000,purchase,\"12.5,shoes";
+    events.insert_str(line_7, &format!("{bad}\n"));
+    write(&data.join("events.csv"), events);
+    for file in ["users.csv", "scores.csv"] {
+        fs::copy(sample().join(file), data.join(file)).unwrap();
+    }
+    let clean = tmp.path().join("clean");
+    assert_success(&run_cmd(&[&ecommerce()], &sample(), &clean, &[]));
+    let mut clean = output_dir::snapshot(&clean);
+    clean.remove(Path::new(".segflow-manifest"));
+    for workers in ["1", "2", "3", "4"] {
+        let out = tmp.path().join(format!("out{workers}"));
+        let args = ["--on-error", "skip", "-w", workers];
+        assert_success(&run_cmd(&[&ecommerce()], &data, &out, &args));
+        let rejects = rejects_file(&out);
+        assert_eq!(rejects.len(), 1, "-w {workers}: {rejects:?}");
+        assert_eq!(rejects[0]["line"], "7");
+        assert_eq!(rejects[0]["row"], bad);
+        let mut written = output_dir::snapshot(&out);
+        for aside in ["rejects.csv", ".segflow-manifest"] {
+            written.remove(Path::new(aside));
+        }
+        assert_eq!(
+            written, clean,
+            "-w {workers}: the other rows are the sample's"
+        );
+    }
+}
+
+/// Lines end at LF, CRLF or a bare CR: the sample with any of them gives the same
+/// results.
+#[test]
+fn cr_and_crlf_line_ends_read_like_lf() {
+    let tmp = TempDir::new().unwrap();
+    let lf = tmp.path().join("lf");
+    assert_success(&run_cmd(&[&ecommerce()], &sample(), &lf, &[]));
+    let expected = output_dir::snapshot(&lf);
+    for (name, end) in [("cr", "\r"), ("crlf", "\r\n")] {
+        let data = tmp.path().join(name);
+        for file in ["users.csv", "events.csv", "scores.csv"] {
+            let text = fs::read_to_string(sample().join(file)).unwrap();
+            write(&data.join(file), text.replace('\n', end));
+        }
+        for workers in ["1", "3"] {
+            let out = tmp.path().join(format!("{name}{workers}"));
+            assert_success(&run_cmd(&[&ecommerce()], &data, &out, &["-w", workers]));
+            assert_eq!(output_dir::snapshot(&out), expected, "{name}, -w {workers}");
+        }
+    }
+}
+
+/// Errors quote input cut short: a multi-megabyte cell or catalog name does not fill
+/// the terminal.
+#[test]
+fn errors_cut_huge_values_they_quote() {
+    let tmp = TempDir::new().unwrap();
+    let catalog = tmp.path().join("small.seg");
+    write(&catalog, SMALL);
+    let huge = "9".repeat(3 << 20);
+    let data = data_with_bad_event_row(tmp.path(), format!("u4,{huge},view,1,a").as_bytes());
+    let err = assert_failure(&run_cmd(&[&catalog], &data, &tmp.path().join("o"), &[]));
+    assert!(err.len() < 1000, "{} bytes: {}", err.len(), &err[..300]);
+    assert!(
+        err.contains(&format!("{}… ({} bytes)`", &huge[..80], huge.len())),
+        "{err}"
+    );
+
+    let name = "n".repeat(1 << 20);
+    let bad_catalog = tmp.path().join("huge.seg");
+    write(&bad_catalog, format!("segment s = {name} > 1\n"));
+    let err = assert_failure(&segflow(["check", &bad_catalog.display().to_string()]));
+    assert!(err.len() < 3000, "{} bytes: {}", err.len(), &err[..300]);
+    assert!(err.contains("huge.seg:1:13"), "{err}");
 }
 
 /// Line numbers are counted from byte offsets: CRLF line ends and blank lines before

@@ -1,7 +1,10 @@
 //! `segflow::gen`: determinism, exact shapes, and the skew the synthetic data promises.
 
+mod full_disk;
+
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::process::Command;
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
@@ -326,6 +329,38 @@ fn ten_million_events() {
         .len();
     println!("{summary:?} in {elapsed:?}, events.csv {} MB", size >> 20);
     assert_eq!(summary.events, 10_000_000);
+}
+
+/// A write that fails (a full disk) leaves the files of an earlier run as they were,
+/// and nothing beside them.
+#[test]
+fn a_failed_write_leaves_earlier_files_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(&GenOptions::new(50, 500, 1), dir.path()).unwrap();
+    let files = ["users.csv", "events.csv", "scores.csv"];
+    let before: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(dir.path().join(f)).unwrap())
+        .collect();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_segflow"));
+    let out = dir.path().display().to_string();
+    command.args([
+        "gen", "--users", "50", "--events", "5000", "--seed", "2", "--out", &out,
+    ]);
+    full_disk::limit_file_size(&mut command, 64 << 10);
+    let output = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("events.csv"),
+        "the message names the file: {stderr}"
+    );
+    let after: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(dir.path().join(f)).unwrap())
+        .collect();
+    assert!(after == before, "the earlier files changed");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
 }
 
 /// FNV-1a: a hash that, unlike std's, is fixed forever.

@@ -172,6 +172,50 @@ fn a_log_of_another_catalog_is_refused() {
     );
 }
 
+/// A live line over the limit is a rejected line, and the lines after it are read.
+#[test]
+fn a_line_over_the_limit_is_rejected_and_the_stream_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (live, log) = (dir.path().join("live"), dir.path().join("changes.csv"));
+    fs::create_dir(&live).unwrap();
+    let event = |user: &str| {
+        format!(r#"{{"type":"event","user_id":"{user}","ts":1767225583,"kind":"view"}}"#)
+    };
+    let long = format!(
+        r#"{{"type":"event","user_id":"{}","ts":1767225583,"kind":"view"}}"#,
+        "u".repeat(9 << 20)
+    );
+    let text = format!("{}\n{long}\n{}\n", event("u9000001"), event("u9000002"));
+    fs::write(live.join("a.jsonl"), text).unwrap();
+    let mut args = tail_args(&live, &log);
+    args.push("--once".into());
+    let output = segflow(&args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let records = changes(&log);
+    for user in ["u9000001", "u9000002"] {
+        let entered = format!(",active_30d,{user},1");
+        assert!(records.iter().any(|r| r.ends_with(&entered)), "{user}");
+    }
+    let rejects = fs::read_to_string(dir.path().join("changes.csv.rejects.csv")).unwrap();
+    let place = format!(
+        "{},2,,line longer than 8388608 bytes",
+        live.join("a.jsonl").display()
+    );
+    assert!(
+        rejects.contains(&place),
+        "{}",
+        &rejects[..rejects.len().min(500)]
+    );
+    assert!(
+        rejects.len() < 1000,
+        "the reject holds the line's start only"
+    );
+}
+
 /// A live stream over the sample's users: purchases and views in time order with some
 /// out of order, a bad line, corrections, an erasure, and clock records that let
 /// windows expire.
@@ -351,4 +395,177 @@ fn a_lone_event_of_a_new_second_is_reported_without_waiting_for_another() {
         "the change waits for a later record:\n{}",
         fs::read_to_string(&log).unwrap()
     );
+}
+
+fn tail_once(live: &Path, log: &Path) -> Output {
+    let mut args = tail_args(live, log);
+    args.push("--once".into());
+    segflow(&args)
+}
+
+#[track_caller]
+fn assert_succeeded(output: &Output) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+}
+
+/// The one-line error of a refused run (exit status 1, never a panic).
+#[track_caller]
+fn refusal(output: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+/// A second `segflow tail` on a log that a running one writes is refused at start
+/// and changes nothing; once the first has ended, the log takes a writer again.
+#[test]
+fn a_second_writer_of_one_change_log_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (live, log) = (dir.path().join("live"), dir.path().join("changes.csv"));
+    fs::create_dir(&live).unwrap();
+    let mut first = spawn_tail(&tail_args(&live, &log));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("# progress ")
+    {
+        assert!(first.try_wait().unwrap().is_none(), "the first run exited");
+        assert!(Instant::now() < deadline, "the first run wrote no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let before = fs::read(&log).unwrap();
+    let stderr = refusal(&tail_once(&live, &log));
+    assert!(
+        stderr.contains("another running `segflow tail`"),
+        "{stderr}"
+    );
+    assert_eq!(fs::read(&log).unwrap(), before);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert_succeeded(&tail_once(&live, &log));
+}
+
+/// Progress records lost after a bad line was set aside (a full disk, a crash between
+/// the two files): the restart reads the line again and sets it aside once.
+#[test]
+fn a_restart_sets_each_bad_line_aside_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (live, log) = (dir.path().join("live"), dir.path().join("changes.csv"));
+    fs::create_dir(&live).unwrap();
+    fs::write(
+        live.join("a.jsonl"),
+        "{\"type\":\"event\",\"user_id\":\"u1\",\"ts\":\"soon\"}\n",
+    )
+    .unwrap();
+    assert_succeeded(&tail_once(&live, &log));
+    let rejects = dir.path().join("changes.csv.rejects.csv");
+    let entries = |path: &Path| fs::read_to_string(path).unwrap().lines().count() - 1;
+    assert_eq!(entries(&rejects), 1);
+    // The log loses the progress record of the round that read a.jsonl.
+    let text = fs::read_to_string(&log).unwrap();
+    let last = text.trim_end().rfind('\n').unwrap() + 1;
+    assert!(text[last..].contains("a.jsonl"), "{text}");
+    fs::write(&log, &text[..last]).unwrap();
+    assert_succeeded(&tail_once(&live, &log));
+    assert_eq!(
+        entries(&rejects),
+        1,
+        "{}",
+        fs::read_to_string(&rejects).unwrap()
+    );
+    assert_eq!(fs::read_to_string(&log).unwrap(), text);
+}
+
+/// A log that no single run could have written is refused with its line, never a
+/// panic; a log cut by a crash (inside its header, or inside its last record) resumes.
+#[test]
+fn a_corrupt_change_log_is_an_error_naming_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (live, log) = (dir.path().join("live"), dir.path().join("changes.csv"));
+    fs::create_dir(&live).unwrap();
+    let events: Vec<String> = (0..4)
+        .map(|i| {
+            format!(
+                r#"{{"type":"event","user_id":"u{i}","ts":{},"kind":"view"}}"#,
+                1767225583 + i
+            )
+        })
+        .collect();
+    append(&live.join("a.jsonl"), &events[..2]);
+    assert_succeeded(&tail_once(&live, &log));
+    append(&live.join("a.jsonl"), &events[2..]);
+    assert_succeeded(&tail_once(&live, &log));
+    let good = fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = good.lines().collect();
+    let progress: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].starts_with("# progress ") && lines[i].contains("a.jsonl"))
+        .collect();
+    assert_eq!(progress.len(), 2, "{good}");
+    let (first, second) = (progress[0], progress[1]);
+    let with = |line: usize, text: &str| {
+        let mut edited = lines.clone();
+        edited[line] = text;
+        edited.join("\n") + "\n"
+    };
+    let offset_back = lines[second].replace("\"line\":4", "\"line\":1");
+    let time_back = format!(
+        "# progress 1000 {}",
+        lines[first].rsplit_once(' ').unwrap().1
+    );
+    let cases = [
+        (with(second, &offset_back), second, "goes back from line 2"),
+        (with(second, &time_back), second, "the progress goes back"),
+        (
+            with(first, "# progress 1767225584 {\"a.jsonl\":"),
+            first,
+            "malformed progress",
+        ),
+    ];
+    for (text, line, why) in cases {
+        fs::write(&log, &text).unwrap();
+        let stderr = refusal(&tail_once(&live, &log));
+        let place = format!("changes.csv:{}: ", line + 1);
+        assert!(
+            stderr.contains(&place) && stderr.contains(why),
+            "{why}: {stderr}"
+        );
+        assert_eq!(fs::read_to_string(&log).unwrap(), text, "left as it was");
+    }
+    // Cut inside the header, or inside the last progress record: the run resumes and
+    // the log ends as an uninterrupted run's.
+    let header_end = good.find("time,segment").unwrap() + 5;
+    let last_end = good.len() - 3;
+    for cut in [header_end, last_end] {
+        fs::write(&log, &good[..cut]).unwrap();
+        assert_succeeded(&tail_once(&live, &log));
+        assert_eq!(changes(&log), changes_of(&good), "cut at {cut}");
+    }
+}
+
+fn changes_of(text: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log");
+    fs::write(&path, text).unwrap();
+    changes(&path)
+}
+
+/// A change log or rejects file that the run would read back as live input is refused.
+#[test]
+fn outputs_in_the_followed_directory_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("live");
+    fs::create_dir(&live).unwrap();
+    let stderr = refusal(&tail_once(&live, &live.join("changes.jsonl")));
+    assert!(
+        stderr.contains("would be read back as live input"),
+        "{stderr}"
+    );
+    let mut args = tail_args(&live, &dir.path().join("changes.csv"));
+    let rejects = live.join("bad.jsonl").display().to_string();
+    args.extend(["--once".into(), "--rejects".into(), rejects]);
+    let stderr = refusal(&segflow(&args));
+    assert!(stderr.contains("rejects file"), "{stderr}");
+    assert!(!live.join("bad.jsonl").exists());
 }

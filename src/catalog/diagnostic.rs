@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use super::ir::Location;
 use super::source::{SourceMap, Span};
+use crate::quoted::{cut, shorten_quoted};
 
 /// One error in a catalog, with the source line to show and where to put the carets.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,24 +29,30 @@ pub struct Diagnostic {
     pub label: String,
 }
 
+/// The most characters of a source line a diagnostic shows.
+const LINE_MAX: usize = 200;
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let line = self.loc.line.to_string();
         let pad = " ".repeat(line.len());
-        writeln!(f, "error: {}", self.message)?;
+        writeln!(f, "error: {}", shorten_quoted(&self.message))?;
         writeln!(f, "{pad}--> {}", self.loc)?;
         writeln!(f, "{pad} |")?;
-        writeln!(f, "{line} | {}", self.line_text)?;
+        // A huge line (a megabyte-long name) is shown cut, its carets within what shows.
+        let shown = cut(&self.line_text, LINE_MAX);
+        writeln!(f, "{line} | {shown}")?;
         // Keep tabs so the carets line up however the terminal expands them.
-        let indent: String = self
-            .line_text
+        let before = (self.loc.col.saturating_sub(1) as usize).min(LINE_MAX);
+        let indent: String = shown
             .chars()
-            .take(self.loc.col.saturating_sub(1) as usize)
+            .take(before)
             .map(|c| if c == '\t' { '\t' } else { ' ' })
             .collect();
-        write!(f, "{pad} | {indent}{}", "^".repeat(self.width))?;
+        let width = self.width.min(LINE_MAX - before).max(1);
+        write!(f, "{pad} | {indent}{}", "^".repeat(width))?;
         if !self.label.is_empty() {
-            write!(f, " {}", self.label)?;
+            write!(f, " {}", shorten_quoted(&self.label))?;
         }
         Ok(())
     }

@@ -46,11 +46,11 @@ pub fn load(paths: &[PathBuf]) -> Result<ir::Catalog, CatalogError> {
     check_texts(read_sources(paths)?)
 }
 
-/// The catalog files' `(name, text)` pairs, as [`load`] reads them.
-pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<(String, String)>, CatalogError> {
+/// The catalog files' `(name, contents)` pairs, as [`load`] reads them.
+pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<(String, Vec<u8>)>, CatalogError> {
     let mut texts = Vec::with_capacity(paths.len());
     for path in paths {
-        let text = std::fs::read_to_string(path).map_err(|error| CatalogError::Io {
+        let text = std::fs::read(path).map_err(|error| CatalogError::Io {
             path: path.clone(),
             error,
         })?;
@@ -63,22 +63,40 @@ pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<(String, String)>, CatalogE
 pub fn check_sources(sources: &[(&str, &str)]) -> Result<ir::Catalog, CatalogError> {
     let texts = sources
         .iter()
-        .map(|(name, text)| (name.to_string(), text.to_string()))
+        .map(|(name, text)| (name.to_string(), text.as_bytes().to_vec()))
         .collect();
     check_texts(texts)
 }
 
-/// Parses and checks `(file name, text)` pairs together, as [`load`] does.
-pub fn check_texts(texts: Vec<(String, String)>) -> Result<ir::Catalog, CatalogError> {
+/// Checks `(file name, contents)` pairs together, as [`load`] does. A leading byte
+/// order mark is ignored; a file that is not UTF-8 is reported at its first invalid
+/// byte, and not parsed.
+pub fn check_texts(texts: Vec<(String, Vec<u8>)>) -> Result<ir::Catalog, CatalogError> {
     let mut sources = source::SourceMap::default();
     let mut reports = diagnostic::Reports::default();
-    let files: Vec<_> = texts
-        .into_iter()
-        .map(|(name, text)| {
-            let file = sources.add(&name, text);
-            parser::parse(file, sources.text(file), &mut reports)
-        })
-        .collect();
+    let mut files = Vec::with_capacity(texts.len());
+    let mut not_utf8 = false;
+    for (name, bytes) in texts {
+        let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes);
+        match std::str::from_utf8(bytes) {
+            Ok(text) => {
+                let file = sources.add(&name, text.to_string());
+                files.push(parser::parse(file, sources.text(file), &mut reports));
+            }
+            Err(error) => {
+                let at = error.valid_up_to();
+                let file = sources.add(&name, String::from_utf8_lossy(bytes).into_owned());
+                let message = format!("the file is not valid UTF-8 (byte 0x{:02x})", bytes[at]);
+                // The lossy text holds U+FFFD where the invalid byte was.
+                let span = source::Span::new(file, at, at + '\u{fffd}'.len_utf8());
+                reports.error(span, message, "catalogs are UTF-8 text");
+                not_utf8 = true;
+            }
+        }
+    }
+    if not_utf8 {
+        return Err(CatalogError::Invalid(reports.into_diagnostics(&sources)));
+    }
     match check::check(&sources, &files, &mut reports) {
         Some(catalog) => Ok(catalog),
         None => Err(CatalogError::Invalid(reports.into_diagnostics(&sources))),

@@ -39,6 +39,22 @@ struct SourceFile {
     line_starts: Vec<usize>,
 }
 
+/// `text` with every CR that no LF follows replaced by an LF.
+fn bare_cr_as_lf(text: String) -> String {
+    if !text.contains('\r') {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' if chars.peek() != Some(&'\n') => out.push('\n'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Every catalog file of one check, in the order given.
 #[derive(Default)]
 pub(crate) struct SourceMap {
@@ -47,7 +63,11 @@ pub(crate) struct SourceMap {
 
 impl SourceMap {
     /// Adds a file and returns its index (the `file` of its spans).
+    ///
+    /// Lines end at LF, CRLF or a bare CR (classic Mac OS), as in CSV input: a bare CR
+    /// is read as an LF, which keeps every offset and column.
     pub fn add(&mut self, name: &str, text: String) -> usize {
+        let text = bare_cr_as_lf(text);
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();

@@ -437,6 +437,47 @@ fn load_reads_files_and_reports_missing_ones() {
     );
 }
 
+#[test]
+fn a_byte_order_mark_is_ignored_and_invalid_utf8_is_placed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bom.seg");
+    std::fs::write(&path, format!("\u{feff}{ECOMMERCE}")).unwrap();
+    let catalog = load(std::slice::from_ref(&path)).unwrap();
+    let plain = check_sources(&[("bom.seg", ECOMMERCE)]).unwrap();
+    assert_eq!(catalog.segments.len(), 7);
+    let place = |c: &Catalog| (c.segments[0].loc.line, c.segments[0].loc.col);
+    assert_eq!(place(&catalog), place(&plain), "the mark takes no column");
+
+    let bad = dir.path().join("bad.seg");
+    std::fs::write(
+        &bad,
+        b"schema users(plan: text)\nsegment s = users.plan = 'caf\xe9'\n",
+    )
+    .unwrap();
+    let error = load(std::slice::from_ref(&bad)).unwrap_err().to_string();
+    let place = format!("--> {}:2:30", bad.display());
+    assert!(error.contains("not valid UTF-8 (byte 0xe9)"), "{error}");
+    assert!(error.contains(&place), "{error}");
+}
+
+#[test]
+fn cr_and_crlf_line_ends_read_as_lf() {
+    let lf = "schema users(plan: text)\n# a comment\nsegment a = true\nsegment b = nope\n";
+    let expected = errors_of(&[("c.seg", lf)]);
+    assert_eq!(expected[0].loc.to_string(), "c.seg:4:13");
+    for end in ["\r", "\r\n"] {
+        let text = lf.replace('\n', end);
+        let found = errors_of(&[("c.seg", &text)]);
+        let shown = |d: &[Diagnostic]| d.iter().map(|d| d.to_string()).collect::<Vec<_>>();
+        assert_eq!(shown(&found), shown(&expected), "{end:?}");
+        let fixed = text.replace("nope", "false");
+        assert_eq!(
+            check_sources(&[("c.seg", &fixed)]).unwrap().segments.len(),
+            2
+        );
+    }
+}
+
 // ---- errors ----
 
 #[test]

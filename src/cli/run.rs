@@ -8,7 +8,7 @@ use clap::Args;
 use crate::catalog;
 use crate::engine::batch::{run_files, OnError};
 use crate::io::load::DataFiles;
-use crate::io::output::{sizes_table, write_results};
+use crate::io::output::{check_out_dir, sizes_table, write_results};
 
 use super::choices;
 use super::ClusterArgs;
@@ -42,6 +42,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let workers = args.cluster.config()?;
     let catalog = catalog::load(&args.catalogs)?;
     let files = DataFiles::open(&args.data, &catalog)?;
+    if args.cluster.process == 0 {
+        check_out_dir(&args.out)?;
+    }
     let Some(result) = run_files(&catalog, files, args.as_of, args.on_error, workers)? else {
         println!(
             "process {} of {} done; process 0 writes the results",

@@ -14,6 +14,7 @@ use crate::engine::cluster::Workers;
 use crate::engine::tail::{run_tail, Progress, TailOptions, TailSummary};
 use crate::io::load::DataFiles;
 use crate::live::changelog::LogFormat;
+use crate::live::claim::{claim, Claim};
 use crate::live::frontier::{format_tick, ClockKind};
 
 use super::choices;
@@ -94,8 +95,10 @@ pub(super) struct LiveRun {
     pub workers: Workers,
     /// Rows the backfill is expected to hold.
     pub estimate: u64,
-    /// The catalog's files `(name, text)` as they were checked.
-    pub sources: Vec<(String, String)>,
+    /// The catalog's files `(name, contents)` as they were checked.
+    pub sources: Vec<(String, Vec<u8>)>,
+    /// The change log, held against a second writer until the run ends.
+    _claim: Option<Claim>,
     progress: Option<(Arc<Progress>, std::thread::JoinHandle<()>)>,
 }
 
@@ -116,6 +119,12 @@ impl TailArgs {
             None => None,
         };
         let estimate = backfill_files.as_ref().map_or(0, |f| f.rows_estimate());
+        let rejects = self.rejects_path();
+        // Process 0 writes the log and the rejects; it holds the log for the whole run.
+        let claim = match self.cluster.process {
+            0 => Some(claim(&self.follow, &self.changes, &rejects)?),
+            _ => None,
+        };
         let progress = match (&backfill_files, self.quiet) {
             (Some(_), false) => Some(progress_bar(estimate)),
             _ => None,
@@ -127,7 +136,7 @@ impl TailArgs {
             follow: self.follow.clone(),
             changes: self.changes.clone(),
             format: self.format,
-            rejects: self.rejects_path(),
+            rejects,
             clock: self.clock,
             lateness: self.allowed_lateness,
             on_error: self.on_error,
@@ -146,6 +155,7 @@ impl TailArgs {
             workers,
             estimate,
             sources,
+            _claim: claim,
             progress,
         })
     }

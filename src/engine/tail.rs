@@ -309,7 +309,8 @@ impl<'c> Live<'c> {
         let mut follower = Follower::new(&self.options.follow, BTreeMap::new())?;
         // A log without rounds starts over: so do its rejects.
         let kept = (!rounds.is_empty()).then(|| replay_positions(&rounds));
-        let mut rejects = Rejects::open(&self.options.rejects, kept.as_ref())?;
+        let mut rejects =
+            Rejects::open(&self.options.rejects, &self.options.follow, kept.as_ref())?;
         self.counts.rejected = rejects.count();
 
         if rounds.is_empty() {

@@ -2,8 +2,10 @@
 //!
 //! Each worker parses its own byte range of each file, cut at line ends, so loading
 //! scales with workers instead of funnelling through one of them. A line belongs to the
-//! part that contains its first byte. The price is that a quoted field may not contain
-//! a line break (a line break inside quotes is reported as an error, never misread).
+//! part that contains its first byte, and every line is a row of its own: a quoted
+//! field may not contain a line break. A line whose quote does not close on it is
+//! rejected alone, so the rows and rejects are the same with any number of parts.
+//! Lines end at LF, CRLF or a bare CR (`io::lines`).
 //!
 //! Files are memory-mapped, not read: a process of a cluster touches only the pages of
 //! its own workers' parts, and rows are identified by their byte offset, so nothing
@@ -18,6 +20,12 @@ use std::sync::Arc;
 use csv::ByteRecord;
 
 use super::error::{InputError, RowError};
+use super::lines;
+
+/// Why a line whose quoted field runs past its end is rejected.
+const UNCLOSED_QUOTE: &str =
+    "unterminated quote: a quoted field opened on this line does not close on it \
+     (quoted fields may not contain line breaks; the next line is read as a row of its own)";
 
 /// A file's bytes: mapped from disk, or given in memory (tests, empty files).
 enum Bytes {
@@ -78,7 +86,7 @@ impl CsvFile {
     }
 
     fn with_bytes(name: String, bytes: Bytes) -> Result<CsvFile, InputError> {
-        let header_end = memchr::memchr(b'\n', &bytes).map_or(bytes.len(), |i| i + 1);
+        let header_end = lines::next_line_start(&bytes, 0);
         let header_error = |reason: String| InputError {
             file: name.clone(),
             line: 1,
@@ -100,6 +108,11 @@ impl CsvFile {
                 ))
             }
             Err(e) => return Err(header_error(format!("unreadable header row: {e}"))),
+        }
+        if memchr::memchr2(b'\n', b'\r', record.as_slice()).is_some() {
+            return Err(header_error(format!(
+                "the header row has an {UNCLOSED_QUOTE}"
+            )));
         }
         let mut header = Vec::with_capacity(record.len());
         for field in record.iter() {
@@ -123,14 +136,22 @@ impl CsvFile {
     /// The number of lines after the header (blank ones included): a row count for
     /// progress reports, found at memory speed.
     pub fn data_lines(&self) -> u64 {
-        let data = &self.bytes[self.data_start.min(self.bytes.len())..];
-        let newlines = memchr::memchr_iter(b'\n', data).count() as u64;
-        newlines + u64::from(data.last().is_some_and(|b| *b != b'\n'))
+        let (start, end) = (self.data_start.min(self.bytes.len()), self.bytes.len());
+        let ends = lines::line_ends(&self.bytes, start, end);
+        ends + u64::from(
+            self.bytes[start..]
+                .last()
+                .is_some_and(|b| !lines::is_line_end(*b)),
+        )
     }
 
     /// Calls `row` with the byte offset and fields of every record in part `index` of
     /// `parts` (offsets order the rows as lines do); rows for which `row` fails, and
     /// unreadable rows, are handed to `reject` with their line number.
+    ///
+    /// Every line is a row of its own, so what a line yields never depends on where
+    /// the parts are cut: a quoted field that does not close on its line rejects that
+    /// line only, and reading goes on at the next line.
     pub fn for_each_row(
         &self,
         index: usize,
@@ -139,45 +160,63 @@ impl CsvFile {
         mut reject: impl FnMut(InputError),
     ) {
         let (start, end) = self.part(index, parts);
-        if start >= end {
-            return;
-        }
-        let bytes = &self.bytes[start..end];
         let mut lines = LineCounter::new(&self.bytes, start);
+        let mut from = start;
+        while from < end {
+            from = self.read_rows(from, end, &mut lines, &mut row, &mut reject);
+        }
+    }
+
+    /// Reads the rows of `[from, end)` up to the first record that is not exactly one
+    /// line, which is rejected as its first line; returns where reading goes on.
+    fn read_rows(
+        &self,
+        from: usize,
+        end: usize,
+        lines: &mut LineCounter<'_>,
+        row: &mut impl FnMut(u64, &ByteRecord) -> Result<(), RowError>,
+        reject: &mut impl FnMut(InputError),
+    ) -> usize {
+        // The line end after the range makes a quote still open on the range's last
+        // line visible as a field holding a line break, as on every other line.
+        let input = std::io::Read::chain(&self.bytes[from..end], &b"\n"[..]);
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .from_reader(bytes);
+            .from_reader(input);
         let mut record = ByteRecord::new();
         loop {
-            match reader.read_byte_record(&mut record) {
-                Ok(false) => break,
+            let (offset, error) = match reader.read_byte_record(&mut record) {
+                Ok(false) => return end,
                 Ok(true) => {
-                    let offset = start + record.position().map_or(0, |p| p.byte() as usize);
-                    let result = if record.iter().any(|field| field.contains(&b'\n')) {
-                        Err(RowError::row(
-                            "a quoted field contains a line break, which is not supported",
-                        ))
-                    } else if record.len() != self.header.len() {
-                        Err(RowError::row(format!(
-                            "expected {} columns as in the header, found {}",
-                            self.header.len(),
-                            record.len()
-                        )))
+                    let offset = from + record.position().map_or(0, |p| p.byte() as usize);
+                    if memchr::memchr2(b'\n', b'\r', record.as_slice()).is_some() {
+                        (offset, RowError::row(UNCLOSED_QUOTE))
                     } else {
-                        row(offset as u64, &record)
-                    };
-                    if let Err(error) = result {
-                        let (line, raw) = lines.locate(offset);
-                        reject(self.error(line, raw, error));
+                        let result = if record.len() != self.header.len() {
+                            Err(RowError::row(format!(
+                                "expected {} columns as in the header, found {}",
+                                self.header.len(),
+                                record.len()
+                            )))
+                        } else {
+                            row(offset as u64, &record)
+                        };
+                        if let Err(error) = result {
+                            let located = lines.locate(offset);
+                            reject(self.error(located.line, located.text, error));
+                        }
+                        continue;
                     }
                 }
                 Err(e) => {
-                    let offset = start + e.position().map_or(0, |p| p.byte() as usize);
-                    let (line, raw) = lines.locate(offset);
-                    reject(self.error(line, raw, RowError::row(format!("unreadable CSV: {e}"))));
+                    let offset = from + e.position().map_or(0, |p| p.byte() as usize);
+                    (offset, RowError::row(format!("unreadable CSV: {e}")))
                 }
-            }
+            };
+            let located = lines.locate(offset);
+            reject(self.error(located.line, located.text, error));
+            return lines::next_line_start(&self.bytes, located.start).max(from + 1);
         }
     }
 
@@ -209,8 +248,7 @@ impl CsvFile {
             );
             return;
         }
-        for line in bytes.split(|&b| b == b'\n') {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
+        for line in bytes.split(|&b| lines::is_line_end(b)) {
             let mut fields = line.split(|&b| b == b',');
             if let (Some(field), false) = (fields.nth(position), line.is_empty()) {
                 if line.split(|&b| b == b',').count() == self.header.len() {
@@ -233,10 +271,7 @@ impl CsvFile {
             }
             // The first line that starts at or after the nominal cut.
             let cut = self.data_start + (body as u128 * k as u128 / parts as u128) as usize;
-            match memchr::memchr(b'\n', &self.bytes[cut - 1..]) {
-                Some(offset) => cut + offset,
-                None => len,
-            }
+            lines::next_line_start(&self.bytes, cut - 1)
         };
         (boundary(index), boundary(index + 1))
     }
@@ -272,26 +307,38 @@ impl<'a> LineCounter<'a> {
         }
     }
 
-    /// The line number and text of the record that the CSV reader places at `offset`.
+    /// The line of the record that the CSV reader places at `offset`.
     ///
-    /// The reader may report a record's position before the line breaks and blank
+    /// The reader may report a record's position before the line ends and blank
     /// lines that precede it, so the record starts at the first byte after them.
-    fn locate(&mut self, offset: usize) -> (u64, &'a [u8]) {
+    fn locate(&mut self, offset: usize) -> Located<'a> {
         let mut start = offset.max(self.offset);
-        while start < self.bytes.len() && matches!(self.bytes[start], b'\n' | b'\r') {
+        while start < self.bytes.len() && lines::is_line_end(self.bytes[start]) {
             start += 1;
         }
-        let before = *self.line.get_or_insert_with(|| {
-            1 + memchr::memchr_iter(b'\n', &self.bytes[..self.offset]).count() as u64
-        });
-        let line =
-            before + memchr::memchr_iter(b'\n', &self.bytes[self.offset..start]).count() as u64;
+        let before = *self
+            .line
+            .get_or_insert_with(|| 1 + lines::line_ends(self.bytes, 0, self.offset));
+        let line = before + lines::line_ends(self.bytes, self.offset, start);
         (self.offset, self.line) = (start, Some(line));
-        let end =
-            memchr::memchr(b'\n', &self.bytes[start..]).map_or(self.bytes.len(), |i| start + i);
-        let text = &self.bytes[start..end];
-        (line, text.strip_suffix(b"\r").unwrap_or(text))
+        let end = memchr::memchr2(b'\n', b'\r', &self.bytes[start..])
+            .map_or(self.bytes.len(), |i| start + i);
+        Located {
+            line,
+            start,
+            text: &self.bytes[start..end],
+        }
     }
+}
+
+/// A line found by [`LineCounter::locate`].
+struct Located<'a> {
+    /// Its 1-based number.
+    line: u64,
+    /// The offset of its first byte.
+    start: usize,
+    /// Its bytes, without the line end.
+    text: &'a [u8],
 }
 
 #[cfg(test)]
@@ -334,31 +381,106 @@ mod tests {
         }
     }
 
+    /// The rows (fields, in file order) and the rejects (line, reason, text) of
+    /// reading `text` in `parts` parts.
+    type Outcome = (Vec<Vec<String>>, Vec<(u64, String, String)>);
+    fn read(text: &str, parts: usize) -> Outcome {
+        let file = CsvFile::from_bytes("t.csv".into(), text.as_bytes().to_vec()).unwrap();
+        let (mut rows, mut rejects) = (Vec::new(), Vec::new());
+        for index in 0..parts {
+            file.for_each_row(
+                index,
+                parts,
+                |offset, record| {
+                    let fields = record.iter().map(|f| String::from_utf8_lossy(f).into());
+                    rows.push((offset, fields.collect::<Vec<String>>()));
+                    Ok(())
+                },
+                |e| rejects.push((e.line, e.reason, e.raw)),
+            );
+        }
+        rows.sort();
+        rejects.sort();
+        (
+            rows.into_iter().map(|(_, fields)| fields).collect(),
+            rejects,
+        )
+    }
+
+    fn strings(rows: &[&[&str]]) -> Vec<Vec<String>> {
+        let row = |r: &&[&str]| r.iter().map(|f| f.to_string()).collect();
+        rows.iter().map(row).collect()
+    }
+
     #[test]
     fn short_rows_and_line_breaks_in_quotes_are_reported_with_their_line() {
-        let text = "a,b\n1,2\n3\n\"x\ny\",4\n5,6\n";
-        let file = CsvFile::from_bytes("t.csv".into(), text.as_bytes().to_vec()).unwrap();
-        let mut errors = Vec::new();
-        let mut good = 0;
-        file.for_each_row(
-            0,
-            1,
-            |_, _| {
-                good += 1;
-                Ok(())
-            },
-            |e| errors.push(e),
+        let (rows, rejects) = read("a,b\n1,2\n3\n\"x\ny\",4\n5,6\n", 1);
+        // The line after an unclosed quote is a row of its own.
+        assert_eq!(rows, strings(&[&["1", "2"], &["y\"", "4"], &["5", "6"]]));
+        assert_eq!(rejects.len(), 2);
+        assert_eq!(rejects[0].0, 3);
+        assert!(rejects[0].1.contains("expected 2 columns"), "{rejects:?}");
+        assert_eq!(rejects[1].0, 4);
+        assert_eq!(rejects[1].1, UNCLOSED_QUOTE);
+        assert_eq!(rejects[1].2, "\"x");
+    }
+
+    #[test]
+    fn an_unclosed_quote_costs_its_own_line_with_any_number_of_parts() {
+        let mut text = String::from("user,ts,kind,amount\n");
+        let mut good = Vec::new();
+        for i in 0..60 {
+            if i == 5 {
+                text.push_str("u1,17,purchase,\"12.5,shoes\n");
+            } else {
+                text.push_str(&format!("u{i},{i},view,\"{i}.5\"\n"));
+                good.push(vec![
+                    format!("u{i}"),
+                    i.to_string(),
+                    "view".into(),
+                    format!("{i}.5"),
+                ]);
+            }
+        }
+        // The last line, without a line end, opens a quote too.
+        text.push_str("u9,9,view,\"9");
+        let expected = vec![
+            (
+                7,
+                UNCLOSED_QUOTE.to_string(),
+                "u1,17,purchase,\"12.5,shoes".to_string(),
+            ),
+            (62, UNCLOSED_QUOTE.to_string(), "u9,9,view,\"9".to_string()),
+        ];
+        for parts in 1..=9 {
+            assert_eq!(
+                read(&text, parts),
+                (good.clone(), expected.clone()),
+                "parts={parts}"
+            );
+        }
+    }
+
+    #[test]
+    fn lf_crlf_and_bare_cr_line_ends_read_alike() {
+        let lf = "a,b\n1,2\n3\n\n5,\"6\"\n7,8";
+        let expected = (
+            strings(&[&["1", "2"], &["5", "6"], &["7", "8"]]),
+            vec![(
+                3,
+                "expected 2 columns as in the header, found 1".into(),
+                "3".into(),
+            )],
         );
-        assert_eq!(good, 2);
-        assert_eq!(errors.len(), 2);
-        assert_eq!(errors[0].line, 3);
-        assert!(
-            errors[0].reason.contains("expected 2 columns"),
-            "{}",
-            errors[0]
-        );
-        assert_eq!(errors[1].line, 4);
-        assert!(errors[1].reason.contains("line break"), "{}", errors[1]);
+        for end in ["\n", "\r\n", "\r"] {
+            let text = lf.replace('\n', end);
+            let file = CsvFile::from_bytes("t.csv".into(), text.clone().into_bytes()).unwrap();
+            assert_eq!(file.header, ["a", "b"]);
+            assert_eq!(file.data_lines(), 5);
+            for parts in 1..=6 {
+                assert_eq!(read(&text, parts), expected, "{end:?}, parts={parts}");
+            }
+        }
     }
 
     #[test]

@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::quoted::{shorten, shorten_quoted};
+
 /// A problem with one row (or the header) of an input file.
 ///
 /// Serializable because rows are parsed by every worker, possibly in other processes,
@@ -16,7 +18,8 @@ pub struct InputError {
     pub line: u64,
     /// The column at fault, when one is.
     pub column: Option<String>,
-    /// What is wrong, e.g. "cannot parse `x` as a number".
+    /// What is wrong, e.g. "cannot parse `x` as a number", with the input it quotes
+    /// cut short.
     pub reason: String,
     /// The offending line as read (lossily decoded), for the rejects file.
     pub raw: String,
@@ -34,7 +37,8 @@ impl fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
-/// A row-level problem before the file and line are attached.
+/// A row-level problem before the file and line are attached; the input it quotes (a
+/// column name, a cell) is cut short.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RowError {
     /// The column at fault, when one is.
@@ -47,8 +51,8 @@ impl RowError {
     /// A problem with the cell of `column`.
     pub fn column(column: &str, reason: impl Into<String>) -> RowError {
         RowError {
-            column: Some(column.to_string()),
-            reason: reason.into(),
+            column: Some(shorten(column).into_owned()),
+            reason: cut_reason(reason.into()),
         }
     }
 
@@ -56,7 +60,15 @@ impl RowError {
     pub fn row(reason: impl Into<String>) -> RowError {
         RowError {
             column: None,
-            reason: reason.into(),
+            reason: cut_reason(reason.into()),
         }
+    }
+}
+
+/// A reason with the input it quotes cut short (see [`shorten_quoted`]).
+pub fn cut_reason(reason: String) -> String {
+    match shorten_quoted(&reason) {
+        std::borrow::Cow::Borrowed(_) => reason,
+        std::borrow::Cow::Owned(cut) => cut,
     }
 }

@@ -15,7 +15,7 @@ use rust_decimal::Decimal;
 use crate::catalog::ir::{Catalog, Column};
 use crate::value::{Text, Type, Value, MAX_TIME};
 
-use super::error::{InputError, RowError};
+use super::error::{cut_reason, InputError, RowError};
 
 /// The three input files.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -87,7 +87,7 @@ impl Layout {
             file: file.to_string(),
             line: 1,
             column: None,
-            reason,
+            reason: cut_reason(reason),
             raw: header.join(","),
         };
         let mut positions = HashMap::new();
@@ -148,11 +148,7 @@ impl Layout {
         i: usize,
         name: &str,
     ) -> Result<&'r str, RowError> {
-        let text = utf8(record, self.required[i], name)?;
-        if text.is_empty() {
-            return Err(RowError::column(name, "is empty; a value is required"));
-        }
-        Ok(text)
+        required(utf8(record, self.required[i], name)?, name)
     }
 
     /// Where required column `i` (in `InputKind::required` order) sits in a record.
@@ -173,6 +169,15 @@ impl Layout {
             })
             .collect()
     }
+}
+
+/// The text of a required field (`user_id`, `ts`, `kind`, `model`, `score`), which must
+/// not be empty: the one rule for CSV cells and live records' fields.
+pub fn required<'t>(text: &'t str, name: &str) -> Result<&'t str, RowError> {
+    if text.is_empty() {
+        return Err(RowError::column(name, "is empty; a value is required"));
+    }
+    Ok(text)
 }
 
 fn utf8<'r>(record: &'r ByteRecord, position: usize, name: &str) -> Result<&'r str, RowError> {

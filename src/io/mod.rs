@@ -3,5 +3,7 @@
 pub mod csv_file;
 pub mod error;
 pub mod layout;
+pub mod lines;
 pub mod load;
 pub mod output;
+pub mod staging;

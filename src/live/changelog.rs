@@ -33,6 +33,7 @@ use serde_json::json;
 
 use super::follow::Position;
 use super::frontier::{format_tick, parse_tick};
+use crate::quoted::shorten;
 
 /// The log's record format.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
@@ -90,8 +91,12 @@ impl ChangeLog {
         let expected = header_lines(format, header);
         let segments = header.definitions.iter().map(|(n, _)| n.clone()).collect();
         let existing = path.exists() && std::fs::metadata(path)?.len() > 0;
-        let rounds = if existing {
-            let (rounds, keep) = read_existing(path, format, &expected)?;
+        // A log that ends inside its header holds no change: it starts over.
+        let read = match existing {
+            true => read_existing(path, format, &expected)?,
+            false => None,
+        };
+        let rounds = if let Some((rounds, keep)) = read {
             let file = OpenOptions::new().write(true).open(path)?;
             file.set_len(keep)?;
             rounds
@@ -195,56 +200,99 @@ fn header_lines(format: LogFormat, header: &LogHeader) -> Vec<String> {
 }
 
 /// Checks an existing log's header and reads its rounds; returns them with the length
-/// to keep (through the last progress record).
+/// to keep (through the last progress record), or `None` when the log ends inside its
+/// header (a run stopped while writing it), which is as good as no log.
+///
+/// A log whose progress goes back — a frontier, or a file's position — was not written
+/// by one run (two writers, or an edit): it is refused, naming the line.
 fn read_existing(
     path: &Path,
     format: LogFormat,
     expected: &[String],
-) -> anyhow::Result<(Vec<Round>, u64)> {
+) -> anyhow::Result<Option<(Vec<Round>, u64)>> {
     let name = path.display();
     let mut reader =
         BufReader::new(File::open(path).map_err(|e| anyhow::anyhow!("cannot read '{name}': {e}"))?);
-    let mut line = String::new();
+    let mut bytes = Vec::new();
     let mut offset = 0u64;
-    for (number, want) in expected.iter().enumerate() {
-        line.clear();
-        offset += reader.read_line(&mut line)? as u64;
-        if line != *want {
+    let mut number = 0;
+    let mut next_line = |bytes: &mut Vec<u8>| -> anyhow::Result<usize> {
+        bytes.clear();
+        reader
+            .read_until(b'\n', bytes)
+            .map_err(|e| anyhow::anyhow!("cannot read '{name}': {e}"))
+    };
+    for want in expected {
+        offset += next_line(&mut bytes)? as u64;
+        number += 1;
+        if bytes != want.as_bytes() {
+            if !bytes.ends_with(b"\n") && want.as_bytes().starts_with(&bytes) {
+                return Ok(None);
+            }
             anyhow::bail!(
-                "{name}:{}: this change log was written by a different catalog, clock, \
+                "{name}:{number}: this change log was written by a different catalog, clock, \
                  backfill or format (found `{}`, expected `{}`); write to a new file, or \
                  remove it to start over",
-                number + 1,
-                line.trim_end(),
+                shorten(String::from_utf8_lossy(&bytes).trim_end()),
                 want.trim_end()
             );
         }
     }
-    let (mut rounds, mut keep) = (Vec::new(), offset);
-    let mut number = expected.len();
+    let (mut rounds, mut keep) = (Vec::<Round>::new(), offset);
+    let mut reached = BTreeMap::<String, Position>::new();
     loop {
-        line.clear();
-        let read = reader.read_line(&mut line)?;
+        let read = next_line(&mut bytes)?;
         if read == 0 {
             break;
         }
         number += 1;
         offset += read as u64;
-        if !line.ends_with('\n') {
+        if !bytes.ends_with(b"\n") {
             break; // a record cut short by a crash
         }
-        if let Some(round) = progress(format, &line) {
-            let round = round.ok_or_else(|| {
-                anyhow::anyhow!(
-                    "{name}:{number}: malformed progress record `{}`",
-                    line.trim_end()
-                )
-            })?;
-            rounds.push(round);
-            keep = offset;
+        let corrupt = |why: String| {
+            anyhow::anyhow!(
+                "{name}:{number}: {why}; the log is corrupt (written by two runs at once, or \
+                 edited): write to a new file, or remove it to start over"
+            )
+        };
+        let Ok(line) = std::str::from_utf8(&bytes) else {
+            return Err(corrupt("the line is not valid UTF-8".into()));
+        };
+        let Some(round) = progress(format, line) else {
+            continue;
+        };
+        let round = round.ok_or_else(|| {
+            corrupt(format!(
+                "malformed progress record `{}`",
+                shorten(line.trim_end())
+            ))
+        })?;
+        if let Some(last) = rounds.last().filter(|last| last.frontier > round.frontier) {
+            return Err(corrupt(format!(
+                "the progress goes back from {} to {}",
+                format_tick(last.frontier),
+                format_tick(round.frontier)
+            )));
         }
+        for (file, position) in &round.moved {
+            let before = reached.get(file).copied().unwrap_or_default();
+            if position.offset < before.offset || position.line < before.line {
+                return Err(corrupt(format!(
+                    "the position of `{}` goes back from line {} (byte {}) to line {} (byte {})",
+                    shorten(file),
+                    before.line,
+                    before.offset,
+                    position.line,
+                    position.offset
+                )));
+            }
+            reached.insert(file.clone(), *position);
+        }
+        rounds.push(round);
+        keep = offset;
     }
-    Ok((rounds, keep))
+    Ok(Some((rounds, keep)))
 }
 
 /// The round a line records, if it is a progress record (`Some(None)`: malformed).

@@ -1,14 +1,19 @@
 //! Following a directory of growing `*.jsonl` files.
 //!
 //! Every poll reads the complete lines appended since the last one, file by file in
-//! name order. A last line without its newline is still being written: it is left in
-//! the file and read once complete. Files that appear later are picked up by the next
-//! poll. A file's position (byte offset and line number) is what progress records
+//! name order. Lines end at LF, CRLF or a bare CR, as in CSV input; a CR that ends
+//! what the file holds so far ends its line once the next byte shows whether an LF
+//! belongs to it. A last line without its line end is still being written: it is left
+//! in the file and read once complete. Files that appear later are picked up by the
+//! next poll. A file's position (byte offset and line number) is what progress records
 //! store, so a restart can read exactly the same lines again.
+//!
+//! A line longer than [`MAX_LINE`] bytes is not held in memory: it is read past, and
+//! handed on with its length and first bytes only, to be rejected.
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -29,18 +34,48 @@ pub struct Line {
     pub file: String,
     /// 1-based line number.
     pub number: u64,
-    /// The line's bytes without the line terminator.
+    /// The line's bytes without the line terminator; only the first [`PREVIEW`] bytes
+    /// of a line longer than [`MAX_LINE`].
     pub bytes: Vec<u8>,
+    /// The line's length in bytes, without the line terminator.
+    pub length: u64,
 }
 
-/// Bytes read from one file per poll at most, so that one huge file does not hold
-/// every other file (and the output) back.
+impl Line {
+    /// Whether the line is longer than [`MAX_LINE`] (and `bytes` only its start).
+    pub fn too_long(&self) -> bool {
+        self.length > MAX_LINE
+    }
+}
+
+/// The longest line a live file may hold, in bytes; longer ones are rejected.
+pub const MAX_LINE: u64 = 8 << 20;
+
+/// How many bytes of a line longer than [`MAX_LINE`] are kept, to show in its reject.
+pub const PREVIEW: usize = 200;
+
+/// Bytes of complete lines read from one file per poll, at least one line and at most
+/// about this many, so that one huge file does not hold every other file (and the
+/// output) back.
 const MAX_READ: u64 = 8 << 20;
 
 /// The followed directory and how far each file has been read.
 pub struct Follower {
     dir: PathBuf,
     positions: BTreeMap<String, Position>,
+    /// Unfinished lines already longer than [`MAX_LINE`], by file: how far they are
+    /// known to run without a line end, so each poll reads only what was appended.
+    overlong: BTreeMap<String, Partial>,
+}
+
+/// The start of a file's unfinished last line.
+struct Partial {
+    /// The offset where the line starts.
+    start: u64,
+    /// Its bytes so far, at most [`MAX_LINE`] + 1 of them.
+    bytes: Vec<u8>,
+    /// Its length so far.
+    length: u64,
 }
 
 impl Follower {
@@ -55,6 +90,7 @@ impl Follower {
         Ok(Follower {
             dir: dir.to_path_buf(),
             positions,
+            overlong: BTreeMap::new(),
         })
     }
 
@@ -115,8 +151,18 @@ impl Follower {
     ) -> anyhow::Result<()> {
         let path = self.dir.join(name);
         let mut position = self.positions.get(name).copied().unwrap_or_default();
-        let mut file = File::open(&path)
-            .map_err(|e| anyhow::anyhow!("cannot open '{}': {e}", path.display()))?;
+        let mut file = File::open(&path).map_err(|e| {
+            let read = target.map_or(position.line, |target| target.line);
+            let hint = match (e.kind(), read) {
+                (std::io::ErrorKind::NotFound, read) if read > 0 => format!(
+                    "; {read} line(s) of it were read into the change log, and a live run and \
+                     its restarts replay the followed files, which must stay: put the file \
+                     back, or start over with a new change log"
+                ),
+                _ => String::new(),
+            };
+            anyhow::anyhow!("cannot open '{}': {e}{hint}", path.display())
+        })?;
         let len = file.metadata()?.len();
         if len < position.offset {
             anyhow::bail!(
@@ -125,36 +171,101 @@ impl Follower {
                 position.offset
             );
         }
-        let end = match target {
-            Some(target) => target.offset.min(len),
-            None => len.min(position.offset + MAX_READ),
+        // A poll reads what the file holds; a replay exactly to the recorded position.
+        let (end, budget) = match target {
+            Some(target) => (target.offset.min(len), u64::MAX),
+            None => (len, MAX_READ),
         };
         if end == position.offset {
             return Ok(());
         }
-        file.seek(SeekFrom::Start(position.offset))?;
-        let mut buffer = vec![0; (end - position.offset) as usize];
-        file.read_exact(&mut buffer)?;
+        let mut partial = match self.overlong.remove(name) {
+            Some(partial) if partial.start == position.offset => partial,
+            _ => Partial {
+                start: position.offset,
+                bytes: Vec::new(),
+                length: 0,
+            },
+        };
+        let from = partial.start + partial.length;
+        file.seek(SeekFrom::Start(from))?;
+        let mut reader = BufReader::with_capacity(1 << 16, file.take(end.saturating_sub(from)));
         let mut consumed = 0;
-        while let Some(newline) = memchr::memchr(b'\n', &buffer[consumed..]) {
-            let mut line = &buffer[consumed..consumed + newline];
-            if let Some(stripped) = line.strip_suffix(b"\r") {
-                line = stripped;
+        // The line's CR ended the bytes read so far: the line ends there, and an LF
+        // right after the CR belongs to its end.
+        let mut cr = false;
+        while consumed < budget {
+            let chunk = reader.fill_buf()?;
+            let terminator = if cr {
+                let lf = match chunk.first() {
+                    Some(&next) => next == b'\n',
+                    // A recorded position right after the CR: the run that recorded
+                    // it saw the byte after it.
+                    None if target.is_some() => false,
+                    // Undecided until the next byte arrives.
+                    None => break,
+                };
+                reader.consume(usize::from(lf));
+                cr = false;
+                1 + usize::from(lf)
+            } else {
+                if chunk.is_empty() {
+                    break;
+                }
+                let (piece, terminator) = match memchr::memchr2(b'\n', b'\r', chunk) {
+                    None => (chunk.len(), 0),
+                    Some(i) if chunk[i] == b'\n' => (i, 1),
+                    Some(i) => match chunk.get(i + 1) {
+                        Some(&next) => (i, 1 + usize::from(next == b'\n')),
+                        None => {
+                            cr = true;
+                            (i, 1)
+                        }
+                    },
+                };
+                let room = (MAX_LINE as usize + 1).saturating_sub(partial.bytes.len());
+                partial.bytes.extend_from_slice(&chunk[..piece.min(room)]);
+                partial.length += piece as u64;
+                reader.consume(piece + terminator);
+                if cr {
+                    continue;
+                }
+                terminator
+            };
+            if terminator == 0 {
+                continue;
             }
+            consumed += partial.length + terminator as u64;
             position.line += 1;
-            if !line.iter().all(u8::is_ascii_whitespace) {
-                lines.push(Line {
-                    file: name.to_string(),
-                    number: position.line,
-                    bytes: line.to_vec(),
-                });
+            if let Some(line) = finish(name, position.line, &mut partial) {
+                lines.push(line);
             }
-            consumed += newline + 1;
+            partial.start = position.offset + consumed;
         }
-        position.offset += consumed as u64;
+        position.offset += consumed;
+        if partial.length > MAX_LINE {
+            self.overlong.insert(name.to_string(), partial);
+        }
         self.positions.insert(name.to_string(), position);
         Ok(())
     }
+}
+
+/// The complete line held in `partial`, which is emptied; `None` for a blank line.
+fn finish(file: &str, number: u64, partial: &mut Partial) -> Option<Line> {
+    let mut bytes = std::mem::take(&mut partial.bytes);
+    let length = std::mem::take(&mut partial.length);
+    if length > MAX_LINE {
+        bytes.truncate(PREVIEW);
+    } else if bytes.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    Some(Line {
+        file: file.to_string(),
+        number,
+        bytes,
+        length,
+    })
 }
 
 #[cfg(test)]
@@ -217,6 +328,83 @@ mod tests {
     }
 
     #[test]
+    fn a_line_longer_than_the_limit_is_handed_on_cut_and_reading_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = "x".repeat(MAX_LINE as usize + 10);
+        append(dir.path(), "a.jsonl", "first\n");
+        // The long line arrives in two appends, the first already over the limit.
+        append(dir.path(), "a.jsonl", &long[..MAX_LINE as usize + 5]);
+        let mut follower = Follower::new(dir.path(), BTreeMap::new()).unwrap();
+        assert_eq!(
+            texts(&follower.poll().unwrap()),
+            vec![("a.jsonl".into(), 1, "first".into())]
+        );
+        assert!(follower.poll().unwrap().is_empty());
+        append(dir.path(), "a.jsonl", &long[MAX_LINE as usize + 5..]);
+        append(dir.path(), "a.jsonl", "\nafter\n");
+        // The long line uses up a poll's budget; the next poll reads on.
+        let mut lines = follower.poll().unwrap();
+        assert_eq!(lines.len(), 1);
+        lines.extend(follower.poll().unwrap());
+        assert!(lines[0].too_long());
+        assert_eq!(
+            (lines[0].number, lines[0].length, lines[0].bytes.len()),
+            (2, long.len() as u64, PREVIEW)
+        );
+        assert_eq!(
+            texts(&lines[1..]),
+            vec![("a.jsonl".into(), 3, "after".into())]
+        );
+        // A replay to the recorded position reads the same lines.
+        let end = follower.positions().clone();
+        let mut replay = Follower::new(dir.path(), BTreeMap::new()).unwrap();
+        let replayed = replay.read_to(&end).unwrap();
+        assert_eq!(replayed.len(), 3);
+        assert_eq!(replayed[1], lines[0]);
+        assert_eq!(replayed[2], lines[1]);
+    }
+
+    #[test]
+    fn bare_cr_and_crlf_end_lines_as_lf_does() {
+        let dir = tempfile::tempdir().unwrap();
+        append(dir.path(), "a.jsonl", "a\rb\r\nc\r");
+        let mut follower = Follower::new(dir.path(), BTreeMap::new()).unwrap();
+        let line = |n: u64, text: &str| ("a.jsonl".to_string(), n, text.to_string());
+        let mut read = texts(&follower.poll().unwrap());
+        // `c` waits: its CR may be the first half of a CRLF.
+        assert_eq!(read, vec![line(1, "a"), line(2, "b")]);
+        append(dir.path(), "a.jsonl", "\nd\re\r");
+        read.extend(texts(&follower.poll().unwrap()));
+        append(dir.path(), "a.jsonl", "f\n");
+        read.extend(texts(&follower.poll().unwrap()));
+        let all = vec![
+            line(1, "a"),
+            line(2, "b"),
+            line(3, "c"),
+            line(4, "d"),
+            line(5, "e"),
+            line(6, "f"),
+        ];
+        assert_eq!(read, all);
+        assert_eq!(
+            follower.positions()["a.jsonl"],
+            Position {
+                offset: 14,
+                line: 6
+            }
+        );
+        // Replays to each recorded position read the same lines, also when the
+        // position ends right after a bare CR.
+        let mut replay = Follower::new(dir.path(), BTreeMap::new()).unwrap();
+        let mut replayed = Vec::new();
+        for (offset, line) in [(2, 1), (10, 4), (14, 6)] {
+            let target = BTreeMap::from([("a.jsonl".to_string(), Position { offset, line })]);
+            replayed.extend(texts(&replay.read_to(&target).unwrap()));
+        }
+        assert_eq!(replayed, all);
+    }
+
+    #[test]
     fn replays_to_recorded_positions_and_notices_shrunk_files() {
         let dir = tempfile::tempdir().unwrap();
         append(dir.path(), "a.jsonl", "1\n2\n3\n");
@@ -228,6 +416,11 @@ mod tests {
             vec![("a.jsonl".into(), 3, "3".into())]
         );
 
+        std::fs::remove_file(dir.path().join("a.jsonl")).unwrap();
+        let mut fresh = Follower::new(dir.path(), BTreeMap::new()).unwrap();
+        let error = fresh.read_to(&target).unwrap_err().to_string();
+        assert!(error.contains("2 line(s) of it were read"), "{error}");
+        assert!(error.contains("put the file back"), "{error}");
         std::fs::write(dir.path().join("a.jsonl"), "1\n").unwrap();
         let error = follower.poll().unwrap_err().to_string();
         assert!(error.contains("shrank"), "{error}");

@@ -1,6 +1,7 @@
 //! Live input for `segflow tail`: records, followed files, time, and the change log.
 
 pub mod changelog;
+pub mod claim;
 pub mod follow;
 pub mod frontier;
 pub mod ledger;

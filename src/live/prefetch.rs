@@ -22,7 +22,7 @@ use std::time::Duration;
 use crate::catalog::ir::Catalog;
 use crate::io::error::RowError;
 
-use super::follow::{Follower, Line, Position};
+use super::follow::{Follower, Line, Position, MAX_LINE};
 use super::ledger::Ledger;
 use super::record::{LiveRecord, RecordParser};
 
@@ -42,8 +42,9 @@ pub struct Poll {
     pub positions: BTreeMap<String, Position>,
 }
 
-/// Parses lines as a live run reads them: UTF-8, then one JSON record each, which
-/// `ledger` admits (or refuses: a retraction of no event present).
+/// Parses lines as a live run reads them: at most [`MAX_LINE`] bytes, UTF-8, then one
+/// JSON record each, which `ledger` admits (or refuses: a retraction of no event
+/// present).
 pub fn parse_lines(
     parser: &mut RecordParser,
     ledger: &mut Ledger,
@@ -52,8 +53,16 @@ pub fn parse_lines(
     lines
         .into_iter()
         .map(|line| {
-            let record = std::str::from_utf8(&line.bytes)
-                .map_err(|_| RowError::row("the line is not valid UTF-8"))
+            let record = if line.too_long() {
+                Err(RowError::row(format!(
+                    "line longer than {MAX_LINE} bytes ({} bytes)",
+                    line.length
+                )))
+            } else {
+                std::str::from_utf8(&line.bytes)
+                    .map_err(|_| RowError::row("the line is not valid UTF-8"))
+            };
+            let record = record
                 .and_then(|text| parser.parse(text))
                 .and_then(|record| ledger.admit(&record).map(|()| record));
             ParsedLine { line, record }

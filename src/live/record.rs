@@ -21,7 +21,7 @@ use serde_json::{Map, Value as Json};
 use crate::catalog::ir::{Catalog, Column};
 use crate::data::{EventRow, ScoreRow, UserRow};
 use crate::io::error::RowError;
-use crate::io::layout::{parse_number, parse_time, Interner};
+use crate::io::layout::{parse_number, parse_time, required, Interner};
 use crate::live::frontier::MAX_LIVE_SECONDS;
 use crate::value::{Type, Value};
 
@@ -125,7 +125,7 @@ impl<'c> RecordParser<'c> {
         let user_id = user_id(object)?;
         let ts = time(object, "ts")?;
         let kind = match object.remove("kind") {
-            Some(Json::String(kind)) => self.texts.intern(&kind),
+            Some(Json::String(kind)) => self.texts.intern(required(&kind, "kind")?),
             Some(_) => return Err(RowError::column("kind", "must be a string")),
             None => return Err(RowError::row("missing field `kind`")),
         };
@@ -147,7 +147,7 @@ impl<'c> RecordParser<'c> {
     fn score(&mut self, object: &mut Map<String, Json>) -> Result<ScoreRow, RowError> {
         let user_id = user_id(object)?;
         let model = match object.remove("model") {
-            Some(Json::String(model)) => self.texts.intern(&model),
+            Some(Json::String(model)) => self.texts.intern(required(&model, "model")?),
             Some(_) => return Err(RowError::column("model", "must be a string")),
             None => return Err(RowError::row("missing field `model`")),
         };
@@ -211,10 +211,10 @@ impl<'c> RecordParser<'c> {
 
 fn user_id(object: &mut Map<String, Json>) -> Result<String, RowError> {
     match object.remove("user_id") {
-        Some(Json::String(id)) if id.is_empty() => {
-            Err(RowError::column("user_id", "must not be empty"))
+        Some(Json::String(id)) => {
+            required(&id, "user_id")?;
+            Ok(id)
         }
-        Some(Json::String(id)) => Ok(id),
         Some(_) => Err(RowError::column(
             "user_id",
             "must be a JSON string (ids are opaque: write \"00042\", not 42)",
@@ -360,11 +360,6 @@ mod tests {
                 "true or false",
             ),
             (
-                r#"{"type":"user","user_id":""}"#,
-                Some("user_id"),
-                "must not be empty",
-            ),
-            (
                 r#"{"type":"launch","user_id":"u"}"#,
                 Some("type"),
                 "unknown record type",
@@ -382,6 +377,30 @@ mod tests {
             let error = parse(line).expect_err(line);
             assert_eq!(error.column.as_deref(), column, "{line}");
             assert!(error.reason.contains(reason), "{line}: {}", error.reason);
+        }
+    }
+
+    /// The fields a CSV row must not leave empty are refused empty here too, with the
+    /// same message.
+    #[test]
+    fn required_fields_must_not_be_empty_as_in_csv() {
+        let csv = crate::io::layout::required("", "kind").unwrap_err().reason;
+        let cases = [
+            (r#"{"type":"user","user_id":""}"#, "user_id"),
+            (r#"{"type":"event","user_id":"u","ts":1,"kind":""}"#, "kind"),
+            (
+                r#"{"type":"retract_event","user_id":"u","ts":1,"kind":""}"#,
+                "kind",
+            ),
+            (
+                r#"{"type":"score","user_id":"u","model":"","ts":1,"score":1}"#,
+                "model",
+            ),
+        ];
+        for (line, column) in cases {
+            let error = parse(line).expect_err(line);
+            assert_eq!(error.column.as_deref(), Some(column), "{line}");
+            assert_eq!(error.reason, csv, "{line}");
         }
     }
 }

@@ -372,7 +372,7 @@ async fn preview(
     service.read().resolve(None)?;
     // The definitions are checked with the catalog's own files, as one more file.
     let mut sources = service.sources.clone();
-    sources.push(("preview".to_owned(), body));
+    sources.push(("preview".to_owned(), body.into_bytes()));
     let combined = check_texts(sources).map_err(|error| match error {
         CatalogError::Invalid(diagnostics) => ApiError::diagnostics(&diagnostics),
         other => ApiError::bad_request(other.to_string()),

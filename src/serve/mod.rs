@@ -57,7 +57,7 @@ pub struct ServeOptions {
     /// Rows the backfill is expected to hold, for its progress.
     pub backfill_estimate: u64,
     /// The catalog's files `(name, text)`, which previews are checked together with.
-    pub sources: Vec<(String, String)>,
+    pub sources: Vec<(String, Vec<u8>)>,
 }
 
 /// Runs `catalog` live as [`run_tail`] does, serving the API on the process of worker

@@ -61,7 +61,7 @@ pub struct Service {
     pub plan: Plan,
     /// The catalog's files `(name, text)` as they were loaded, to check previewed
     /// definitions against.
-    pub sources: Vec<(String, String)>,
+    pub sources: Vec<(String, Vec<u8>)>,
     /// Each segment's description, in catalog order.
     pub segments: Vec<SegmentInfo>,
     /// Memberships now and within the history window.
