@@ -2,7 +2,7 @@
 //!
 //! Everything `segflow tail` does (backfill, following, the change log, restarts,
 //! rejects) runs unchanged on the timely workers; after each round worker 0 publishes
-//! the round's final changes into a [`Service`] ([`crate::engine::tail::Publish`]), and
+//! the round's final changes into a [`Service`] ([`crate::engine::tail::Attached`]), and
 //! an HTTP server on a tokio runtime of its own answers from it ([`api`]). The server
 //! runs on the process of worker 0, the one that reads the live files and writes the
 //! log; other processes of a cluster job only work on their share of the dataflow.
