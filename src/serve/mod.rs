@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod records;
 pub mod service;
 
+use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
@@ -97,11 +98,11 @@ pub fn serve(
         workers: (workers.threads(), workers.processes()),
         started: Instant::now(),
         questions: Mutex::default(),
-        replies: Mutex::default(),
+        replies: Mutex::new(Some(HashMap::new())),
         next_question: AtomicU64::new(0),
     });
     tail.publish = Some(service.clone());
-    let router = api::router(service, options.access, options.max_body);
+    let router = api::router(service.clone(), options.access, options.max_body);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("segflow-http")
@@ -122,6 +123,8 @@ pub fn serve(
     });
     listening(address);
     let outcome = run_tail(catalog, backfill, tail, workers);
+    // Questions the run will never answer end now (503), not at their time-out.
+    service.abandon_questions();
     stop_server.send(()).ok();
     let served = server
         .join()

@@ -82,8 +82,8 @@ pub struct Service {
     pub started: Instant,
     /// Questions about users' values for the live run to ask.
     pub questions: Mutex<Vec<(u64, Ask)>>,
-    /// Where each question's answer goes.
-    pub replies: Mutex<HashMap<u64, oneshot::Sender<Values>>>,
+    /// Where each question's answer goes; `None` once the live run has stopped.
+    pub replies: Mutex<Option<HashMap<u64, oneshot::Sender<Values>>>>,
     /// The next question's id.
     pub next_question: AtomicU64,
 }
@@ -148,9 +148,19 @@ impl Service {
     pub fn ask(&self, ask: Ask) -> oneshot::Receiver<Values> {
         let query = self.next_question.fetch_add(1, Ordering::Relaxed);
         let (reply, answer) = oneshot::channel();
-        lock(&self.replies).insert(query, reply);
-        lock(&self.questions).push((query, ask));
+        // After the run stopped the reply is dropped here: the asker hears at once.
+        if let Some(replies) = lock(&self.replies).as_mut() {
+            replies.insert(query, reply);
+            lock(&self.questions).push((query, ask));
+        }
         answer
+    }
+
+    /// Drops every question not yet answered, and every later one: their askers learn
+    /// that the run stopped.
+    pub fn abandon_questions(&self) {
+        *lock(&self.replies) = None;
+        lock(&self.questions).clear();
     }
 
     /// The live run's status as of its last round.
@@ -177,7 +187,8 @@ impl Attached for Service {
     }
 
     fn answer(&self, query: u64, at: u64, values: Vec<(UserKey, u32, Value)>) {
-        if let Some(reply) = lock(&self.replies).remove(&query) {
+        let reply = lock(&self.replies).as_mut().and_then(|r| r.remove(&query));
+        if let Some(reply) = reply {
             // The asker may have given up waiting.
             reply.send((at, values)).ok();
         }
