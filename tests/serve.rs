@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -765,11 +765,27 @@ fn a_token_guards_everything_but_health_and_bodies_have_a_limit() {
     assert_eq!(server.get("/v1/segments").status(), StatusCode::OK);
     assert_eq!(server.get("/metrics").status(), StatusCode::OK);
 
-    let line = json_line(&live_events(backfill_time() + 1, 1)[0]);
-    let big = format!("{line}\n").repeat((2 << 20) / line.len());
-    let response = server.post("/v1/records", big);
-    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    error_of(response);
+    // A body over the limit is refused from its declared length, before it is sent:
+    // the request goes out headers first, and the answer is read before any body byte.
+    let host = server.base.strip_prefix("http://").unwrap();
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /v1/records HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer s3cret-token\r\nConnection: close\r\n\
+         Content-Length: {}\r\n\r\n",
+        2 << 20
+    )
+    .unwrap();
+    let mut answer = String::new();
+    BufReader::new(stream).read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(
+        answer.contains("the request body is 2097152 bytes; this service takes at most 1048576"),
+        "{answer}"
+    );
     assert_eq!(
         fs::read_to_string(dir.path().join("live/segflow-api.jsonl")).unwrap(),
         ""

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::rejection::{PathRejection, QueryRejection, StringRejection};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -66,6 +66,7 @@ pub fn router(service: Arc<Service>, access: Access, max_body: usize) -> Router 
         .route_layer(from_fn_with_state(service.clone(), observe))
         .fallback(unknown_path)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(from_fn_with_state(max_body, refuse_declared_excess))
         .layer(from_fn_with_state(access, require_token))
         .with_state(service)
 }
@@ -82,6 +83,32 @@ async fn observe(State(service): State<Arc<Service>>, request: Request, next: Ne
         .requests
         .observe(&route, response.status().as_u16(), started.elapsed());
     response
+}
+
+/// Turns away a body whose declared length is over `max_body` before reading any of it.
+/// (A body without a declared length, or longer than declared, is cut off by
+/// [`DefaultBodyLimit`] as it is read.) Answering before the client has sent its body
+/// lets the client read the answer instead of finding the connection reset under it.
+async fn refuse_declared_excess(
+    State(max_body): State<usize>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > max_body as u64 => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the request body is {length} bytes; this service takes at most {max_body} \
+                 (--max-body-mib)"
+            ),
+        )
+        .into_response(),
+        _ => next.run(request).await,
+    }
 }
 
 async fn unknown_path(request: Request) -> ApiError {
