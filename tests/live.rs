@@ -278,6 +278,7 @@ fn run(
         progress: None,
         publish: None,
         serving: false,
+        sources: Vec::new(),
     };
     let input: Arc<dyn BatchInput> = Arc::new(backfill.clone());
     run_tail(

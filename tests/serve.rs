@@ -6,6 +6,9 @@
 //! - every endpoint's answer checked against another way of knowing it (pages against
 //!   membership checks, users' segments and overlaps against pages, sizes against
 //!   pages), and against a restart after `kill -9`;
+//! - definitions added, replaced and deleted at runtime: the served members and the
+//!   change log integrated to a later time equal `segflow run --as-of` of the edited
+//!   catalog, nothing before an edit's time changes, and a restart brings it all back;
 //! - the token and loopback rules, the body limit, and every kind of bad request:
 //!   a 4xx with a JSON error, never a 500, nothing half-applied.
 
@@ -263,6 +266,16 @@ fn post_events(server: &Server, events: &[LiveEvent]) {
 
 /// `segflow run --as-of` over the sample plus `events`: each segment's members.
 fn run_as_of(dir: &Path, events: &[LiveEvent], as_of: u64) -> BTreeMap<String, Vec<String>> {
+    run_catalog_as_of(dir, &catalog(), events, as_of)
+}
+
+/// `segflow run --as-of` of `catalog` over the sample plus `events`.
+fn run_catalog_as_of(
+    dir: &Path,
+    catalog: &Path,
+    events: &[LiveEvent],
+    as_of: u64,
+) -> BTreeMap<String, Vec<String>> {
     let data = dir.join("data");
     fs::create_dir_all(&data).unwrap();
     for file in ["users.csv", "events.csv", "scores.csv"] {
@@ -277,7 +290,7 @@ fn run_as_of(dir: &Path, events: &[LiveEvent], as_of: u64) -> BTreeMap<String, V
     }
     let out = dir.join("out");
     let output = Command::new(env!("CARGO_BIN_EXE_segflow"))
-        .args(["run", "--catalog", &catalog().display().to_string()])
+        .args(["run", "--catalog", &catalog.display().to_string()])
         .args(["--data", &data.display().to_string()])
         .args(["--out", &out.display().to_string()])
         .args(["--as-of", &as_of.to_string()])
@@ -815,4 +828,201 @@ fn an_exposed_address_without_a_token_is_refused_at_start() {
         !dir.path().join("changes.csv").exists(),
         "nothing was started"
     );
+}
+
+/// The change log's memberships as of tick `at`: every change at or before it summed.
+fn log_as_of(log: &Path, at: u64) -> BTreeMap<String, BTreeSet<String>> {
+    let mut counts: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for line in fs::read_to_string(log).unwrap().lines() {
+        if line.starts_with('#') || line.starts_with("time,") {
+            continue;
+        }
+        let fields: Vec<&str> = line.split(',').collect();
+        let (seconds, ticks) = fields[0].split_once('.').unwrap_or((fields[0], "0"));
+        let tick = seconds.parse::<u64>().unwrap() * 1_000_000 + ticks.parse::<u64>().unwrap();
+        if tick <= at {
+            let key = (fields[1].to_owned(), fields[2].to_owned());
+            *counts.entry(key).or_default() += fields[3].parse::<i64>().unwrap();
+        }
+    }
+    let mut members: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for ((segment, user), count) in counts {
+        assert!(count == 0 || count == 1, "{segment} {user}: {count}");
+        if count == 1 {
+            members.entry(segment).or_default().insert(user);
+        }
+    }
+    members
+}
+
+fn tick_of(text: &str) -> u64 {
+    let (seconds, ticks) = text.split_once('.').unwrap_or((text, "0"));
+    seconds.parse::<u64>().unwrap() * 1_000_000 + ticks.parse::<u64>().unwrap()
+}
+
+fn send(server: &Server, method: reqwest::Method, path: &str, body: &str) -> (StatusCode, Value) {
+    let response = server
+        .client
+        .request(method, format!("{}{path}", server.base))
+        .body(body.to_owned())
+        .send()
+        .unwrap();
+    let status = response.status();
+    let text = response.text().unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")),
+    )
+}
+
+#[test]
+fn definitions_changed_at_runtime_equal_a_batch_run_of_the_edited_catalog() {
+    use reqwest::Method;
+    let dir = scratch();
+    let server = Server::start(dir.path(), &["--history", "30d"]);
+    let start = backfill_time() + 1;
+    let events = live_events(start, 300);
+    let (before, after) = events.split_at(150);
+    post_events(&server, before);
+    let closed = format!("{}.999999", before.last().unwrap().1);
+    post_events(&server, &after[..1]);
+    server.wait_until(|health| health["as_of"].as_str() >= Some(closed.as_str()));
+    let log = dir.path().join("changes.csv");
+
+    // Refusals change nothing.
+    let put =
+        |name: &str, body: &str| send(&server, Method::PUT, &format!("/v1/segments/{name}"), body);
+    let (status, body) = put("x", "segment x = ltvv > 800");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        body["diagnostics"][0]["message"],
+        "unknown feature or segment `ltvv`"
+    );
+    let (status, body) = put("x", "segment y = ltv > 800");
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = put("x", "schema users(age: number)\nsegment x = ltv > 800");
+    assert!(status.is_client_error(), "{body}");
+    let (status, body) = send(
+        &server,
+        Method::DELETE,
+        "/v1/segments/high_value_repeat",
+        "",
+    );
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("`vip_retention`"),
+        "{body}"
+    );
+    let (status, _) = send(&server, Method::DELETE, "/v1/segments/nope", "");
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!fs::read_to_string(&log).unwrap().contains("# edit"));
+
+    // A new segment with a new feature, a replacement (its user follows), a deletion.
+    let (status, created) = put(
+        "big_spenders",
+        "feature spend = sum(events.amount where kind = 'purchase')\n\
+         segment big_spenders = spend > 1500 and exists(events within 7d)",
+    );
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let created_at = tick_of(created["effective"].as_str().unwrap());
+    let (status, replaced) = put(
+        "high_value_repeat",
+        "segment high_value_repeat = purchases > 3 and ltv > 300",
+    );
+    assert_eq!(status, StatusCode::OK, "{replaced}");
+    let restarted: BTreeSet<&str> = (replaced["versions"].as_array().unwrap().iter())
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        restarted,
+        BTreeSet::from(["high_value_repeat", "vip_retention"])
+    );
+    let (status, same) = put(
+        "high_value_repeat",
+        "segment high_value_repeat = purchases > 3 and ltv > 300",
+    );
+    assert_eq!(
+        (status, &same["unchanged"]),
+        (StatusCode::OK, &Value::Bool(true))
+    );
+    let (status, deleted) = send(&server, Method::DELETE, "/v1/segments/shoes_fans", "");
+    assert_eq!(status, StatusCode::OK, "{deleted}");
+    assert_eq!(
+        server.get("/v1/segments/shoes_fans").status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // Nothing before an edit's time moved.
+    let base_then = run_as_of(dir.path(), before, before.last().unwrap().1);
+    let logged = log_as_of(&log, tick_of(&closed));
+    for (segment, members) in &base_then {
+        let logged: Vec<String> = logged.get(segment).into_iter().flatten().cloned().collect();
+        assert_eq!(&logged, members, "{segment} before the edits");
+    }
+    assert!(!log_as_of(&log, created_at - 1).contains_key("big_spenders"));
+
+    post_events(&server, &after[1..]);
+    let last = after.last().unwrap().1;
+    post_events(
+        &server,
+        &[(String::from("u0000001"), last + 1, "view", None, "home")],
+    );
+    let as_of = format!("{last}.999999");
+    let health = server.wait_until(|health| health["as_of"].as_str() >= Some(as_of.as_str()));
+    let latest = health["as_of"].as_str().unwrap().to_owned();
+
+    // The edited catalog, as a file, run as of the end.
+    let base = fs::read_to_string(catalog()).unwrap();
+    let mut edited: String = base
+        .lines()
+        .filter(|line| {
+            !line.starts_with("segment high_value_repeat")
+                && !line.starts_with("segment shoes_fans")
+        })
+        .map(|line| format!("{line}\n"))
+        .collect();
+    edited.push_str("segment high_value_repeat = purchases > 3 and ltv > 300\n");
+    edited.push_str("feature spend = sum(events.amount where kind = 'purchase')\n");
+    edited.push_str("segment big_spenders = spend > 1500 and exists(events within 7d)\n");
+    let edited_path = dir.path().join("edited.seg");
+    fs::write(&edited_path, edited).unwrap();
+    let expected = run_catalog_as_of(dir.path(), &edited_path, &events, last);
+    let logged = log_as_of(&log, tick_of(&as_of));
+    assert_eq!(segment_names(&server).len(), expected.len());
+    let mut served = BTreeMap::new();
+    for name in segment_names(&server) {
+        let members = server.all_members(&name, &as_of, 500, || {});
+        assert_eq!(Some(&members), expected.get(&name), "{name} served");
+        let from_log: Vec<String> = logged.get(&name).into_iter().flatten().cloned().collect();
+        assert_eq!(from_log, members, "{name} in the log");
+        served.insert(name.clone(), server.all_members(&name, &latest, 500, || {}));
+    }
+    assert!(!served["big_spenders"].is_empty() && !served["high_value_repeat"].is_empty());
+    assert!(
+        !logged.contains_key("shoes_fans"),
+        "a deleted segment keeps no member"
+    );
+    let text = fs::read_to_string(&log).unwrap();
+    assert!(text.contains(&format!(
+        "# definition big_spenders {} from {}",
+        created["hash"].as_str().unwrap(),
+        created["effective"].as_str().unwrap()
+    )));
+
+    // A restart applies the edits again: the same state, nothing written twice.
+    server.kill();
+    let again = Server::start(dir.path(), &["--history", "30d"]);
+    let health = again.wait_until(|health| health["status"] == "ready");
+    assert_eq!(health["as_of"].as_str(), Some(latest.as_str()));
+    for (name, members) in &served {
+        let read = again.all_members(name, &latest, 500, || {});
+        assert_eq!(&read, members, "{name} after a restart");
+    }
+    assert_eq!(
+        again.get("/v1/segments/shoes_fans").status(),
+        StatusCode::NOT_FOUND
+    );
+    let info = again.json("/v1/segments/big_spenders");
+    assert_eq!(info["hash"], created["hash"]);
+    assert_eq!(log_as_of(&log, tick_of(&as_of)), logged);
 }

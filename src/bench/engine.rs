@@ -23,6 +23,7 @@ use crate::engine::batch::{BatchInput, OnError};
 use crate::engine::cluster::{execute, Workers};
 use crate::engine::control::Control;
 use crate::engine::profile::OperatorProfile;
+use crate::engine::segmentation::InputsKept;
 use crate::plan::Plan;
 
 use super::driver::Driver;
@@ -81,6 +82,7 @@ pub fn measure(
             OnError::Stop,
             None,
             Ids::Omitted,
+            InputsKept::No,
         )?;
         let Some((segmentation, loaded)) = backfilled else {
             return Ok::<_, BackfillError>(None);

@@ -179,6 +179,7 @@ pub(super) fn live_options(
         progress: None,
         publish: None,
         serving: false,
+        sources: Vec::new(),
     };
     Ok((options, live))
 }

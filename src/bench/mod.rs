@@ -145,7 +145,8 @@ pub fn run(options: BenchOptions) -> anyhow::Result<()> {
     if (options.tail || options.serve) && processes > 1 {
         bail!("--tail and --serve measure a live run of one process: leave out --processes");
     }
-    let catalog = catalog::load(&options.catalogs)?;
+    let sources = catalog::read_sources(&options.catalogs)?;
+    let catalog = catalog::check_texts(sources.clone())?;
     let load_before = load_average();
     let started = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -198,6 +199,7 @@ pub fn run(options: BenchOptions) -> anyhow::Result<()> {
         progress("the service's API under load");
         let figures = serve::measure(
             &catalog,
+            sources,
             files.clone(),
             &mut workload,
             extent.serve,

@@ -93,6 +93,7 @@ pub struct EndpointRun {
 /// Starts the service over `backfill` and measures its endpoints under `extent`.
 pub fn measure(
     catalog: &Catalog,
+    sources: Vec<(String, Vec<u8>)>,
     backfill: Arc<dyn BatchInput>,
     workload: &mut Workload,
     extent: ServeExtent,
@@ -100,14 +101,14 @@ pub fn measure(
 ) -> anyhow::Result<ServeFigures> {
     let scratch = tempfile::tempdir().context("creating a scratch directory")?;
     let stop = Arc::new(AtomicBool::new(false));
-    let (tail, live) = live_options(scratch.path(), stop.clone())?;
+    let (mut tail, live) = live_options(scratch.path(), stop.clone())?;
+    tail.sources = sources;
     let options = ServeOptions {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         access: Access::from_file(None)?,
         history: 900,
         max_body: 16 << 20,
         backfill_estimate: 0,
-        sources: Vec::new(),
     };
     let started = Instant::now();
     let (address_in, address_out) = std::sync::mpsc::channel();

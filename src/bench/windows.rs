@@ -32,7 +32,7 @@ use crate::engine::backfill::load_backfill;
 use crate::engine::batch::{BatchInput, OnError};
 use crate::engine::cluster::{execute, Workers};
 use crate::engine::gather::all_gather;
-use crate::engine::segmentation::Segmentation;
+use crate::engine::segmentation::{InputsKept, Segmentation};
 use crate::io::error::InputError;
 use crate::io::load::{read_dataset_part, RowSink};
 use crate::live::frontier::TICKS_PER_SECOND;
@@ -160,8 +160,13 @@ fn held(plan: &Arc<Plan>, data: Dataset, time: u64, workers: Workers) -> anyhow:
     let input = Arc::new(AsOf { data, time });
     let outcomes = execute(workers, move |worker| {
         let held = watch(worker);
-        let mut segmentation =
-            Segmentation::build(worker, &plan, Timing::open(TICKS_PER_SECOND), Ids::Omitted);
+        let mut segmentation = Segmentation::build(
+            worker,
+            &plan,
+            Timing::open(TICKS_PER_SECOND),
+            Ids::Omitted,
+            InputsKept::No,
+        );
         let loaded = load_backfill(
             worker,
             &mut segmentation,

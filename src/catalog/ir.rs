@@ -183,6 +183,23 @@ pub enum Pred {
 }
 
 impl Pred {
+    /// The same predicate with every segment reference `i` replaced by `renumber(i)`.
+    pub fn renumbered(&self, renumber: &impl Fn(usize) -> usize) -> Pred {
+        match self {
+            Pred::Segment(index) => Pred::Segment(renumber(*index)),
+            Pred::And(a, b) => Pred::And(
+                Box::new(a.renumbered(renumber)),
+                Box::new(b.renumbered(renumber)),
+            ),
+            Pred::Or(a, b) => Pred::Or(
+                Box::new(a.renumbered(renumber)),
+                Box::new(b.renumbered(renumber)),
+            ),
+            Pred::Not(inner) => Pred::Not(Box::new(inner.renumbered(renumber))),
+            Pred::Const(_) | Pred::Cmp(..) | Pred::In { .. } => self.clone(),
+        }
+    }
+
     /// The segments this predicate refers to by name (directly, not through them).
     pub fn referenced_segments(&self, out: &mut Vec<usize>) {
         match self {
@@ -268,5 +285,43 @@ impl Catalog {
     /// The index into [`Catalog::segments`] of the segment named `name`.
     pub fn segment_index(&self, name: &str) -> Option<usize> {
         self.segments.iter().position(|s| s.name == name)
+    }
+
+    /// The catalog that computes segment `segment`: it and the segments it refers to,
+    /// directly or not, in catalog order (every feature and the schema kept). Its
+    /// segment is the last one.
+    pub fn closure(&self, segment: usize) -> Catalog {
+        let mut needed = vec![segment];
+        let mut next = 0;
+        while let Some(&at) = needed.get(next) {
+            let mut referenced = Vec::new();
+            self.segments[at].pred.referenced_segments(&mut referenced);
+            for index in referenced {
+                if !needed.contains(&index) {
+                    needed.push(index);
+                }
+            }
+            next += 1;
+        }
+        needed.sort_unstable_by_key(|&index| (index == segment, index));
+        let renumbered = |index: usize| {
+            needed
+                .iter()
+                .position(|&kept| kept == index)
+                .expect("a referenced segment is kept")
+        };
+        Catalog {
+            users: self.users.clone(),
+            events: self.events.clone(),
+            features: self.features.clone(),
+            segments: needed
+                .iter()
+                .map(|&index| {
+                    let mut kept = self.segments[index].clone();
+                    kept.pred = kept.pred.renumbered(&renumbered);
+                    kept
+                })
+                .collect(),
+        }
     }
 }

@@ -72,6 +72,17 @@ pub fn check_sources(sources: &[(&str, &str)]) -> Result<ir::Catalog, CatalogErr
 /// order mark is ignored; a file that is not UTF-8 is reported at its first invalid
 /// byte, and not parsed.
 pub fn check_texts(texts: Vec<(String, Vec<u8>)>) -> Result<ir::Catalog, CatalogError> {
+    check_edited(texts, &[])
+}
+
+/// Checks `(file name, contents)` pairs together as [`check_texts`] does, leaving out
+/// the segments `dropped` names as `(file index, segment name)`: a catalog edited at
+/// runtime is its files, minus the definitions replaced or deleted, plus the new ones
+/// (as more files).
+pub fn check_edited(
+    texts: Vec<(String, Vec<u8>)>,
+    dropped: &[(usize, String)],
+) -> Result<ir::Catalog, CatalogError> {
     let mut sources = source::SourceMap::default();
     let mut reports = diagnostic::Reports::default();
     let mut files = Vec::with_capacity(texts.len());
@@ -81,7 +92,14 @@ pub fn check_texts(texts: Vec<(String, Vec<u8>)>) -> Result<ir::Catalog, Catalog
         match std::str::from_utf8(bytes) {
             Ok(text) => {
                 let file = sources.add(&name, text.to_string());
-                files.push(parser::parse(file, sources.text(file), &mut reports));
+                let mut statements = parser::parse(file, sources.text(file), &mut reports);
+                statements.retain(|statement| match statement {
+                    ast::Stmt::Define(def) if def.kind == ast::DefKind::Segment => !dropped
+                        .iter()
+                        .any(|(at, name)| *at == files.len() && *name == def.name.name),
+                    _ => true,
+                });
+                files.push(statements);
             }
             Err(error) => {
                 let at = error.valid_up_to();

@@ -48,7 +48,6 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         history: args.history,
         max_body: args.max_body_mib.saturating_mul(1 << 20),
         backfill_estimate: live.estimate,
-        sources: live.sources.clone(),
     };
     let quiet = args.tail.quiet;
     let follow = args.tail.follow.display().to_string();

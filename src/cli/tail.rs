@@ -95,8 +95,6 @@ pub(super) struct LiveRun {
     pub workers: Workers,
     /// Rows the backfill is expected to hold.
     pub estimate: u64,
-    /// The catalog's files `(name, contents)` as they were checked.
-    pub sources: Vec<(String, Vec<u8>)>,
     /// The change log, held against a second writer until the run ends.
     _claim: Option<Claim>,
     progress: Option<(Arc<Progress>, std::thread::JoinHandle<()>)>,
@@ -147,6 +145,7 @@ impl TailArgs {
             progress: progress.as_ref().map(|(progress, _)| progress.clone()),
             publish: None,
             serving: false,
+            sources,
         };
         Ok(LiveRun {
             catalog,
@@ -154,7 +153,6 @@ impl TailArgs {
             options,
             workers,
             estimate,
-            sources,
             _claim: claim,
             progress,
         })

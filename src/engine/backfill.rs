@@ -14,10 +14,10 @@ use crate::live::ledger::fingerprint;
 use crate::plan::Plan;
 
 use super::batch::{BatchInput, OnError};
-use super::control::Control;
+use super::control::{Command, Control};
 use super::gather::{all_gather, gather_to_first};
 use super::loading::{Counts, Loading, Progress};
-use super::segmentation::Segmentation;
+use super::segmentation::{InputsKept, Segmentation};
 
 /// Why a backfill stopped.
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +49,9 @@ pub struct Loaded {
 /// worker but 0 keeps working on its share of the dataflow until worker 0 stops the
 /// run (`control`) and returns `None`. Worker 0 gets the dataflow and what the
 /// backfill left, to go on with live input. A failed backfill stops every worker.
-/// `ids` says whether the dataflow reports known ids (a service needs them).
+/// `ids` says whether the dataflow reports known ids and `keep` whether it keeps its
+/// inputs (a service needs both); the other workers build what worker 0 defines later.
+#[allow(clippy::too_many_arguments)]
 pub fn backfill_then_serve(
     worker: &mut Worker,
     control: &mut Control,
@@ -58,9 +60,10 @@ pub fn backfill_then_serve(
     on_error: OnError,
     progress: Option<Arc<Progress>>,
     ids: Ids,
+    keep: InputsKept,
 ) -> Result<Option<(Segmentation, Loaded)>, BackfillError> {
     let timing = Timing::open(TICKS_PER_SECOND);
-    let mut segmentation = Segmentation::build(worker, plan, timing, ids);
+    let mut segmentation = Segmentation::build(worker, plan, timing, ids, keep);
     let loaded = match load_backfill(worker, &mut segmentation, backfill, on_error, progress) {
         Ok(loaded) => loaded,
         Err(error) => {
@@ -69,8 +72,15 @@ pub fn backfill_then_serve(
         }
     };
     if worker.index() != 0 {
-        drop(segmentation);
-        control.wait(worker);
+        let mut kept = segmentation.into_kept();
+        control.wait(worker, |worker, command| {
+            let Some(kept) = &mut kept else { return };
+            match command {
+                Some(Command::Define { version, build }) => kept.build(worker, version, &build),
+                Some(Command::Stop) => {}
+                None => kept.compact(),
+            }
+        });
         return Ok(None);
     }
     Ok(Some((segmentation, loaded)))

@@ -22,7 +22,7 @@ use crate::value::MAX_TIME;
 use super::cluster::{execute, ClusterError, Workers};
 use super::gather::all_gather;
 use super::loading::{Counts, Loading};
-use super::segmentation::{MembershipUpdate, Segmentation};
+use super::segmentation::{InputsKept, MembershipUpdate, Segmentation};
 
 /// What to do with a malformed input row.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
@@ -217,8 +217,13 @@ fn run<I: BatchInput>(
         if time > MAX_TIME {
             return Err(BatchError::TimeOutOfRange(time));
         }
-        let mut segmentation =
-            Segmentation::build(worker, &plan, Timing::until(time), Ids::Omitted);
+        let mut segmentation = Segmentation::build(
+            worker,
+            &plan,
+            Timing::until(time),
+            Ids::Omitted,
+            InputsKept::No,
+        );
         let mut loading = Loading {
             feed: segmentation.feed(time, time),
             worker,

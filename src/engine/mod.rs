@@ -9,3 +9,4 @@ mod loading;
 pub(crate) mod profile;
 pub mod segmentation;
 pub mod tail;
+mod versions;

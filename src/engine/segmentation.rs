@@ -23,9 +23,23 @@ use crate::dataflow::{
     UserKey, UserRecord,
 };
 use crate::io::load::RowSink;
+use crate::live::definitions::Build;
 use crate::plan::Plan;
 
-/// A change to one membership: `((segment index, user id), time, diff)`.
+use super::versions::{KeptInputs, ToKeep};
+
+/// Whether a dataflow keeps its inputs arranged, so that segments defined while it
+/// runs can be computed from them (see [`super::versions`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum InputsKept {
+    /// Only the catalog's segments, ever.
+    No,
+    /// Segments may be defined later.
+    Arranged,
+}
+
+/// A change to one membership: `((segment version, user id), time, diff)`; the
+/// catalog's segment `i` is version `i`.
 pub type MembershipUpdate = ((u32, String), u64, isize);
 
 /// A user id (and its key) that became known (+1) or stopped being known (-1) at a
@@ -52,6 +66,8 @@ pub struct Segmentation {
     known: Rc<RefCell<Vec<KnownUpdate>>>,
     /// Answers to queries, gathered on worker 0 (when the plan keeps operand values).
     answers: Rc<RefCell<Vec<Answer>>>,
+    /// The inputs, when kept for later definitions.
+    kept: Option<KeptInputs>,
 }
 
 /// Rows that a feed did not apply because they lie after the time they were fed at.
@@ -64,9 +80,16 @@ pub struct Skipped {
 }
 
 impl Segmentation {
-    /// Builds the dataflow for `plan` on this worker, reporting known ids or not. Every
-    /// worker must call this, in the same order relative to other dataflows.
-    pub fn build(worker: &mut Worker, plan: &Plan, timing: Timing, ids: Ids) -> Segmentation {
+    /// Builds the dataflow for `plan` on this worker, reporting known ids or not, and
+    /// keeping its inputs or not. Every worker must call this, in the same order
+    /// relative to other dataflows.
+    pub fn build(
+        worker: &mut Worker,
+        plan: &Plan,
+        timing: Timing,
+        ids: Ids,
+        keep: InputsKept,
+    ) -> Segmentation {
         let changes = Rc::new(RefCell::new(Vec::new()));
         let collisions = Rc::new(RefCell::new(Vec::new()));
         let known = Rc::new(RefCell::new(Vec::new()));
@@ -75,12 +98,23 @@ impl Segmentation {
         let known_sink = known.clone();
         let answers = Rc::new(RefCell::new(Vec::new()));
         let answers_sink = answers.clone();
-        let (users, events, scores, names, queries) = worker.dataflow::<u64, _, _>(|scope| {
+        let kept_changes = changes.clone();
+        let kept_probe = probe.clone();
+        let (users, events, scores, names, queries, kept) = worker.dataflow::<u64, _, _>(|scope| {
             let (users_in, users) = scope.new_collection();
             let (events_in, events) = scope.new_collection();
             let (scores_in, scores) = scope.new_collection();
             let (names_in, names) = scope.new_collection::<(UserKey, (String, bool)), isize>();
             let (queries_in, queries) = scope.new_collection();
+            let kept = (keep == InputsKept::Arranged).then(|| {
+                let inputs = ToKeep {
+                    users: users.clone(),
+                    events: events.clone(),
+                    scores: scores.clone(),
+                    names: names.clone(),
+                };
+                KeptInputs::arrange(inputs, timing, kept_changes, kept_probe)
+            });
 
             let rendered = render(
                 plan,
@@ -114,7 +148,7 @@ impl Segmentation {
                     }
                 })
                 .probe_with(&probe);
-            (users_in, events_in, scores_in, names_in, queries_in)
+            (users_in, events_in, scores_in, names_in, queries_in, kept)
         });
         Segmentation {
             users,
@@ -128,7 +162,30 @@ impl Segmentation {
             collisions,
             known,
             answers,
+            kept,
         }
+    }
+
+    /// Builds the dataflow of a segment version defined at runtime (see
+    /// [`super::versions`]); its changes arrive with the run's own, as version
+    /// `version`. Only a dataflow that keeps its inputs can.
+    pub fn define(&mut self, worker: &mut Worker, version: u32, build: &Build) {
+        let kept = self.kept.as_mut();
+        kept.expect("segments are defined at runtime only where the inputs are kept")
+            .build(worker, version, build);
+    }
+
+    /// Lets the kept inputs forget the history before what is complete.
+    pub fn compact_kept(&mut self) {
+        if let Some(kept) = &mut self.kept {
+            kept.compact();
+        }
+    }
+
+    /// Closes the inputs (a worker that feeds nothing more), keeping what later
+    /// definitions need.
+    pub fn into_kept(self) -> Option<KeptInputs> {
+        self.kept
     }
 
     /// A sink that feeds rows at logical time `time` (at or after the sessions' time).

@@ -26,9 +26,10 @@ use crate::catalog::ir::Catalog;
 use crate::data::EventRow;
 use crate::dataflow::{user_key_in, Event, Ids, Question, ScoreRecord, UserKey, UserRecord};
 use crate::io::error::{InputError, RowError};
-use crate::live::changelog::{ChangeLog, LogChange, LogFormat, LogHeader, Round};
+use crate::live::changelog::{ChangeLog, LogChange, LogFormat, LogHeader, LoggedEdit, Round};
+use crate::live::definitions::{Build, Definitions, Edit, EditError};
 use crate::live::follow::{Follower, Position};
-use crate::live::frontier::{ClockKind, Frontier, TICKS_PER_SECOND};
+use crate::live::frontier::{format_tick, ClockKind, Frontier, TICKS_PER_SECOND};
 use crate::live::ledger::Ledger;
 use crate::live::prefetch::{self, parse_lines, ParsedLine, Poll};
 use crate::live::record::{LiveRecord, RecordParser};
@@ -40,9 +41,9 @@ pub use super::backfill::BackfillError;
 use super::backfill::{backfill_then_serve, Loaded};
 use super::batch::{BatchInput, OnError};
 use super::cluster::{execute, ClusterError, Workers};
-use super::control::Control;
+use super::control::{Command, Control};
 pub use super::loading::Progress;
-use super::segmentation::{KnownUpdate, Segmentation};
+use super::segmentation::{InputsKept, KnownUpdate, Segmentation};
 
 /// How a live run behaves.
 #[derive(Clone, Debug)]
@@ -75,8 +76,12 @@ pub struct TailOptions {
     pub publish: Option<Arc<dyn Attached>>,
     /// Whether a service is attached on some process: the dataflow then reports known
     /// ids (to tell a user in no segment from an unknown one) and keeps every operand's
-    /// value by user (to explain memberships). Must be the same on every process.
+    /// value by user (to explain memberships) and its inputs arranged (to compute
+    /// segments defined at runtime). Must be the same on every process.
     pub serving: bool,
+    /// The catalog's files `(name, contents)` as they were checked: runtime
+    /// definitions are checked with them.
+    pub sources: Vec<(String, Vec<u8>)>,
 }
 
 /// A service attached to a live run. It is told of every round: everything that became
@@ -92,6 +97,22 @@ pub trait Attached: Send + Sync + std::fmt::Debug {
     /// The answer to a question: the values `(user, operand, value)` at the times
     /// before tick `at`; an operand without one for a user has its default.
     fn answer(&self, query: u64, at: u64, values: Answered);
+    /// Definition changes waiting, by request id, in the order they came.
+    fn take_edits(&self) -> Vec<(u64, Edit)>;
+    /// What became of a definition change: in effect from tick `at` (once the log
+    /// holds it), or refused.
+    fn edited(&self, request: u64, outcome: Result<Edited, EditError>);
+    /// The members of an output as of the latest published round.
+    fn members(&self, output: u32) -> Vec<String>;
+}
+
+/// A definition change in effect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Edited {
+    /// The tick it took effect at.
+    pub at: u64,
+    /// The segment versions it started, `(name, hash)`.
+    pub started: Vec<(String, String)>,
 }
 
 /// Values answered: `(user, operand, value)`.
@@ -115,6 +136,9 @@ pub struct Published<'a> {
     pub changes: &'a [LogChange],
     /// Ids that became known (+1) or were erased (-1), at times before `frontier`.
     pub known: &'a [KnownUpdate],
+    /// The definitions, when they changed since the previous round (runtime edits, or
+    /// the edits a restart applied again); output indices in `changes` refer to them.
+    pub definitions: Option<&'a Definitions>,
     /// The run's counts so far.
     pub summary: TailSummary,
 }
@@ -189,12 +213,17 @@ pub fn run_tail(
             } else {
                 Ids::Omitted
             },
+            if options.serving {
+                InputsKept::Arranged
+            } else {
+                InputsKept::No
+            },
         )?;
         let Some((segmentation, loaded)) = backfilled else {
             return Ok(None);
         };
         let mut live = Live::new(&catalog, &options, segmentation, loaded);
-        let outcome = live.run(worker).map_err(TailError::Run);
+        let outcome = live.run(worker, &mut control).map_err(TailError::Run);
         control.stop(worker);
         let summary = live.summary();
         outcome?;
@@ -235,6 +264,12 @@ struct Live<'c> {
     pending_known: Vec<KnownUpdate>,
     collisions: Vec<Vec<String>>,
     counts: LiveCounts,
+    /// The definitions and their versions, when serving (they may change at runtime).
+    definitions: Option<Definitions>,
+    /// Whether the definitions changed since the last publication.
+    redefined: bool,
+    /// Definition changes applied but not yet in a complete round: `(request, edited)`.
+    unconfirmed: Vec<(u64, Edited)>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -271,6 +306,10 @@ impl<'c> Live<'c> {
             pending_known: Vec::new(),
             collisions: Vec::new(),
             counts: LiveCounts::default(),
+            definitions: (options.serving)
+                .then(|| Definitions::new(options.sources.clone(), catalog)),
+            redefined: false,
+            unconfirmed: Vec::new(),
         }
     }
 
@@ -303,9 +342,11 @@ impl<'c> Live<'c> {
         }
     }
 
-    fn run(&mut self, worker: &mut Worker) -> anyhow::Result<()> {
-        let (mut log, rounds) =
+    fn run(&mut self, worker: &mut Worker, control: &mut Control) -> anyhow::Result<()> {
+        let (mut log, logged) =
             ChangeLog::open(&self.options.changes, self.options.format, &self.header())?;
+        let rounds = logged.rounds;
+        self.restore_edits(worker, control, &mut log, &logged.edits)?;
         let mut follower = Follower::new(&self.options.follow, BTreeMap::new())?;
         // A log without rounds starts over: so do its rejects.
         let kept = (!rounds.is_empty()).then(|| replay_positions(&rounds));
@@ -329,14 +370,59 @@ impl<'c> Live<'c> {
         std::thread::scope(|scope| {
             let ledger = std::mem::take(&mut self.ledger);
             let polls = prefetch::start(scope, catalog, follower, ledger, poll_interval);
-            self.follow(worker, &mut log, &mut rejects, &polls, read)
+            self.follow(worker, control, &mut log, &mut rejects, &polls, read)
         })
+    }
+
+    /// Applies again the definition changes an earlier run logged, each at its tick,
+    /// before the rounds are replayed: every version then has its whole window.
+    fn restore_edits(
+        &mut self,
+        worker: &mut Worker,
+        control: &mut Control,
+        log: &mut ChangeLog,
+        edits: &[LoggedEdit],
+    ) -> anyhow::Result<()> {
+        if edits.is_empty() {
+            return Ok(());
+        }
+        let path = self.options.changes.display();
+        let Some(definitions) = &mut self.definitions else {
+            anyhow::bail!(
+                "'{path}' holds definitions changed at runtime: resume it with `segflow serve`"
+            );
+        };
+        for LoggedEdit { at, edit } in edits {
+            let revision = definitions.check(edit.clone()).map_err(|error| {
+                anyhow::anyhow!(
+                    "'{path}': the definition change at {} no longer applies ({error}): \
+                     the catalog files changed since it was logged",
+                    format_tick(*at)
+                )
+            })?;
+            let applied = definitions.apply(revision, *at);
+            for version in applied.started {
+                let build = definitions.versions()[version].build.clone();
+                let build = build.expect("a version started by an edit has a build");
+                define(
+                    worker,
+                    control,
+                    &mut self.segmentation,
+                    version as u32,
+                    build,
+                );
+            }
+        }
+        log.set_outputs(definitions.outputs());
+        self.redefined = true;
+        Ok(())
     }
 
     /// Applies the prefetched polls, one round each, until stopped.
     fn follow(
         &mut self,
         worker: &mut Worker,
+        control: &mut Control,
         log: &mut ChangeLog,
         rejects: &mut Rejects,
         polls: &Receiver<anyhow::Result<Poll>>,
@@ -353,6 +439,7 @@ impl<'c> Live<'c> {
                 self.finish_round(worker, log, &BTreeMap::new())?;
             }
             self.answer_questions(worker);
+            self.apply_edits(worker, control, log)?;
             let poll = polls
                 .recv()
                 .map_err(|_| anyhow::anyhow!("the thread reading the live files ended"))??;
@@ -391,9 +478,7 @@ impl<'c> Live<'c> {
         self.segmentation.advance(through);
         worker.step_while(|| !self.segmentation.is_complete_before(through));
         self.collisions.extend(self.segmentation.take_collisions());
-        let arrived = self.segmentation.take_changes().into_iter();
-        self.pending
-            .extend(arrived.map(|((segment, user), tick, diff)| (tick, segment, user, diff)));
+        self.take_arrived();
         // Changes before `through` are not written again, only published.
         let replayed = self.take_final(through);
         self.publish(through, &replayed.0, &replayed.1);
@@ -464,12 +549,14 @@ impl<'c> Live<'c> {
     }
 
     /// Hands a round's final output to the publisher, if there is one.
-    fn publish(&self, frontier: u64, changes: &[LogChange], known: &[KnownUpdate]) {
+    fn publish(&mut self, frontier: u64, changes: &[LogChange], known: &[KnownUpdate]) {
         if let Some(publish) = &self.options.publish {
+            let redefined = std::mem::take(&mut self.redefined);
             publish.publish(Published {
                 frontier,
                 changes,
                 known,
+                definitions: self.definitions.as_ref().filter(|_| redefined),
                 summary: self.summary(),
             });
         }
@@ -586,18 +673,149 @@ impl<'c> Live<'c> {
                 ids.join(", ")
             );
         }
-        let arrived = self.segmentation.take_changes().into_iter();
-        self.pending
-            .extend(arrived.map(|((segment, user), tick, diff)| (tick, segment, user, diff)));
+        self.take_arrived();
         let (ready, known) = self.take_final(frontier);
         log.write_changes(&ready)
-            .map_err(|e| anyhow::anyhow!("cannot write '{}': {e}", log.path().display()))?;
+            .map_err(|e| cannot_write(log, e))?;
         log.write_progress(frontier, moved)
-            .map_err(|e| anyhow::anyhow!("cannot write '{}': {e}", log.path().display()))?;
+            .map_err(|e| cannot_write(log, e))?;
         self.counts.changes_written += ready.len() as u64;
         self.publish(frontier, &ready, &known);
+        self.confirm_edits(log, frontier)
+    }
+
+    /// Moves the changes the dataflows put out to the pending ones, each version's by
+    /// its window and under its output.
+    fn take_arrived(&mut self) {
+        let arrived = self.segmentation.take_changes();
+        let Some(definitions) = &self.definitions else {
+            let arrived = arrived.into_iter();
+            self.pending
+                .extend(arrived.map(|((segment, user), tick, diff)| (tick, segment, user, diff)));
+            return;
+        };
+        for ((version, user), tick, diff) in arrived {
+            let version = &definitions.versions()[version as usize];
+            for (tick, diff) in version.windowed(tick, diff) {
+                self.pending
+                    .push((tick, version.output, user.clone(), diff));
+            }
+        }
+    }
+
+    /// Applies the attached service's definition changes, each at a tick of its own:
+    /// the versions it ends lose their members there, the versions it starts get
+    /// theirs. A change is confirmed once a round past its tick is in the log.
+    fn apply_edits(
+        &mut self,
+        worker: &mut Worker,
+        control: &mut Control,
+        log: &mut ChangeLog,
+    ) -> anyhow::Result<()> {
+        let Some(service) = self.options.publish.clone() else {
+            return Ok(());
+        };
+        let edits = service.take_edits();
+        if edits.is_empty() {
+            return Ok(());
+        }
+        for (request, edit) in edits {
+            let at = self.frontier.now();
+            let definitions = self
+                .definitions
+                .as_mut()
+                .expect("a service runs with definitions");
+            let revision = match definitions.check(edit) {
+                Ok(revision) => revision,
+                Err(error) => {
+                    service.edited(request, Err(error));
+                    continue;
+                }
+            };
+            if revision.is_unchanged() {
+                // In effect already: as of the latest final time.
+                let at = at.saturating_sub(1);
+                let started = Vec::new();
+                service.edited(request, Ok(Edited { at, started }));
+                continue;
+            }
+            let started = revision.started.clone();
+            log.write_edit(at, &revision.edit, &started)
+                .map_err(|e| cannot_write(log, e))?;
+            let applied = definitions.apply(revision, at);
+            log.set_outputs(definitions.outputs());
+            for version in applied.ended {
+                let output = definitions.versions()[version].output;
+                // Its later changes are moot; its members as published end at `at`.
+                self.pending.retain(|change| change.1 != output);
+                let members = service.members(output).into_iter();
+                self.pending
+                    .extend(members.map(|user| (at, output, user, -1)));
+            }
+            let builds: Vec<(usize, Option<Build>)> = (applied.started.iter())
+                .map(|&version| (version, definitions.versions()[version].build.clone()))
+                .collect();
+            for (version, build) in builds {
+                let build = build.expect("a version started by an edit has a build");
+                define(
+                    worker,
+                    control,
+                    &mut self.segmentation,
+                    version as u32,
+                    build,
+                );
+            }
+            self.frontier.admitted(at, None);
+            self.redefined = true;
+            self.unconfirmed.push((request, Edited { at, started }));
+            // Published before the next edit reads the members it ends.
+            self.finish_round(worker, log, &BTreeMap::new())?;
+        }
         Ok(())
     }
+
+    /// Tells the service of the definition changes now in the log (through to the
+    /// disk) at ticks before `frontier`.
+    fn confirm_edits(&mut self, log: &mut ChangeLog, frontier: u64) -> anyhow::Result<()> {
+        if !self
+            .unconfirmed
+            .iter()
+            .any(|(_, edited)| edited.at < frontier)
+        {
+            return Ok(());
+        }
+        log.sync().map_err(|e| cannot_write(log, e))?;
+        let (confirmed, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.unconfirmed)
+            .into_iter()
+            .partition(|(_, edited)| edited.at < frontier);
+        self.unconfirmed = later;
+        if let Some(service) = &self.options.publish {
+            for (request, edited) in confirmed {
+                service.edited(request, Ok(edited));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Has every worker build the dataflow of a segment version, this one included.
+fn define(
+    worker: &mut Worker,
+    control: &mut Control,
+    segmentation: &mut Segmentation,
+    version: u32,
+    build: Build,
+) {
+    for command in control.send(worker, Command::Define { version, build }) {
+        if let Command::Define { version, build } = command {
+            segmentation.define(worker, version, &build);
+        }
+    }
+}
+
+/// The error of a failed write to the change log.
+fn cannot_write(log: &ChangeLog, error: std::io::Error) -> anyhow::Error {
+    anyhow::anyhow!("cannot write '{}': {error}", log.path().display())
 }
 
 /// Sorts changes by time, segment and user and sums those that coincide.

@@ -23,6 +23,19 @@
 //! The header names every segment's definition hash, so each change can be traced to
 //! the definition version that produced it, and a restart refuses a log written by a
 //! different catalog, clock or backfill.
+//!
+//! A definition changed while the run serves (`segflow serve`'s `PUT` and `DELETE`)
+//! is recorded where it takes effect, before the changes at its time: the edit itself
+//! (with the body, so that a restart applies it again) and a `definition` line with
+//! the hash of every segment version it starts:
+//!
+//! ```text
+//! # edit {"at":"1700000005.000003","put":"vip","body":"segment vip = ltv > 900"}
+//! # definition vip 9f86d081884c7d65 from 1700000005.000003
+//! 1700000005.000003,vip,u7,1
+//! # edit {"at":"1700000009","delete":"vip"}
+//! 1700000009,vip,u7,-1
+//! ```
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -31,6 +44,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
+use super::definitions::Edit;
 use super::follow::Position;
 use super::frontier::{format_tick, parse_tick};
 use crate::quoted::shorten;
@@ -71,6 +85,24 @@ pub struct Round {
 /// One membership change: `(tick, segment index, user id, diff)`.
 pub type LogChange = (u64, u32, String, isize);
 
+/// A definition change the log holds, at the tick it took effect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoggedEdit {
+    /// The tick it took effect at.
+    pub at: u64,
+    /// The change.
+    pub edit: Edit,
+}
+
+/// What an existing log holds: its rounds and its definition changes, in order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Logged {
+    /// The rounds.
+    pub rounds: Vec<Round>,
+    /// The definition changes.
+    pub edits: Vec<LoggedEdit>,
+}
+
 /// An open change log being appended to.
 pub struct ChangeLog {
     path: PathBuf,
@@ -81,13 +113,14 @@ pub struct ChangeLog {
 
 impl ChangeLog {
     /// Opens `path` for a run: a new log gets the header; an existing one must carry
-    /// the same header, is cut back to its last progress record, and its rounds are
-    /// returned so that the run can replay them without writing their changes again.
+    /// the same header, is cut back to its last progress record, and its rounds and
+    /// definition changes are returned so that the run can replay them without writing
+    /// their changes again.
     pub fn open(
         path: &Path,
         format: LogFormat,
         header: &LogHeader,
-    ) -> anyhow::Result<(ChangeLog, Vec<Round>)> {
+    ) -> anyhow::Result<(ChangeLog, Logged)> {
         let expected = header_lines(format, header);
         let segments = header.definitions.iter().map(|(n, _)| n.clone()).collect();
         let existing = path.exists() && std::fs::metadata(path)?.len() > 0;
@@ -96,17 +129,17 @@ impl ChangeLog {
             true => read_existing(path, format, &expected)?,
             false => None,
         };
-        let rounds = if let Some((rounds, keep)) = read {
+        let logged = if let Some((logged, keep)) = read {
             let file = OpenOptions::new().write(true).open(path)?;
             file.set_len(keep)?;
-            rounds
+            logged
         } else {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 std::fs::create_dir_all(parent)?;
             }
             std::fs::write(path, expected.concat())
                 .map_err(|e| anyhow::anyhow!("cannot write '{}': {e}", path.display()))?;
-            Vec::new()
+            Logged::default()
         };
         let mut file = OpenOptions::new().append(true).open(path)?;
         file.seek(SeekFrom::End(0))?;
@@ -117,8 +150,56 @@ impl ChangeLog {
                 format,
                 segments,
             },
-            rounds,
+            logged,
         ))
+    }
+
+    /// Names the outputs (segment names by index) that later changes refer to.
+    pub fn set_outputs(&mut self, outputs: &[String]) {
+        self.segments = outputs.to_vec();
+    }
+
+    /// Appends a definition change taking effect at `at`, and the segment versions
+    /// `(name, hash)` it starts. It counts once a progress record follows it.
+    pub fn write_edit(
+        &mut self,
+        at: u64,
+        edit: &Edit,
+        started: &[(String, String)],
+    ) -> std::io::Result<()> {
+        let mut record = json!({"at": format_tick(at)});
+        match edit {
+            Edit::Put { name, body } => {
+                record["put"] = json!(name);
+                record["body"] = json!(body);
+            }
+            Edit::Delete { name } => record["delete"] = json!(name),
+        }
+        match self.format {
+            LogFormat::Csv => writeln!(self.out, "# edit {record}")?,
+            LogFormat::Jsonl => writeln!(self.out, "{}", json!({ "edit": record }))?,
+        }
+        for (name, hash) in started {
+            match self.format {
+                LogFormat::Csv => writeln!(
+                    self.out,
+                    "# definition {name} {hash} from {}",
+                    format_tick(at)
+                )?,
+                LogFormat::Jsonl => writeln!(
+                    self.out,
+                    "{}",
+                    json!({"definition": name, "hash": hash, "from": format_tick(at)})
+                )?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes everything appended so far through to the disk.
+    pub fn sync(&mut self) -> std::io::Result<()> {
+        self.out.flush()?;
+        self.out.get_ref().sync_data()
     }
 
     /// Appends changes, which must be consolidated and sorted.
@@ -209,7 +290,7 @@ fn read_existing(
     path: &Path,
     format: LogFormat,
     expected: &[String],
-) -> anyhow::Result<Option<(Vec<Round>, u64)>> {
+) -> anyhow::Result<Option<(Logged, u64)>> {
     let name = path.display();
     let mut reader =
         BufReader::new(File::open(path).map_err(|e| anyhow::anyhow!("cannot read '{name}': {e}"))?);
@@ -239,6 +320,7 @@ fn read_existing(
         }
     }
     let (mut rounds, mut keep) = (Vec::<Round>::new(), offset);
+    let (mut edits, mut edits_kept) = (Vec::<LoggedEdit>::new(), 0);
     let mut reached = BTreeMap::<String, Position>::new();
     loop {
         let read = next_line(&mut bytes)?;
@@ -259,6 +341,15 @@ fn read_existing(
         let Ok(line) = std::str::from_utf8(&bytes) else {
             return Err(corrupt("the line is not valid UTF-8".into()));
         };
+        if let Some(edit) = logged_edit(format, line) {
+            edits.push(edit.ok_or_else(|| {
+                corrupt(format!(
+                    "malformed edit record `{}`",
+                    shorten(line.trim_end())
+                ))
+            })?);
+            continue;
+        }
         let Some(round) = progress(format, line) else {
             continue;
         };
@@ -291,8 +382,42 @@ fn read_existing(
         }
         rounds.push(round);
         keep = offset;
+        edits_kept = edits.len();
     }
-    Ok(Some((rounds, keep)))
+    // An edit after the last progress record never took effect.
+    edits.truncate(edits_kept);
+    Ok(Some((Logged { rounds, edits }, keep)))
+}
+
+/// The definition change a line records, if it is an edit record (`Some(None)`:
+/// malformed).
+fn logged_edit(format: LogFormat, line: &str) -> Option<Option<LoggedEdit>> {
+    let record: &str = match format {
+        LogFormat::Csv => line.strip_prefix("# edit ")?,
+        LogFormat::Jsonl if line.starts_with(r#"{"edit""#) => line,
+        LogFormat::Jsonl => return None,
+    };
+    let parse = || {
+        let value: serde_json::Value = serde_json::from_str(record).ok()?;
+        let value = match format {
+            LogFormat::Csv => value,
+            LogFormat::Jsonl => value.get("edit")?.clone(),
+        };
+        let text = |key: &str| value.get(key)?.as_str().map(str::to_owned);
+        let edit = match (text("put"), text("delete")) {
+            (Some(name), None) => Edit::Put {
+                name,
+                body: text("body")?,
+            },
+            (None, Some(name)) => Edit::Delete { name },
+            _ => return None,
+        };
+        Some(LoggedEdit {
+            at: parse_tick(value.get("at")?.as_str()?)?,
+            edit,
+        })
+    };
+    Some(parse())
 }
 
 /// The round a line records, if it is a progress record (`Some(None)`: malformed).
@@ -362,8 +487,8 @@ mod tests {
         for format in [LogFormat::Csv, LogFormat::Jsonl] {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("changes");
-            let (mut log, rounds) = ChangeLog::open(&path, format, &header()).unwrap();
-            assert!(rounds.is_empty());
+            let (mut log, logged) = ChangeLog::open(&path, format, &header()).unwrap();
+            assert!(logged.rounds.is_empty());
             log.write_changes(&[(100_000_000, 0, "u,1".into(), 1)])
                 .unwrap();
             log.write_progress(101_000_000, &BTreeMap::new()).unwrap();
@@ -378,9 +503,9 @@ mod tests {
             torn.push_str("101.000003,a,u");
 
             std::fs::write(&path, &torn).unwrap();
-            let (_log, rounds) = ChangeLog::open(&path, format, &header()).unwrap();
+            let (_log, logged) = ChangeLog::open(&path, format, &header()).unwrap();
             assert_eq!(
-                rounds,
+                logged.rounds,
                 vec![
                     Round {
                         frontier: 101_000_000,

@@ -2,6 +2,7 @@
 
 pub mod changelog;
 pub mod claim;
+pub mod definitions;
 pub mod follow;
 pub mod frontier;
 pub mod ledger;

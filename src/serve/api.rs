@@ -21,19 +21,20 @@ use axum::{Json, Router};
 use rustc_hash::FxHashMap;
 use serde_json::{json, Value as Json_};
 
-use crate::catalog::{check_texts, CatalogError};
+use crate::catalog::{check_edited, CatalogError};
 use crate::dataflow::UserKey;
 use crate::value::Value as Cell;
 
 use crate::live::frontier::{format_tick, parse_tick, TICKS_PER_SECOND};
 
 use super::auth::{require_token, Access};
-use crate::engine::tail::Ask;
+use crate::engine::tail::{Ask, Edited};
+use crate::live::definitions::{Edit, EditError};
 
 use super::error::ApiError;
 use super::explain::{unkept, UserValues};
 use super::metrics::Exposition;
-use super::service::{Service, Values};
+use super::service::{Service, Values, View};
 
 /// Members per page when `limit` is not given.
 const DEFAULT_LIMIT: usize = 1000;
@@ -45,6 +46,11 @@ const MAX_OVERLAP: usize = 32;
 const EXPLAIN_PATIENCE: Duration = Duration::from_secs(60);
 /// Members shown of each previewed segment.
 const PREVIEW_SAMPLE: usize = 20;
+/// How a previewed body is named in diagnostics.
+const PREVIEW_FILE: &str = "preview";
+/// How long a definition change may wait to take effect (building its dataflow and
+/// computing its members from the kept inputs).
+const EDIT_PATIENCE: Duration = Duration::from_secs(600);
 
 type Reply = Result<Json<Json_>, ApiError>;
 
@@ -54,7 +60,10 @@ pub fn router(service: Arc<Service>, access: Access, max_body: usize) -> Router 
     Router::new()
         .route("/v1/health", get(health))
         .route("/v1/segments", get(list_segments))
-        .route("/v1/segments/{name}", get(segment))
+        .route(
+            "/v1/segments/{name}",
+            get(segment).put(put_segment).delete(delete_segment),
+        )
         .route("/v1/segments/{name}/members", get(members))
         .route("/v1/segments/{name}/members/{user_id}", get(member))
         .route("/v1/users/{user_id}/segments", get(user_segments))
@@ -161,10 +170,11 @@ fn as_of(params: &HashMap<String, String>) -> Result<Option<u64>, ApiError> {
         .transpose()
 }
 
-/// The segment named `name`, or a 404 naming the segments there are.
-fn segment_named(service: &Service, name: &str) -> Result<usize, ApiError> {
-    service.segment(name).ok_or_else(|| {
-        let names: Vec<&str> = service.segments.iter().map(|s| s.name.as_str()).collect();
+/// The segment named `name` (its index in the catalog in effect), or a 404 naming the
+/// segments there are.
+fn segment_named(view: &View, name: &str) -> Result<usize, ApiError> {
+    view.segment(name).ok_or_else(|| {
+        let names: Vec<&str> = view.segments.iter().map(|s| s.name.as_str()).collect();
         ApiError::not_found(format!(
             "no segment named `{name}` (the catalog has: {})",
             names.join(", ")
@@ -213,13 +223,16 @@ async fn list_segments(
 ) -> Reply {
     query(params, &[])?;
     let index = service.read();
+    let view = service.view();
     let at = index.resolve(None)?;
-    let segments: Vec<Json_> = service
-        .segments
-        .iter()
-        .enumerate()
-        .map(|(i, info)| {
-            json!({"name": info.name, "kind": info.kind, "hash": info.hash, "size": index.size(i)})
+    let mut infos: Vec<_> = view.segments.iter().collect();
+    // Outputs are numbered in order of first definition: a replaced segment keeps its
+    // place.
+    infos.sort_by_key(|info| info.output);
+    let segments: Vec<Json_> = (infos.into_iter())
+        .map(|info| {
+            let size = index.size(info.output as usize);
+            json!({"name": info.name, "kind": info.kind, "hash": info.hash, "size": size})
         })
         .collect();
     Ok(Json(
@@ -232,9 +245,9 @@ async fn segment(
     name: Result<Path<String>, PathRejection>,
 ) -> Reply {
     let name = path(name)?;
-    let segment = segment_named(&service, &name)?;
-    let info = &service.segments[segment];
     let index = service.read();
+    let view = service.view();
+    let info = &view.segments[segment_named(&view, &name)?];
     let mut body = json!({
         "name": info.name,
         "kind": info.kind,
@@ -249,7 +262,7 @@ async fn segment(
         Ok(at) => {
             body["status"] = json!("ready");
             body["as_of"] = json!(format_tick(at));
-            body["size"] = json!(index.size(segment));
+            body["size"] = json!(index.size(info.output as usize));
         }
         Err(_) => {
             body["status"] = json!("hydrating");
@@ -266,7 +279,9 @@ async fn members(
 ) -> Reply {
     let name = path(name)?;
     let params = query(params, &["limit", "after", "as_of"])?;
-    let segment = segment_named(&service, &name)?;
+    let index = service.read();
+    let view = service.view();
+    let segment = view.segments[segment_named(&view, &name)?].output as usize;
     let limit = match params.get("limit") {
         None => DEFAULT_LIMIT,
         Some(text) => match text.parse::<usize>() {
@@ -278,7 +293,6 @@ async fn members(
             }
         },
     };
-    let index = service.read();
     let at = index.resolve(as_of(&params)?)?;
     let page = index.members(segment, params.get("after").map(String::as_str), limit, at);
     Ok(Json(json!({
@@ -296,8 +310,9 @@ async fn member(
 ) -> Reply {
     let (name, user) = path(names)?;
     let params = query(params, &["as_of"])?;
-    let segment = segment_named(&service, &name)?;
     let index = service.read();
+    let view = service.view();
+    let segment = view.segments[segment_named(&view, &name)?].output as usize;
     let at = index.resolve(as_of(&params)?)?;
     Ok(Json(json!({
         "as_of": format_tick(at),
@@ -315,6 +330,7 @@ async fn user_segments(
     let user = path(user)?;
     query(params, &[])?;
     let index = service.read();
+    let view = service.view();
     let at = index.resolve(None)?;
     let Some(segments) = index.segments_of(&user) else {
         return Err(ApiError::not_found(format!(
@@ -325,7 +341,7 @@ async fn user_segments(
     };
     let names: Vec<&str> = segments
         .iter()
-        .map(|&s| service.segments[s as usize].name.as_str())
+        .map(|&s| view.outputs[s as usize].as_str())
         .collect();
     Ok(Json(
         json!({"as_of": format_tick(at), "user_id": user, "segments": names}),
@@ -339,9 +355,10 @@ async fn explain(
 ) -> Reply {
     let user = path(user)?;
     let params = query(params, &["segment"])?;
+    let view = service.view();
     let segments: Vec<usize> = match params.get("segment") {
-        Some(name) => vec![segment_named(&service, name)?],
-        None => (0..service.segments.len()).collect(),
+        Some(name) => vec![segment_named(&view, name)?],
+        None => (0..view.segments.len()).collect(),
     };
     {
         let index = service.read();
@@ -357,7 +374,7 @@ async fn explain(
     let (before, answered) = ask(&service, Ask::User(user.clone())).await?;
     let as_of = before.saturating_sub(1);
     let values = UserValues::new(
-        &service.catalog,
+        &view.catalog,
         &service.plan,
         answered.iter().map(|(_, operand, value)| (*operand, value)),
         as_of / TICKS_PER_SECOND,
@@ -366,12 +383,26 @@ async fn explain(
     let explained: Vec<Json_> = segments
         .into_iter()
         .map(|segment| {
+            let info = &view.segments[segment];
+            let member = index
+                .resolve(Some(as_of))
+                .map(|at| index.is_member(info.output as usize, &user, at));
+            let pred = &view.catalog.segments[segment].pred;
+            // A segment defined at runtime may read values the run does not keep.
+            if let Some(expr) = unkept(&view.catalog, &service.plan, pred) {
+                return json!({
+                    "segment": info.name,
+                    "member": member.ok(),
+                    "tree": null,
+                    "unexplained": format!(
+                        "the definition reads `{expr}`, which the service does not keep by \
+                         user (it was defined at runtime; a restart keeps it)"
+                    ),
+                });
+            }
             let tree = values.segment(segment);
-            let member = match index.resolve(Some(as_of)) {
-                Ok(at) => json!(index.is_member(segment, &user, at)),
-                Err(_) => tree["value"].clone(),
-            };
-            json!({"segment": service.segments[segment].name, "member": member, "tree": tree})
+            let member = member.map_or_else(|_| tree["value"].clone(), |m| json!(m));
+            json!({"segment": info.name, "member": member, "tree": tree})
         })
         .collect();
     Ok(Json(json!({
@@ -397,14 +428,16 @@ async fn preview(
     let body =
         body.map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
     service.read().resolve(None)?;
-    // The definitions are checked with the catalog's own files, as one more file.
-    let mut sources = service.sources.clone();
-    sources.push(("preview".to_owned(), body.into_bytes()));
-    let combined = check_texts(sources).map_err(|error| match error {
+    // The definitions are checked with the catalog's files, as one more file.
+    let view = service.view();
+    let mut sources = view.sources.clone();
+    sources.push((PREVIEW_FILE.to_owned(), body.into_bytes()));
+    let combined = check_edited(sources, &view.dropped).map_err(|error| match error {
         CatalogError::Invalid(diagnostics) => ApiError::diagnostics(&diagnostics),
         other => ApiError::bad_request(other.to_string()),
     })?;
-    let served = service.catalog.segments.len();
+    // The preview's file is the last one: its segments come last.
+    let served = view.catalog.segments.len();
     let new = served..combined.segments.len();
     if new.is_empty() {
         return Err(ApiError::new(
@@ -469,6 +502,86 @@ async fn preview(
     ))
 }
 
+/// `PUT /v1/segments/{name}`: adds or replaces a definition, in effect once the answer
+/// comes (the log holds it and the members are computed).
+async fn put_segment(
+    State(service): State<Arc<Service>>,
+    name: Result<Path<String>, PathRejection>,
+    body: Result<String, StringRejection>,
+) -> Result<(StatusCode, Json<Json_>), ApiError> {
+    let name = path(name)?;
+    let body =
+        body.map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
+    service.read().resolve(None)?;
+    let existed = service.view().segment(&name).is_some();
+    let edited = edit(
+        &service,
+        Edit::Put {
+            name: name.clone(),
+            body,
+        },
+    )
+    .await?;
+    let status = if existed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(edited_body(&service, &name, &edited))))
+}
+
+/// `DELETE /v1/segments/{name}`: removes a definition nothing else uses.
+async fn delete_segment(
+    State(service): State<Arc<Service>>,
+    name: Result<Path<String>, PathRejection>,
+) -> Reply {
+    let name = path(name)?;
+    service.read().resolve(None)?;
+    let edited = edit(&service, Edit::Delete { name: name.clone() }).await?;
+    Ok(Json(json!({
+        "name": name,
+        "deleted": true,
+        "effective": format_tick(edited.at),
+    })))
+}
+
+/// What a definition change did, as the API says it.
+fn edited_body(service: &Service, name: &str, edited: &Edited) -> Json_ {
+    let view = service.view();
+    let hash = view.segment(name).map(|i| view.segments[i].hash.clone());
+    let started: Vec<Json_> = (edited.started.iter())
+        .map(|(name, hash)| json!({"name": name, "hash": hash}))
+        .collect();
+    json!({
+        "name": name,
+        "hash": hash,
+        "effective": format_tick(edited.at),
+        "unchanged": edited.started.is_empty(),
+        "versions": started,
+        "status": "ready",
+    })
+}
+
+/// Hands a definition change to the live run and waits until it is in effect.
+async fn edit(service: &Service, edit: Edit) -> Result<Edited, ApiError> {
+    let unavailable = |message: &str| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message);
+    let outcome = tokio::time::timeout(EDIT_PATIENCE, service.submit(edit))
+        .await
+        .map_err(|_| {
+            unavailable(
+                "the change has not taken effect yet; it may still: see GET /v1/segments/{name}",
+            )
+        })?
+        .map_err(|_| unavailable("the live run stopped"))?;
+    outcome.map_err(|error| match error {
+        EditError::Invalid(diagnostics) => ApiError::diagnostics(&diagnostics),
+        EditError::Schema => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, error.to_string()),
+        EditError::NotTheNamedSegment { .. } => ApiError::bad_request(error.to_string()),
+        EditError::Unknown(_) => ApiError::not_found(error.to_string()),
+        EditError::InUse { .. } => ApiError::new(StatusCode::CONFLICT, error.to_string()),
+    })
+}
+
 async fn overlap(
     State(service): State<Arc<Service>>,
     params: Result<Query<HashMap<String, String>>, QueryRejection>,
@@ -485,11 +598,12 @@ async fn overlap(
             "segments: compare from 2 to {MAX_OVERLAP} segments, separated by commas"
         )));
     }
+    let index = service.read();
+    let view = service.view();
     let indices = names
         .iter()
-        .map(|name| segment_named(&service, name))
-        .collect::<Result<Vec<_>, _>>()?;
-    let index = service.read();
+        .map(|name| Ok(view.segments[segment_named(&view, name)?].output as usize))
+        .collect::<Result<Vec<_>, ApiError>>()?;
     let at = index.resolve(None)?;
     let sizes: serde_json::Map<String, Json_> = names
         .iter()
@@ -523,8 +637,9 @@ async fn records(
     let body =
         body.map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
     let records = service.clone();
+    let view = service.view();
     let accepted =
-        tokio::task::spawn_blocking(move || records.records.append(&records.catalog, &body))
+        tokio::task::spawn_blocking(move || records.records.append(&view.catalog, &body))
             .await
             .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
     Ok(Json(
@@ -588,8 +703,9 @@ async fn metrics(State(service): State<Arc<Service>>) -> impl IntoResponse {
             "gauge",
             "Members of each segment now.",
         );
-        for (i, info) in service.segments.iter().enumerate() {
-            page.sample("segflow_segment_size", "segment", &info.name, index.size(i));
+        for info in &service.view().segments {
+            let size = index.size(info.output as usize);
+            page.sample("segflow_segment_size", "segment", &info.name, size);
         }
     }
     service.requests.write(&mut page);

@@ -162,7 +162,8 @@ pub fn unkept(catalog: &Catalog, plan: &Plan, pred: &Pred) -> Option<String> {
             .is_some_and(|operand| plan.physical.explained.contains(&operand)),
     };
     match pred {
-        Pred::Const(_) | Pred::Segment(_) => None,
+        Pred::Const(_) => None,
+        Pred::Segment(index) => unkept(catalog, plan, &catalog.segments[*index].pred),
         Pred::Cmp(left, _, right) => [left, right]
             .into_iter()
             .find(|expr| !kept(expr))

@@ -120,6 +120,23 @@ impl Index {
         }
     }
 
+    /// Makes room for outputs up to `outputs` (segments defined at runtime).
+    pub fn add_outputs(&mut self, outputs: usize) {
+        while self.segments.len() < outputs {
+            self.segments.push(SegmentMembers::default());
+        }
+    }
+
+    /// Every member of `segment` now.
+    pub fn all_members(&self, segment: usize) -> Vec<String> {
+        let members = self.segments.get(segment).map(|s| &s.members);
+        members
+            .into_iter()
+            .flatten()
+            .map(|id| id.to_string())
+            .collect()
+    }
+
     /// The latest time that can be read: the frontier less one tick.
     pub fn latest(&self) -> Result<u64, AsOfError> {
         self.frontier.checked_sub(1).ok_or(AsOfError::NotReady)

@@ -35,6 +35,7 @@ use crate::catalog::ir::Catalog;
 use crate::engine::batch::BatchInput;
 use crate::engine::cluster::Workers;
 use crate::engine::tail::{run_tail, TailOptions, TailSummary};
+use crate::live::definitions::Definitions;
 use crate::live::frontier::TICKS_PER_SECOND;
 use crate::plan::{Explain, Plan};
 
@@ -43,6 +44,7 @@ pub use service::Service;
 
 use index::Index;
 use records::RecordFile;
+use service::View;
 
 /// How the service listens and what it keeps.
 #[derive(Clone, Debug)]
@@ -57,8 +59,6 @@ pub struct ServeOptions {
     pub max_body: usize,
     /// Rows the backfill is expected to hold, for its progress.
     pub backfill_estimate: u64,
-    /// The catalog's files `(name, text)`, which previews are checked together with.
-    pub sources: Vec<(String, Vec<u8>)>,
 }
 
 /// Runs `catalog` live as [`run_tail`] does, serving the API on the process of worker
@@ -81,11 +81,10 @@ pub fn serve(
     let listener = TcpListener::bind(options.listen)
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", options.listen))?;
     let address = listener.local_addr()?;
+    let definitions = Definitions::new(tail.sources.clone(), catalog);
     let service = Arc::new(Service {
-        catalog: Arc::new(catalog.clone()),
         plan: Plan::with(catalog, Explain::On),
-        sources: options.sources.clone(),
-        segments: Service::describe(catalog),
+        view: RwLock::new(Arc::new(View::new(&definitions))),
         index: RwLock::new(Index::new(
             catalog.segments.len(),
             options.history.saturating_mul(TICKS_PER_SECOND),
@@ -100,6 +99,8 @@ pub fn serve(
         questions: Mutex::default(),
         replies: Mutex::new(Some(HashMap::new())),
         next_question: AtomicU64::new(0),
+        edits: Mutex::default(),
+        edit_replies: Mutex::new(Some(HashMap::new())),
     });
     tail.publish = Some(service.clone());
     let router = api::router(service.clone(), options.access, options.max_body);
