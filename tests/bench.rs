@@ -196,6 +196,15 @@ fn quick_bench_reports_every_section() {
         ]
     );
     assert!(serve["ingest"]["applied"].as_u64().unwrap() > 0, "{serve}");
+    let definition = &serve["definition"];
+    for seconds in ["put_seconds", "delete_seconds"] {
+        assert!(definition[seconds].as_f64().unwrap() > 0.0, "{definition}");
+    }
+    assert!(definition["size"].as_u64().is_some(), "{definition}");
+    assert!(
+        stdout.contains("PUT `segment segflow_bench_defined"),
+        "{stdout}"
+    );
     assert!(stdout.contains("segflow serve's API"), "{stdout}");
 
     let targets = report["targets"].as_array().unwrap();

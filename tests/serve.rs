@@ -879,7 +879,7 @@ fn send(server: &Server, method: reqwest::Method, path: &str, body: &str) -> (St
 fn definitions_changed_at_runtime_equal_a_batch_run_of_the_edited_catalog() {
     use reqwest::Method;
     let dir = scratch();
-    let server = Server::start(dir.path(), &["--history", "30d"]);
+    let server = Server::start(dir.path(), &["--history", "30d", "-w", "2"]);
     let start = backfill_time() + 1;
     let events = live_events(start, 300);
     let (before, after) = events.split_at(150);
@@ -1011,7 +1011,7 @@ fn definitions_changed_at_runtime_equal_a_batch_run_of_the_edited_catalog() {
 
     // A restart applies the edits again: the same state, nothing written twice.
     server.kill();
-    let again = Server::start(dir.path(), &["--history", "30d"]);
+    let again = Server::start(dir.path(), &["--history", "30d", "-w", "2"]);
     let health = again.wait_until(|health| health["status"] == "ready");
     assert_eq!(health["as_of"].as_str(), Some(latest.as_str()));
     for (name, members) in &served {

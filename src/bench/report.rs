@@ -382,6 +382,15 @@ impl Report {
                 ]
             }));
             out.push_str(&table(&rows));
+            let d = &serve.definition;
+            let _ = writeln!(
+                out,
+                "  PUT `{}`: {:.3} s ({} members); DELETE: {:.3} s",
+                d.body,
+                d.put_seconds,
+                count(d.size as f64),
+                d.delete_seconds
+            );
         }
 
         out.push_str("\ntargets\n");

@@ -15,7 +15,9 @@
 //!
 //! Users are drawn from the events the bench samples (real ids); pages are of 1,000
 //! members after a random id, from a segment with at least that many members where
-//! there is one.
+//! there is one. Last, still under ingest, a segment over a new aggregate is defined
+//! (`PUT`, computed from the kept inputs, over every user) and deleted again, each
+//! timed from request to answer.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -64,7 +66,26 @@ pub struct ServeFigures {
     pub backfill_seconds: f64,
     pub ingest: Ingest,
     pub runs: Vec<EndpointRun>,
+    pub definition: DefinitionChange,
 }
+
+/// A segment defined and deleted at runtime, under ingest.
+#[derive(Clone, Debug, Serialize)]
+pub struct DefinitionChange {
+    /// The definition put.
+    pub body: &'static str,
+    /// From sending the `PUT` to its answer: the segment's members computed from the
+    /// kept inputs and the round past its time in the log.
+    pub put_seconds: f64,
+    /// Its members then.
+    pub size: u64,
+    /// From sending the `DELETE` to its answer.
+    pub delete_seconds: f64,
+}
+
+/// The segment the section defines: a new aggregate with a window, which any catalog
+/// accepts.
+const DEFINED: &str = "segment segflow_bench_defined = count(events within 7d) >= 2";
 
 /// The events written while the API was asked, and how many the service applied.
 #[derive(Clone, Debug, Serialize)]
@@ -183,6 +204,7 @@ pub fn measure(
                 runs.push(open_loop(&client, endpoint, ask, rate, extent.open_seconds).await);
             }
         }
+        let definition = define_and_delete(&client, &base).await?;
         let seconds = ingest_started.elapsed().as_secs_f64();
         let applied = records_applied(&client, &base).await? - applied_before;
         let written = writer.stop()?;
@@ -196,6 +218,7 @@ pub fn measure(
                 applied_per_second: applied as f64 / seconds,
             },
             runs,
+            definition,
         })
     });
     stop.store(true, Ordering::Relaxed);
@@ -208,6 +231,36 @@ pub fn measure(
         Ok(figures) => ended.map(|_| figures),
         Err(error) => Err(ended.err().unwrap_or(error)),
     }
+}
+
+/// Puts [`DEFINED`], reads its size, and deletes it.
+async fn define_and_delete(
+    client: &reqwest::Client,
+    base: &str,
+) -> anyhow::Result<DefinitionChange> {
+    let url = format!("{base}/v1/segments/segflow_bench_defined");
+    let sent = Instant::now();
+    let put = client.put(&url).body(DEFINED).send().await?;
+    let put_seconds = sent.elapsed().as_secs_f64();
+    if !put.status().is_success() {
+        bail!("PUT {url}: {}: {}", put.status(), put.text().await?);
+    }
+    let info: serde_json::Value = client.get(&url).send().await?.json().await?;
+    let size = info["size"]
+        .as_u64()
+        .context("the new segment has no size")?;
+    let sent = Instant::now();
+    let deleted = client.delete(&url).send().await?;
+    let delete_seconds = sent.elapsed().as_secs_f64();
+    if !deleted.status().is_success() {
+        bail!("DELETE {url}: {}", deleted.status());
+    }
+    Ok(DefinitionChange {
+        body: DEFINED,
+        put_seconds,
+        size,
+        delete_seconds,
+    })
 }
 
 /// Builds the URL of request `i`.

@@ -2,6 +2,7 @@
 
 pub(crate) mod backfill;
 pub mod batch;
+mod changes;
 pub mod cluster;
 pub(crate) mod control;
 pub(crate) mod gather;

@@ -38,13 +38,7 @@ pub enum InputsKept {
     Arranged,
 }
 
-/// A change to one membership: `((segment version, user id), time, diff)`; the
-/// catalog's segment `i` is version `i`.
-pub type MembershipUpdate = ((u32, String), u64, isize);
-
-/// A user id (and its key) that became known (+1) or stopped being known (-1) at a
-/// time.
-pub type KnownUpdate = ((String, UserKey), u64, isize);
+pub use super::changes::{KnownUpdate, MembershipUpdate};
 
 /// Input sessions and output buffers of a segmentation dataflow on one worker.
 pub struct Segmentation {

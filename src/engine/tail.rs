@@ -375,7 +375,8 @@ impl<'c> Live<'c> {
     }
 
     /// Applies again the definition changes an earlier run logged, each at its tick,
-    /// before the rounds are replayed: every version then has its whole window.
+    /// before the rounds are replayed, and builds the versions still in effect: each
+    /// then has its whole window.
     fn restore_edits(
         &mut self,
         worker: &mut Worker,
@@ -400,18 +401,22 @@ impl<'c> Live<'c> {
                     format_tick(*at)
                 )
             })?;
-            let applied = definitions.apply(revision, *at);
-            for version in applied.started {
-                let build = definitions.versions()[version].build.clone();
-                let build = build.expect("a version started by an edit has a build");
-                define(
-                    worker,
-                    control,
-                    &mut self.segmentation,
-                    version as u32,
-                    build,
-                );
-            }
+            definitions.apply(revision, *at);
+        }
+        // A version that ended before the restart changes nothing from here on: its
+        // changes and their undoing are all in the log.
+        let in_effect: Vec<(usize, Build)> = (definitions.versions().iter().enumerate())
+            .filter(|(_, version)| version.until.is_none())
+            .filter_map(|(index, version)| Some((index, version.build.clone()?)))
+            .collect();
+        for (version, build) in in_effect {
+            define(
+                worker,
+                control,
+                &mut self.segmentation,
+                version as u32,
+                build,
+            );
         }
         log.set_outputs(definitions.outputs());
         self.redefined = true;

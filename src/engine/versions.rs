@@ -27,7 +27,7 @@ use crate::dataflow::{
 use crate::live::definitions::Build;
 use crate::plan::Plan;
 
-use super::segmentation::MembershipUpdate;
+use super::changes::MembershipUpdate;
 
 type Kept<V> = TraceAgent<ValSpine<UserKey, V, u64, isize>>;
 

@@ -522,6 +522,36 @@ mod tests {
     }
 
     #[test]
+    fn edits_count_once_a_progress_record_follows_them() {
+        for format in [LogFormat::Csv, LogFormat::Jsonl] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("changes");
+            let (mut log, _) = ChangeLog::open(&path, format, &header()).unwrap();
+            let put = Edit::Put {
+                name: "c".into(),
+                body: "segment c = \"x\" in (1)\n# note".into(),
+            };
+            log.write_edit(5_000_000, &put, &[("c".into(), "h3".into())])
+                .unwrap();
+            log.set_outputs(&["a".into(), "b".into(), "c".into()]);
+            log.write_changes(&[(5_000_000, 2, "u".into(), 1)]).unwrap();
+            log.write_progress(5_000_001, &BTreeMap::new()).unwrap();
+            let deleted = Edit::Delete { name: "c".into() };
+            log.write_edit(5_000_001, &deleted, &[]).unwrap();
+            log.sync().unwrap();
+            drop(log);
+            let (_, logged) = ChangeLog::open(&path, format, &header()).unwrap();
+            let kept = LoggedEdit {
+                at: 5_000_000,
+                edit: put.clone(),
+            };
+            assert_eq!(logged.edits, [kept], "{format:?}");
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(!text.contains("delete"), "cut back: {text}");
+        }
+    }
+
+    #[test]
     fn csv_records_quote_what_would_be_misread() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("changes.csv");

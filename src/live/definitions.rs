@@ -377,3 +377,151 @@ fn defined_in(sources: &[(String, Vec<u8>)], catalog: &Catalog) -> BTreeMap<Stri
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::check_texts;
+
+    const CATALOG: &str = "\
+schema events(amount: number)
+feature purchases = count(events where kind = 'purchase')
+segment buyers = purchases >= 1
+segment loyal = buyers and purchases > 5
+segment quiet = purchases = 0
+";
+
+    fn definitions() -> Definitions {
+        let sources = vec![("c.seg".to_owned(), CATALOG.as_bytes().to_vec())];
+        let catalog = check_texts(sources.clone()).unwrap();
+        Definitions::new(sources, &catalog)
+    }
+
+    fn put(name: &str, body: &str) -> Edit {
+        Edit::Put {
+            name: name.into(),
+            body: body.into(),
+        }
+    }
+
+    fn windowed(version: &Version, tick: u64, diff: isize) -> Vec<(u64, isize)> {
+        version.windowed(tick, diff).collect()
+    }
+
+    #[test]
+    fn a_window_moves_early_changes_to_its_start_and_undoes_them_at_its_end() {
+        let mut version = Version {
+            name: "s".into(),
+            hash: "h".into(),
+            output: 0,
+            from: 10,
+            until: None,
+            build: None,
+        };
+        assert_eq!(windowed(&version, 3, 1), [(10, 1)]);
+        assert_eq!(windowed(&version, 12, -1), [(12, -1)]);
+        version.until = Some(20);
+        assert_eq!(windowed(&version, 3, 1), [(10, 1), (20, -1)]);
+        assert_eq!(windowed(&version, 19, -1), [(19, -1), (20, 1)]);
+        assert_eq!(windowed(&version, 20, 1), []);
+        assert_eq!(windowed(&version, 25, 1), []);
+    }
+
+    #[test]
+    fn replacing_a_segment_restarts_the_segments_that_name_it() {
+        let mut definitions = definitions();
+        let revision = definitions
+            .check(put("buyers", "segment buyers = purchases >= 2"))
+            .unwrap();
+        let mut started: Vec<&str> = revision.started.iter().map(|(n, _)| n.as_str()).collect();
+        started.sort_unstable();
+        assert_eq!(started, ["buyers", "loyal"]);
+        let mut applied = definitions.apply(revision, 100);
+        applied.ended.sort_unstable();
+        assert_eq!(applied.ended, [0, 1]);
+        let versions = definitions.versions();
+        assert_eq!(
+            (versions[0].until, versions[1].until),
+            (Some(100), Some(100))
+        );
+        let new = |name: &str| {
+            let found = applied.started.iter().map(|&v| &versions[v]);
+            found.clone().find(|v| v.name == name).unwrap().clone()
+        };
+        let (buyers, loyal) = (new("buyers"), new("loyal"));
+        assert_eq!((buyers.output, loyal.output), (0, 1));
+        assert_eq!((buyers.from, buyers.until), (100, None));
+        // Each build checks to a catalog computing its segment last.
+        let loyal = loyal.build.unwrap().catalog();
+        let names: Vec<&str> = loyal.segments.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["buyers", "loyal"]);
+        assert_eq!(loyal.segments[0].text, "segment buyers = purchases >= 2");
+        // The same body again changes nothing.
+        let again = definitions
+            .check(put("buyers", "segment buyers = purchases >= 2"))
+            .unwrap();
+        assert!(again.is_unchanged());
+    }
+
+    #[test]
+    fn a_new_segment_gets_a_new_output_and_a_deleted_one_ends() {
+        let mut definitions = definitions();
+        let revision = definitions
+            .check(put(
+                "big",
+                "feature spend = sum(events.amount)\nsegment big = spend > 100",
+            ))
+            .unwrap();
+        definitions.apply(revision, 7);
+        assert_eq!(definitions.output("big"), Some(3));
+        assert_eq!(definitions.catalog().segments.len(), 4);
+        let revision = definitions
+            .check(Edit::Delete { name: "big".into() })
+            .unwrap();
+        let applied = definitions.apply(revision, 9);
+        assert_eq!(applied.ended, [3]);
+        assert!(applied.started.is_empty());
+        assert_eq!(definitions.catalog().segment_index("big"), None);
+        assert_eq!(definitions.outputs().len(), 4, "outputs are never reused");
+        // Defined again, it takes its old output back.
+        let revision = definitions
+            .check(put("big", "segment big = purchases > 9"))
+            .unwrap();
+        definitions.apply(revision, 11);
+        assert_eq!(definitions.versions().last().unwrap().output, 3);
+    }
+
+    #[test]
+    fn refused_edits_say_why() {
+        let definitions = definitions();
+        let error = |edit| definitions.check(edit).unwrap_err();
+        assert!(matches!(
+            error(put("x", "segment x = nope > 1")),
+            EditError::Invalid(_)
+        ));
+        assert_eq!(
+            error(put("x", "segment y = purchases > 1")).to_string(),
+            "the body must define exactly one segment, `x` (as the path says); it defines `y`"
+        );
+        assert!(matches!(
+            error(put(
+                "x",
+                "schema users(age: number)\nsegment x = purchases > 1"
+            )),
+            EditError::Schema
+        ));
+        assert_eq!(
+            error(Edit::Delete {
+                name: "buyers".into()
+            })
+            .to_string(),
+            "segment `buyers` is used by `loyal`: change or delete them first"
+        );
+        assert!(matches!(
+            error(Edit::Delete {
+                name: "nope".into()
+            }),
+            EditError::Unknown(_)
+        ));
+    }
+}
