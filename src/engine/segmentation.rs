@@ -29,7 +29,7 @@ use crate::plan::Plan;
 use super::versions::{KeptInputs, ToKeep};
 
 /// Whether a dataflow keeps its inputs arranged, so that segments defined while it
-/// runs can be computed from them (see [`super::versions`]).
+/// runs can be computed from them (see `engine::versions`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum InputsKept {
     /// Only the catalog's segments, ever.
@@ -161,7 +161,7 @@ impl Segmentation {
     }
 
     /// Builds the dataflow of a segment version defined at runtime (see
-    /// [`super::versions`]); its changes arrive with the run's own, as version
+    /// `engine::versions`); its changes arrive with the run's own, as version
     /// `version`. Only a dataflow that keeps its inputs can.
     pub fn define(&mut self, worker: &mut Worker, version: u32, build: &Build) {
         let kept = self.kept.as_mut();
