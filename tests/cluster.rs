@@ -15,6 +15,8 @@
 //!   process and stops the other;
 //! - a peer stopped mid-run (`kill -STOP`, connections left open): the other process
 //!   exits non-zero after `--peer-timeout` with one line naming the peer;
+//! - stopping the launcher (SIGTERM, SIGINT, SIGHUP) stops its processes, and a
+//!   launcher killed outright (SIGKILL) leaves no process running;
 //! - processes started with different catalogs or flags refuse to run together;
 //! - hostfile mistakes are one line naming the file.
 //!
@@ -581,4 +583,66 @@ fn hostfile_mistakes_name_the_file() {
     );
     let help = finish(segflow().args(["run", "--help"]).spawn().unwrap());
     assert!(text(&help.stdout).contains("-h, --hostfile <FILE>"));
+}
+
+/// Whether `pid` is still running (a zombie has exited; it waits to be reaped).
+fn running(pid: u32) -> bool {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command name, which is in parentheses.
+    let state = stat.rsplit_once(") ").map(|(_, rest)| rest.chars().next());
+    !matches!(state, Some(Some('Z' | 'X')))
+}
+
+#[test]
+fn stopping_the_launcher_stops_its_processes() {
+    for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGKILL] {
+        let dir = TempDir::new().unwrap();
+        let live = dir.path().join("live");
+        fs::create_dir(&live).unwrap();
+        let changes = dir.path().join("changes.csv");
+        let mut launcher = segflow()
+            .args([
+                "cluster",
+                "-n",
+                "2",
+                "--",
+                "tail",
+                "--catalog",
+                &ecommerce(),
+            ])
+            .arg("--backfill")
+            .arg(sample())
+            .arg("--follow")
+            .arg(&live)
+            .arg("--changes")
+            .arg(&changes)
+            .arg("--quiet")
+            .spawn()
+            .unwrap();
+        // Running: both processes started and the log begun.
+        let started = Instant::now();
+        let processes = loop {
+            let children = children_of(launcher.id());
+            if children.len() == 2 && changes.exists() {
+                break children;
+            }
+            assert!(started.elapsed() < HUNG, "the job did not start");
+            sleep(Duration::from_millis(20));
+        };
+        let pid = libc::pid_t::try_from(launcher.id()).unwrap();
+        // SAFETY: kill(2) of a child this test started and has not reaped.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+        let status = launcher.wait().unwrap();
+        assert!(!status.success(), "signal {signal}: {status}");
+        let stopped = Instant::now();
+        while processes.iter().any(|&p| running(p)) {
+            assert!(
+                stopped.elapsed() < Duration::from_secs(20),
+                "signal {signal}: processes {processes:?} still run"
+            );
+            sleep(Duration::from_millis(20));
+        }
+    }
 }

@@ -5,12 +5,20 @@
 //! of free local ports. Output of process 0 passes through unchanged (it is what a
 //! single process prints); lines of the others are prefixed with `[pI]`. When a process
 //! fails the others are killed and the error names it.
+//!
+//! Stopping the launcher stops the job: on SIGINT, SIGTERM or SIGHUP it passes SIGTERM
+//! on to every process (a live run then stops cleanly, as on Ctrl-C) and kills those
+//! still running after [`STOP_GRACE`]. Should the launcher itself die without a word
+//! (SIGKILL), each process notices that its parent is gone and exits
+//! ([`watch_launcher`]): no process of a stopped job lives on to write its output.
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -27,6 +35,13 @@ const POLL: Duration = Duration::from_millis(20);
 /// How long, after a first process failed, the others may take to end before the
 /// culprit is named (see [`wait`]).
 const GRACE: Duration = Duration::from_millis(500);
+/// How long the processes of a stopped job may take to stop cleanly before they are
+/// killed.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
+/// Names the launcher's process id to the processes it starts.
+const LAUNCHER_PID: &str = "SEGFLOW_LAUNCHER_PID";
+/// How often a process checks that its launcher is alive.
+const WATCH: Duration = Duration::from_millis(100);
 
 /// The arguments of `segflow cluster`.
 #[derive(Args, Debug)]
@@ -58,9 +73,13 @@ pub fn launch(args: &LaunchArgs) -> anyhow::Result<()> {
         bail!("--workers must be at least 1");
     }
     let exe = std::env::current_exe().context("cannot find the segflow executable")?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))
+        .context("cannot handle stop signals")?;
     for attempt in 1..=ATTEMPTS {
         let hostfile = Hostfile::create(args.processes)?;
-        match run_processes(&exe, args, &hostfile.path)? {
+        match run_processes(&exe, args, &hostfile.path, &stop)? {
             Outcome::Done => return Ok(()),
             Outcome::Failed(message) => bail!(message),
             Outcome::PortTaken if attempt < ATTEMPTS => {
@@ -73,7 +92,12 @@ pub fn launch(args: &LaunchArgs) -> anyhow::Result<()> {
 }
 
 /// Starts every process, forwards their output and waits for them.
-fn run_processes(exe: &Path, args: &LaunchArgs, hostfile: &Path) -> anyhow::Result<Outcome> {
+fn run_processes(
+    exe: &Path,
+    args: &LaunchArgs,
+    hostfile: &Path,
+    stop_requested: &AtomicBool,
+) -> anyhow::Result<Outcome> {
     let mut children = Vec::with_capacity(args.processes);
     let mut forwarders = Vec::new();
     for process in 0..args.processes {
@@ -87,6 +111,7 @@ fn run_processes(exe: &Path, args: &LaunchArgs, hostfile: &Path) -> anyhow::Resu
             .arg(args.workers.to_string())
             .arg("-h")
             .arg(hostfile)
+            .env(LAUNCHER_PID, std::process::id().to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -104,7 +129,7 @@ fn run_processes(exe: &Path, args: &LaunchArgs, hostfile: &Path) -> anyhow::Resu
         forwarders.extend(stderr.map(|err| forward(err, std::io::stderr, prefix.clone())));
         children.push(Some(child));
     }
-    let outcome = wait(&mut children);
+    let outcome = wait(&mut children, stop_requested);
     for forwarder in forwarders {
         // A forwarder only stops at the end of its stream; its errors are moot.
         let _ = forwarder.join();
@@ -112,11 +137,40 @@ fn run_processes(exe: &Path, args: &LaunchArgs, hostfile: &Path) -> anyhow::Resu
     outcome
 }
 
-/// Waits until every process succeeded or one failed; then stops the others.
-fn wait(children: &mut [Option<Child>]) -> anyhow::Result<Outcome> {
+/// Waits until every process succeeded or one failed; then stops the others. A stop
+/// request passes SIGTERM on to every process, and kills them after [`STOP_GRACE`].
+fn wait(children: &mut [Option<Child>], stop_requested: &AtomicBool) -> anyhow::Result<Outcome> {
     let mut failed: Vec<(usize, ExitStatus)> = Vec::new();
     let mut first_failure: Option<Instant> = None;
+    let mut stopping: Option<Instant> = None;
     loop {
+        if stop_requested.load(Ordering::Relaxed) {
+            let since = *stopping.get_or_insert_with(|| {
+                terminate(children);
+                Instant::now()
+            });
+            for slot in children.iter_mut() {
+                if slot
+                    .as_mut()
+                    .map(Child::try_wait)
+                    .transpose()?
+                    .flatten()
+                    .is_some()
+                {
+                    *slot = None;
+                }
+            }
+            if since.elapsed() >= STOP_GRACE {
+                stop(children);
+            }
+            if children.iter().all(Option::is_none) {
+                return Ok(Outcome::Failed(
+                    "stopped by a signal; the processes were stopped".to_owned(),
+                ));
+            }
+            thread::sleep(POLL);
+            continue;
+        }
         for (process, slot) in children.iter_mut().enumerate() {
             if let Some(child) = slot {
                 if let Some(status) = child.try_wait()? {
@@ -153,6 +207,40 @@ fn wait(children: &mut [Option<Child>]) -> anyhow::Result<Outcome> {
         }
         thread::sleep(POLL);
     }
+}
+
+/// Asks every process still running to stop cleanly (SIGTERM).
+fn terminate(children: &[Option<Child>]) {
+    for child in children.iter().flatten() {
+        // A process that exited meanwhile is reaped by the caller.
+        if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+            // SAFETY: kill(2) with a process id this launcher started and has not yet
+            // reaped, so the id cannot have been reused.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+    }
+}
+
+/// In a process started by `segflow cluster`, exits as soon as the launcher is gone
+/// (its parent changed): a launcher killed outright cannot stop its processes itself.
+pub fn watch_launcher() {
+    let Some(launcher) = std::env::var(LAUNCHER_PID)
+        .ok()
+        .and_then(|pid| pid.parse::<u32>().ok())
+    else {
+        return;
+    };
+    thread::spawn(move || loop {
+        if std::os::unix::process::parent_id() != launcher {
+            // The launcher read this process's output: nobody may be reading now.
+            let _ = writeln!(
+                std::io::stderr(),
+                "the segflow cluster launcher is gone; stopping"
+            );
+            std::process::exit(1);
+        }
+        thread::sleep(WATCH);
+    });
 }
 
 /// Kills and reaps every process still running.

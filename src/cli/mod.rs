@@ -67,6 +67,7 @@ pub enum Command {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    launch::watch_launcher();
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Tail(args) => tail::tail(args),
