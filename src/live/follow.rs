@@ -10,10 +10,17 @@
 //!
 //! A line longer than [`MAX_LINE`] bytes is not held in memory: it is read past, and
 //! handed on with its length and first bytes only, to be rejected.
+//!
+//! Followed files are append-only history: a file that shrinks, or whose name comes
+//! to stand for another file (`mv new.jsonl old.jsonl`, a rewrite), stops the run with
+//! an error rather than being read from an offset that belongs to the old file. Within
+//! a run a file is known by its device and inode; across a restart, by its name and
+//! length (the change log records positions, not identities).
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -66,6 +73,8 @@ pub struct Follower {
     /// Unfinished lines already longer than [`MAX_LINE`], by file: how far they are
     /// known to run without a line end, so each poll reads only what was appended.
     overlong: BTreeMap<String, Partial>,
+    /// The file each name stood for when this run first read it: `(device, inode)`.
+    identities: BTreeMap<String, (u64, u64)>,
 }
 
 /// The start of a file's unfinished last line.
@@ -91,6 +100,7 @@ impl Follower {
             dir: dir.to_path_buf(),
             positions,
             overlong: BTreeMap::new(),
+            identities: BTreeMap::new(),
         })
     }
 
@@ -163,7 +173,22 @@ impl Follower {
             };
             anyhow::anyhow!("cannot open '{}': {e}{hint}", path.display())
         })?;
-        let len = file.metadata()?.len();
+        let metadata = file.metadata()?;
+        let identity = (metadata.dev(), metadata.ino());
+        let known = *self.identities.entry(name.to_owned()).or_insert(identity);
+        if known != identity && position.offset > 0 {
+            anyhow::bail!(
+                "{}: the file was replaced by another one (inode {} became {}) after {} \
+                 line(s) of it were read; live files are append-only: append to a file, or \
+                 write new records to a new file",
+                path.display(),
+                known.1,
+                identity.1,
+                position.line
+            );
+        }
+        self.identities.insert(name.to_owned(), identity);
+        let len = metadata.len();
         if len < position.offset {
             anyhow::bail!(
                 "{}: the file shrank from {} to {len} bytes; live files must only grow",
@@ -290,6 +315,33 @@ mod tests {
                 (l.file.clone(), l.number, text)
             })
             .collect()
+    }
+
+    #[test]
+    fn a_file_replaced_by_another_is_refused_not_read_from_a_stale_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        append(dir.path(), "a.jsonl", "a1\na2\n");
+        let mut follower = Follower::new(dir.path(), BTreeMap::new()).unwrap();
+        assert_eq!(follower.poll().unwrap().len(), 2);
+        append(dir.path(), "new", "b1\nb2\nb3\nb4\n");
+        std::fs::rename(dir.path().join("new"), dir.path().join("a.jsonl")).unwrap();
+        let error = follower.poll().unwrap_err().to_string();
+        assert!(
+            error.contains("a.jsonl: the file was replaced by another one"),
+            "{error}"
+        );
+        assert!(error.contains("after 2 line(s)"), "{error}");
+        // A file replaced before anything of it was read is simply read.
+        let other = tempfile::tempdir().unwrap();
+        append(other.path(), "a.jsonl", "");
+        let mut follower = Follower::new(other.path(), BTreeMap::new()).unwrap();
+        assert!(follower.poll().unwrap().is_empty());
+        append(other.path(), "new", "c1\n");
+        std::fs::rename(other.path().join("new"), other.path().join("a.jsonl")).unwrap();
+        assert_eq!(
+            texts(&follower.poll().unwrap()),
+            [("a.jsonl".into(), 1, "c1".into())]
+        );
     }
 
     #[test]
