@@ -17,7 +17,8 @@
 //!   exits non-zero after `--peer-timeout` with one line naming the peer;
 //! - stopping the launcher (SIGTERM, SIGINT, SIGHUP) stops its processes, and a
 //!   launcher killed outright (SIGKILL) leaves no process running;
-//! - processes started with different catalogs or flags refuse to run together;
+//! - processes started with different catalogs, flags or data files (even of one size)
+//!   refuse to run together;
 //! - hostfile mistakes are one line naming the file.
 //!
 //! Ports come from binding port 0; a job whose port was taken meanwhile (exit code 75)
@@ -558,6 +559,35 @@ fn processes_of_different_jobs_refuse_to_run_together() {
             args[2] = other_catalog.display().to_string();
         }
         args
+    };
+    for output in run_by_hand(args, 2, 1) {
+        let err = assert_failure(&output);
+        assert!(err.contains("were started for different jobs"), "{err}");
+    }
+}
+
+#[test]
+fn processes_over_files_of_one_size_but_other_content_refuse_to_run_together() {
+    let dir = TempDir::new().unwrap();
+    let other = dir.path().join("other");
+    fs::create_dir(&other).unwrap();
+    for file in ["users.csv", "events.csv", "scores.csv"] {
+        fs::copy(sample().join(file), other.join(file)).unwrap();
+    }
+    // One digit of one amount changed: the same length, another row.
+    let events = fs::read_to_string(other.join("events.csv")).unwrap();
+    let at = events.rfind(|c: char| c.is_ascii_digit()).unwrap();
+    let digit = events.as_bytes()[at];
+    let mut changed = events.into_bytes();
+    changed[at] = if digit == b'9' { b'8' } else { digit + 1 };
+    fs::write(other.join("events.csv"), changed).unwrap();
+    let args = |process: usize| {
+        let data = if process == 1 {
+            other.clone()
+        } else {
+            sample()
+        };
+        run_args(&data, &dir.path().join("out"), &[])
     };
     for output in run_by_hand(args, 2, 1) {
         let err = assert_failure(&output);

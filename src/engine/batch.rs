@@ -107,7 +107,7 @@ pub trait BatchInput: Send + Sync + 'static {
 
 impl BatchInput for DataFiles {
     fn identity(&self) -> String {
-        format!("{:?}", self.sizes())
+        format!("{:?}", DataFiles::identity(self))
     }
     fn max_ts(&self, index: usize, parts: usize) -> Option<u64> {
         DataFiles::max_ts(self, index, parts)

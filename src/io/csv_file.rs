@@ -18,6 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use csv::ByteRecord;
+use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
 use super::error::{InputError, RowError};
 use super::lines;
@@ -42,6 +43,13 @@ impl Deref for Bytes {
         }
     }
 }
+
+/// Files up to this size are hashed whole by [`CsvFile::content_hash`].
+const WHOLE_HASH: usize = 64 << 20;
+/// Blocks hashed of a larger file.
+const SAMPLES: usize = 1024;
+/// Bytes of each block.
+const SAMPLE_BYTES: usize = 4096;
 
 /// A CSV file, mapped into memory, with its header parsed.
 pub struct CsvFile {
@@ -131,6 +139,26 @@ impl CsvFile {
     /// The file's length in bytes.
     pub fn size(&self) -> usize {
         self.bytes.len()
+    }
+
+    /// A hash of the file's content, for processes of a cluster job to check that they
+    /// read the same file: of all of it up to [`WHOLE_HASH`] bytes; of a larger file,
+    /// its length and [`SAMPLES`] blocks spread evenly from its first byte to its last
+    /// (so a difference outside them goes unseen, but every process touches only a few
+    /// pages of a file it reads a part of).
+    pub fn content_hash(&self) -> u64 {
+        let bytes: &[u8] = &self.bytes;
+        if bytes.len() <= WHOLE_HASH {
+            return xxh3_64(bytes);
+        }
+        let mut hasher = Xxh3::new();
+        hasher.update(&(bytes.len() as u64).to_le_bytes());
+        let last = bytes.len() - SAMPLE_BYTES;
+        for i in 0..SAMPLES {
+            let start = last * i / (SAMPLES - 1);
+            hasher.update(&bytes[start..start + SAMPLE_BYTES]);
+        }
+        hasher.digest()
     }
 
     /// The number of lines after the header (blank ones included): a row count for
@@ -344,6 +372,28 @@ struct Located<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_content_hash_sees_a_change_in_a_sampled_block_of_a_large_file() {
+        let mut bytes = b"user_id,ts,kind\n".to_vec();
+        bytes.resize(WHOLE_HASH + 10 * SAMPLE_BYTES, b'x');
+        let hash = |bytes: &[u8]| {
+            CsvFile::from_bytes("e.csv".into(), bytes.to_vec())
+                .unwrap()
+                .content_hash()
+        };
+        let before = hash(&bytes);
+        // The last block is always sampled.
+        let last = bytes.len() - 1;
+        bytes[last] = b'y';
+        assert_ne!(hash(&bytes), before);
+        bytes.push(b'x');
+        assert_ne!(
+            hash(&bytes[..bytes.len() - 1]),
+            hash(&bytes),
+            "the length counts"
+        );
+    }
 
     fn rows(file: &CsvFile, parts: usize) -> Vec<(u64, Vec<String>)> {
         let mut all = Vec::new();

@@ -116,6 +116,16 @@ impl DataFiles {
             .collect()
     }
 
+    /// Which files were opened, with their lengths and content hashes
+    /// ([`CsvFile::content_hash`]): files of one size but another content would split
+    /// into rows at other offsets, or be other rows.
+    pub fn identity(&self) -> Vec<(&'static str, usize, u64)> {
+        self.files
+            .iter()
+            .map(|(kind, file, _)| (kind.file_name(), file.size(), file.content_hash()))
+            .collect()
+    }
+
     /// About how many rows the files hold (their data lines), for progress reports.
     pub fn rows_estimate(&self) -> u64 {
         self.files
