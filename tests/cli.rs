@@ -1456,3 +1456,52 @@ fn generated_data_runs_and_is_deterministic() {
         reference_members(&catalog, &data, as_of)
     );
 }
+
+#[test]
+fn a_run_over_its_memory_limit_stops_with_a_message_and_leaves_out_as_it_was() {
+    let tmp = TempDir::new().unwrap();
+    // Thousands of segments over the sample: each member of each is held in memory.
+    let base = std::fs::read_to_string(ecommerce()).unwrap();
+    let mut catalog: String = base
+        .lines()
+        .filter(|line| line.starts_with("schema") || line.starts_with("feature"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    for i in 0..3000 {
+        catalog.push_str(&format!("segment s{i} = purchases < {}\n", i + 1000));
+    }
+    let path = tmp.path().join("many.seg");
+    write(&path, &catalog);
+    let out = tmp.path().join("out");
+    let small = ecommerce();
+    assert_success(&run_cmd(&[small.as_path()], &sample(), &out, &[]));
+    let before = output_dir::snapshot(&out);
+    let output = run_cmd(
+        &[path.as_path()],
+        &sample(),
+        &out,
+        &["--max-memory", "100MiB"],
+    );
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(
+        err.contains("error: segflow stopped at") && err.contains("over its limit of 100 MiB"),
+        "{err}"
+    );
+    assert_eq!(output_dir::snapshot(&out), before);
+
+    let bad = segflow([
+        "run",
+        "--max-memory",
+        "lots",
+        "--catalog",
+        "x",
+        "--data",
+        "y",
+    ]);
+    assert!(
+        stderr(&bad).contains("`lots` is not a size"),
+        "{}",
+        stderr(&bad)
+    );
+}

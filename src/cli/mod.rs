@@ -9,6 +9,7 @@ mod choices;
 mod cluster_args;
 mod gen;
 mod launch;
+mod memory;
 mod run;
 mod serve;
 mod sql;
@@ -21,6 +22,7 @@ pub use check::CheckArgs;
 pub use cluster_args::ClusterArgs;
 pub use gen::GenArgs;
 pub use launch::{LaunchArgs, PORT_TAKEN};
+pub use memory::MemoryArgs;
 pub use run::RunArgs;
 pub use serve::ServeArgs;
 pub use sql::SqlArgs;
@@ -37,6 +39,9 @@ pub struct Cli {
     /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
+    /// The process's memory limit.
+    #[command(flatten)]
+    pub memory: MemoryArgs,
 }
 
 /// A subcommand of `segflow`, with its arguments.
@@ -68,6 +73,7 @@ pub enum Command {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     launch::watch_launcher();
+    memory::guard(&cli.memory);
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Tail(args) => tail::tail(args),
