@@ -103,6 +103,11 @@ def load(con, data):
         wanted = [(name, ty) for name, ty in typed if not (table == "users" and name == ROW)]
         known = {name for name, _ in wanted} | IGNORED.get(table, set())
         for name in header:
+            if table == "users" and name == "ts":
+                sys.exit(
+                    f"error: {path}: users rows with a time of their own (a `ts` column) "
+                    "are not expressed by segflow sql yet"
+                )
             if name not in known:
                 sys.exit(f"error: {path}: unknown column `{name}`")
         for name, _ in wanted:

@@ -12,6 +12,10 @@ use crate::value::{Text, Value};
 pub struct UserRow {
     /// The user's id, an opaque string.
     pub user_id: String,
+    /// When the row takes effect, in seconds (a `ts` column); `None`: from the start.
+    /// A user's current row is the one with the greatest `ts`, then the last in file
+    /// order.
+    pub ts: Option<u64>,
     /// One value per column of [`Catalog::users`](crate::catalog::ir::Catalog::users),
     /// in that order; an empty cell is [`Value::Null`].
     pub attrs: Vec<Value>,
@@ -60,10 +64,11 @@ pub struct Dataset {
 }
 
 impl Dataset {
-    /// The greatest event or score time: the default `--as-of`.
+    /// The greatest event, score or users row time: the default `--as-of`.
     pub fn max_ts(&self) -> Option<u64> {
         let events = self.events.iter().map(|e| e.ts);
         let scores = self.scores.iter().map(|s| s.ts);
-        events.chain(scores).max()
+        let users = self.users.iter().filter_map(|u| u.ts);
+        events.chain(scores).chain(users).max()
     }
 }

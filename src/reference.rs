@@ -11,8 +11,9 @@
 //! harder to check against the spec.
 //!
 //! # Rules, and the places where the spec left a choice
-//! - **Visibility at `now`**: every `users` row (the last row for a user id wins:
-//!   users are upserts), events with `ts <= now`, scores with `ts <= now`.
+//! - **Visibility at `now`**: `users` rows without a `ts` or with `ts <= now` (of those,
+//!   the greatest `ts` wins, then the last in file order: users are upserts), events
+//!   with `ts <= now`, scores with `ts <= now`.
 //! - **Universe**: every user id with a users row, a visible event or a visible score.
 //! - **Windows**: `within D` keeps `now - D < ts <= now`, computed in `i128` so that
 //!   `now < D` cannot underflow.
@@ -85,10 +86,19 @@ pub struct Snapshot<'a> {
 impl<'a> Snapshot<'a> {
     /// Collects what is visible at `now`.
     pub fn new(catalog: &'a Catalog, data: &'a Dataset, now: u64) -> Snapshot<'a> {
-        // Users are upserts: inserting in file order leaves the last row of each id.
-        let mut users = BTreeMap::new();
-        for row in &data.users {
-            users.insert(row.user_id.as_str(), row);
+        // Users are upserts: of the rows in effect, the latest `ts` (none counts as 0)
+        // wins, then the last in file order.
+        let mut users: BTreeMap<&str, &UserRow> = BTreeMap::new();
+        for row in data
+            .users
+            .iter()
+            .filter(|row| row.ts.is_none_or(|ts| ts <= now))
+        {
+            let ts = |row: &UserRow| row.ts.unwrap_or(0);
+            let current = users.entry(row.user_id.as_str()).or_insert(row);
+            if ts(row) >= ts(current) {
+                *current = row;
+            }
         }
 
         // Events and scores after `now` have not happened yet.
@@ -431,6 +441,7 @@ mod tests {
     fn user(id: &str, country: Value, signup_ts: Value) -> UserRow {
         UserRow {
             user_id: id.to_string(),
+            ts: None,
             attrs: vec![country, signup_ts],
         }
     }
@@ -730,6 +741,40 @@ mod tests {
             ..Dataset::default()
         };
         assert_eq!(evaluate(&cat, &data, 0)["us"], members(&["arrived"]));
+    }
+
+    #[test]
+    fn timed_users_rows_take_effect_at_their_time_latest_time_first() {
+        let cat = catalog(vec![("us", country_is_us())]);
+        let at = |ts, row: UserRow| UserRow {
+            ts: Some(ts),
+            ..row
+        };
+        let data = Dataset {
+            users: vec![
+                at(20, user("moved", text("FR"), Value::Null)),
+                // Earlier in time though later in the file: the row at 20 wins from 20.
+                at(10, user("moved", text("US"), Value::Null)),
+                at(30, user("late", text("US"), Value::Null)),
+                user("always", text("US"), Value::Null),
+            ],
+            ..Dataset::default()
+        };
+        assert_eq!(evaluate(&cat, &data, 5)["us"], members(&["always"]));
+        assert_eq!(
+            evaluate(&cat, &data, 15)["us"],
+            members(&["always", "moved"])
+        );
+        assert_eq!(evaluate(&cat, &data, 25)["us"], members(&["always"]));
+        assert_eq!(
+            evaluate(&cat, &data, 30)["us"],
+            members(&["always", "late"])
+        );
+        let snapshot = Snapshot::new(&cat, &data, 25);
+        assert!(
+            !snapshot.universe().any(|id| id == "late"),
+            "not known before its row"
+        );
     }
 
     #[test]

@@ -352,7 +352,7 @@ fn as_of_before_the_end_of_the_data_equals_the_reference_at_that_time() {
         + data.scores.iter().filter(|s| s.ts > as_of).count();
     assert!(
         stdout(&output).contains(&format!(
-            "{unseen} events/scores after the as-of time were not counted"
+            "{unseen} rows (events, scores, timed users rows) after the as-of time were not counted"
         )),
         "{}",
         stdout(&output)
@@ -1503,5 +1503,51 @@ fn a_run_over_its_memory_limit_stops_with_a_message_and_leaves_out_as_it_was() {
         stderr(&bad).contains("`lots` is not a size"),
         "{}",
         stderr(&bad)
+    );
+}
+
+#[test]
+fn users_rows_with_a_ts_column_take_effect_at_their_time() {
+    let tmp = TempDir::new().unwrap();
+    let catalog = tmp.path().join("users.seg");
+    write(
+        &catalog,
+        "schema users(country: text)\nsegment us = users.country = 'US'\nsegment known = true\n",
+    );
+    let data = tmp.path().join("data");
+    // u1 moves to the US at 20 (its row at 10 comes later in the file but earlier in
+    // time); u2 signs up at 30; u3 has no time: known from the start.
+    write(
+        &data.join("users.csv"),
+        "user_id,ts,country\nu1,20,US\nu1,10,FR\nu2,30,US\nu3,,US\n",
+    );
+    let members_at = |as_of: &str| {
+        let out = tmp.path().join(format!("out{as_of}"));
+        assert_success(&run_cmd(
+            &[catalog.as_path()],
+            &data,
+            &out,
+            &["--as-of", as_of],
+        ));
+        member_files(&out)
+    };
+    let at = members_at("15");
+    assert_eq!(at["us"], ["u3"]);
+    assert_eq!(at["known"], ["u1", "u3"]);
+    let at = members_at("25");
+    assert_eq!(at["us"], ["u1", "u3"]);
+    assert_eq!(at["known"], ["u1", "u3"]);
+    // Without --as-of, the run is as of the greatest ts, users' included.
+    let out = tmp.path().join("latest");
+    let run = run_cmd(&[catalog.as_path()], &data, &out, &[]);
+    assert_success(&run);
+    assert_eq!(member_files(&out)["us"], ["u1", "u2", "u3"]);
+
+    write(&tmp.path().join("bad.seg"), "schema users(ts: time)\n");
+    let check = segflow(["check".as_ref(), tmp.path().join("bad.seg").as_os_str()]);
+    assert!(
+        stderr(&check).contains("`ts` is when a users row takes effect"),
+        "{}",
+        stderr(&check)
     );
 }

@@ -45,7 +45,8 @@ impl Op {
             Op::Event(e) | Op::Retract(e) => Some(e.ts),
             Op::Score(s) => Some(s.ts),
             Op::Clock(ts) => Some(*ts),
-            Op::User(_) | Op::Delete(_) => None,
+            Op::User(u) => u.ts,
+            Op::Delete(_) => None,
         }
     }
 
@@ -73,6 +74,9 @@ impl Op {
             Op::User(u) => {
                 object.insert("type".into(), json!("user"));
                 object.insert("user_id".into(), json!(u.user_id));
+                if let Some(ts) = u.ts {
+                    object.insert("ts".into(), json!(ts));
+                }
                 for (column, v) in catalog.users.iter().zip(&u.attrs) {
                     object.insert(column.name.clone(), value(v));
                 }
@@ -213,7 +217,11 @@ fn visible(backfill: &Dataset, ops: &[Op], ticks: &[Option<u64>], tick: u64) -> 
                     .expect("checked on arrival");
                 data.events.remove(i);
             }
-            Op::User(u) => data.users.push(u.clone()),
+            // A row without a time of its own is as of its application.
+            Op::User(u) => data.users.push(UserRow {
+                ts: u.ts.or(at.map(|at| at / T)),
+                ..u.clone()
+            }),
             Op::Score(s) => data.scores.push(s.clone()),
             Op::Delete(id) => {
                 data.events.retain(|e| &e.user_id != id);

@@ -54,6 +54,7 @@ const NULL: Value = Value::Null;
 fn user(id: &str, attrs: Vec<Value>) -> UserRow {
     UserRow {
         user_id: id.to_string(),
+        ts: None,
         attrs,
     }
 }

@@ -118,6 +118,7 @@ fn into_dataset(rows: Rows) -> Dataset {
             .into_iter()
             .map(|(key, record)| UserRow {
                 user_id: id(&key),
+                ts: Some(record.ts).filter(|&ts| ts > 0),
                 attrs: record.attrs,
             })
             .collect(),

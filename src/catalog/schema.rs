@@ -65,6 +65,7 @@ impl Schema {
         let reserved = match (table, name) {
             (_, "user_id") => Some("`user_id` is the key of every table"),
             (Table::Events, "ts") => Some("`ts` is built into every event (its time)"),
+            (Table::Users, "ts") => Some("`ts` is when a users row takes effect (its time)"),
             (Table::Events, "kind") => Some("`kind` is built into every event (its kind)"),
             _ => None,
         };

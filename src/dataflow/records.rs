@@ -112,10 +112,12 @@ impl Event {
     }
 }
 
-/// One `users` row. The row with the greatest `seq` (its position in the input) is the
-/// user's current one: users are upserts.
+/// One `users` row. Of the rows in effect, the greatest `(ts, seq)` is the user's
+/// current one: users are upserts, ordered by time and then by position.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct UserRecord {
+    /// When the row takes effect, in seconds (0 for a row without a time).
+    pub ts: u64,
     /// Position in the input: the row's byte offset in its file (its index for
     /// in-memory data); live rows count up from 2^63, after every file row.
     pub seq: u64,

@@ -136,7 +136,10 @@ impl BatchInput for Dataset {
             .enumerate()
             .filter(|(i, _)| mine(i))
             .map(|(_, s)| s.ts);
-        events.chain(scores).max()
+        let users = (self.users.iter().enumerate())
+            .filter(|(i, _)| mine(i))
+            .filter_map(|(_, u)| u.ts);
+        events.chain(scores).chain(users).max()
     }
     fn read(&self, index: usize, parts: usize, sink: &mut dyn RowSink) -> Vec<InputError> {
         read_dataset_part(self, index, parts, sink);
@@ -246,7 +249,7 @@ fn run<I: BatchInput>(
             });
         }
         let loaded = started.elapsed();
-        let after_as_of = all_gather(worker, skipped.events + skipped.scores)
+        let after_as_of = all_gather(worker, skipped.events + skipped.scores + skipped.users)
             .iter()
             .sum();
         segmentation.complete_before(worker, time.saturating_add(1));

@@ -71,6 +71,8 @@ pub struct Skipped {
     pub events: u64,
     /// Scores with a `ts` after the feed's horizon.
     pub scores: u64,
+    /// Users rows with a `ts` after the feed's horizon.
+    pub users: u64,
 }
 
 impl Segmentation {
@@ -183,7 +185,7 @@ impl Segmentation {
     }
 
     /// A sink that feeds rows at logical time `time` (at or after the sessions' time).
-    /// Events and scores become visible at their own `ts` when that is later than
+    /// Events, scores and timed users rows become visible at their own `ts` when that is later than
     /// `time`, so that a row never counts before it happened; rows after `horizon`
     /// (in seconds of event time) are not fed at all: a batch run as of `horizon`
     /// never looks past it.
@@ -295,7 +297,12 @@ pub struct Feed<'a> {
 
 impl RowSink for Feed<'_> {
     fn user(&mut self, user: UserKey, record: UserRecord) {
-        self.segmentation.user(user, record, self.time);
+        if record.ts > self.horizon {
+            self.skipped.users += 1;
+        } else {
+            let at = self.segmentation.effective(record.ts, self.time);
+            self.segmentation.user(user, record, at);
+        }
     }
 
     fn event(&mut self, user: UserKey, event: Event) {

@@ -614,6 +614,8 @@ impl<'c> Live<'c> {
             LiveRecord::User(row) => {
                 let user = self.key(&row.user_id);
                 let record = UserRecord {
+                    // Without a time of its own, the row is as of when it applies.
+                    ts: row.ts.unwrap_or(at / TICKS_PER_SECOND),
                     seq: self.next_seq,
                     attrs: row.attrs,
                 };

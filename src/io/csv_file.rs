@@ -142,8 +142,8 @@ impl CsvFile {
     }
 
     /// A hash of the file's content, for processes of a cluster job to check that they
-    /// read the same file: of all of it up to [`WHOLE_HASH`] bytes; of a larger file,
-    /// its length and [`SAMPLES`] blocks spread evenly from its first byte to its last
+    /// read the same file: of all of it up to `WHOLE_HASH` bytes; of a larger file,
+    /// its length and `SAMPLES` blocks spread evenly from its first byte to its last
     /// (so a difference outside them goes unseen, but every process touches only a few
     /// pages of a file it reads a part of).
     pub fn content_hash(&self) -> u64 {

@@ -49,11 +49,13 @@ impl InputKind {
         }
     }
 
-    /// Columns the format defines but segflow does not read yet.
+    /// Columns a file may have: a users row's time (`ts`), and columns the format
+    /// defines but segflow does not read yet (a score's `version`).
     fn optional(self) -> &'static [&'static str] {
         match self {
+            InputKind::Users => &["ts"],
             InputKind::Scores => &["version"],
-            _ => &[],
+            InputKind::Events => &[],
         }
     }
 
@@ -73,6 +75,8 @@ pub struct Layout {
     required: Vec<usize>,
     /// Position, name and type of each declared column, in schema order.
     declared: Vec<(usize, String, Type)>,
+    /// Position of a users file's `ts` column, if it has one.
+    user_time: Option<usize>,
 }
 
 impl Layout {
@@ -138,7 +142,15 @@ impl Layout {
                 Ok((position(&c.name, &why)?, c.name.clone(), c.ty))
             })
             .collect::<Result<_, InputError>>()?;
-        Ok(Layout { required, declared })
+        let user_time = match kind {
+            InputKind::Users => positions.get("ts").copied(),
+            _ => None,
+        };
+        Ok(Layout {
+            required,
+            declared,
+            user_time,
+        })
     }
 
     /// The text of required column `i` (in `InputKind::required` order).
@@ -154,6 +166,22 @@ impl Layout {
     /// Where required column `i` (in `InputKind::required` order) sits in a record.
     pub fn required_position(&self, i: usize) -> usize {
         self.required[i]
+    }
+
+    /// Where a users file's `ts` column sits, if it has one.
+    pub fn user_time_position(&self) -> Option<usize> {
+        self.user_time
+    }
+
+    /// A users row's time: `None` without a `ts` column or with an empty cell.
+    pub fn user_time(&self, record: &ByteRecord) -> Result<Option<u64>, RowError> {
+        let Some(position) = self.user_time else {
+            return Ok(None);
+        };
+        match utf8(record, position, "ts")? {
+            "" => Ok(None),
+            text => parse_time(text, "ts").map(Some),
+        }
     }
 
     /// The declared columns' values, in schema order.

@@ -134,18 +134,21 @@ impl DataFiles {
             .sum()
     }
 
-    /// The greatest event or score `ts` in part `index` of `parts`: the default as-of
+    /// The greatest event, score or users row `ts` in part `index` of `parts`: the default as-of
     /// time, needed before any row can be fed. Rows whose `ts` does not parse are
     /// skipped here and reported by [`DataFiles::read_part`].
     pub fn max_ts(&self, index: usize, parts: usize) -> Option<u64> {
         let mut max = None;
         for (kind, file, layout) in &self.files {
-            let column = match kind {
-                InputKind::Events => 1,
-                InputKind::Scores => 3,
-                InputKind::Users => continue,
+            let position = match kind {
+                InputKind::Events => layout.required_position(1),
+                InputKind::Scores => layout.required_position(3),
+                InputKind::Users => match layout.user_time_position() {
+                    Some(position) => position,
+                    None => continue,
+                },
             };
-            file.for_each_cell(index, parts, layout.required_position(column), |cell| {
+            file.for_each_cell(index, parts, position, |cell| {
                 if let Some(ts) = std::str::from_utf8(cell)
                     .ok()
                     .and_then(|t| parse_time(t, "ts").ok())
@@ -178,9 +181,17 @@ impl RowParser {
         let user = user_key(user_id);
         match kind {
             InputKind::Users => {
+                let ts = layout.user_time(record)?.unwrap_or(0);
                 let attrs = layout.declared(record, &mut self.texts)?;
-                // The row's byte offset orders the rows as their lines do.
-                sink.user(user, UserRecord { seq: offset, attrs });
+                // The row's byte offset orders the rows of one time as their lines do.
+                sink.user(
+                    user,
+                    UserRecord {
+                        ts,
+                        seq: offset,
+                        attrs,
+                    },
+                );
             }
             InputKind::Events => {
                 let ts = parse_time(layout.required(record, 1, "ts")?, "ts")?;
@@ -219,11 +230,13 @@ pub fn read_dataset_part<S: RowSink + ?Sized>(
         }
         key
     };
-    for (i, UserRow { user_id, attrs }) in data.users.iter().enumerate().filter(|(i, _)| mine(i)) {
+    let users = data.users.iter().enumerate().filter(|(i, _)| mine(i));
+    for (i, UserRow { user_id, ts, attrs }) in users {
         let user = key(sink, user_id);
         sink.user(
             user,
             UserRecord {
+                ts: ts.unwrap_or(0),
                 seq: i as u64,
                 attrs: attrs.clone(),
             },

@@ -49,7 +49,8 @@ impl LiveRecord {
             LiveRecord::Event(e) | LiveRecord::RetractEvent(e) => Some(e.ts),
             LiveRecord::Score(s) => Some(s.ts),
             LiveRecord::Clock(ts) => Some(*ts),
-            LiveRecord::User(_) | LiveRecord::DeleteUser(_) => None,
+            LiveRecord::User(u) => u.ts,
+            LiveRecord::DeleteUser(_) => None,
         }
     }
 
@@ -140,8 +141,16 @@ impl<'c> RecordParser<'c> {
 
     fn user(&mut self, object: &mut Map<String, Json>) -> Result<UserRow, RowError> {
         let user_id = user_id(object)?;
+        // Optional: without it, the row takes effect when it is applied.
+        let ts = match object.get("ts") {
+            None | Some(Json::Null) => {
+                object.remove("ts");
+                None
+            }
+            Some(_) => Some(time(object, "ts")?),
+        };
         let attrs = self.columns(&self.catalog.users, object)?;
-        Ok(UserRow { user_id, attrs })
+        Ok(UserRow { user_id, ts, attrs })
     }
 
     fn score(&mut self, object: &mut Map<String, Json>) -> Result<ScoreRow, RowError> {
@@ -289,8 +298,13 @@ mod tests {
             parse(r#"{"type":"user","user_id":"u","vip":true}"#),
             Ok(LiveRecord::User(UserRow {
                 user_id: "u".into(),
+                ts: None,
                 attrs: vec![Value::Null, Value::Bool(true)],
             }))
+        );
+        assert_eq!(
+            parse(r#"{"type":"user","user_id":"u","ts":12,"vip":true}"#).map(|r| r.ts()),
+            Ok(Some(12))
         );
         assert_eq!(
             parse(r#"{"type":"score","user_id":"u","model":"m","ts":"9","score":"0.5"}"#)

@@ -141,13 +141,16 @@ pub fn dataset() -> impl Strategy<Value = Dataset> {
             prop::option::of(0..60i64),
             prop::option::of(any::<bool>()),
             prop::option::of(20..40u32),
+            // Half the rows have a time of their own.
+            prop::option::of(0..60u64),
         ),
         0..8,
     )
     .prop_map(|rows| {
         rows.into_iter()
-            .map(|(user_id, country, signup, vip, age)| UserRow {
+            .map(|(user_id, country, signup, vip, age, ts)| UserRow {
                 user_id,
+                ts,
                 attrs: vec![
                     country,
                     signup.map_or(Value::Null, Value::Time),

@@ -47,6 +47,11 @@ pub fn load_dataset(dir: &Path, catalog: &Catalog) -> Dataset {
         for row in rows {
             data.users.push(UserRow {
                 user_id: row[cols["user_id"]].to_string(),
+                ts: cols
+                    .get("ts")
+                    .map(|&c| &row[c])
+                    .filter(|t| !t.is_empty())
+                    .map(|t| t.parse().unwrap()),
                 attrs: catalog
                     .users
                     .iter()
