@@ -468,14 +468,17 @@ mod tests {
             vec![("a.jsonl".into(), 3, "3".into())]
         );
 
+        // Cut in place (the same file, so not a replacement).
+        std::fs::write(dir.path().join("a.jsonl"), "1\n").unwrap();
+        let error = follower.poll().unwrap_err().to_string();
+        assert!(error.contains("shrank"), "{error}");
+
         std::fs::remove_file(dir.path().join("a.jsonl")).unwrap();
         let mut fresh = Follower::new(dir.path(), BTreeMap::new()).unwrap();
         let error = fresh.read_to(&target).unwrap_err().to_string();
         assert!(error.contains("2 line(s) of it were read"), "{error}");
         assert!(error.contains("put the file back"), "{error}");
         std::fs::write(dir.path().join("a.jsonl"), "1\n").unwrap();
-        let error = follower.poll().unwrap_err().to_string();
-        assert!(error.contains("shrank"), "{error}");
         let mut fresh = Follower::new(dir.path(), BTreeMap::new()).unwrap();
         let error = fresh.read_to(&target).unwrap_err().to_string();
         assert!(error.contains("must only grow"), "{error}");
