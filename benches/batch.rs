@@ -35,6 +35,7 @@ use segflow::dataflow::{Event, ScoreRecord, UserKey, UserRecord};
 use segflow::engine::batch::{run_files, OnError};
 use segflow::gen::{generate, GenOptions};
 use segflow::io::load::{DataFiles, RowSink};
+use segflow::value::Text;
 
 /// (label, users, events) of the generated data sets.
 const SIZES: [(&str, u64, u64); 2] = [("20k", 2_000, 20_000), ("200k", 20_000, 200_000)];
@@ -84,8 +85,8 @@ impl RowSink for Counting {
         black_box(record);
         self.users += 1;
     }
-    fn event(&mut self, _user: UserKey, event: Event) {
-        black_box(event);
+    fn event(&mut self, _user: UserKey, event: Event, id: Option<Text>) {
+        black_box((event, id));
         self.events += 1;
     }
     fn score(&mut self, _user: UserKey, record: ScoreRecord) {

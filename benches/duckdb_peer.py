@@ -27,6 +27,8 @@ import duckdb
 TABLES = ("users", "events", "scores")
 # Columns a file may carry that the tables leave out (read, not used, by segflow too).
 IGNORED = {"scores": {"version"}}
+# Columns a file may leave out: NULL in the table (an event without an id).
+OPTIONAL = {"events": {"event_id"}}
 # The users table's row-order column: the last row of a user wins.
 ROW = "_row"
 # Decimal places of `segflow sql` numbers, DECIMAL(38, 9).
@@ -111,7 +113,7 @@ def load(con, data):
             if name not in known:
                 sys.exit(f"error: {path}: unknown column `{name}`")
         for name, _ in wanted:
-            if name not in header:
+            if name not in header and name not in OPTIONAL.get(table, set()):
                 sys.exit(f"error: {path}: the header lacks column `{name}`")
         for name, ty in wanted:
             if ty.startswith("DECIMAL"):
@@ -125,7 +127,9 @@ def load(con, data):
                         f"error: {path}: column `{name}`: `{bad[0]}` has more than {SCALE} "
                         f"decimal places, more than {ty} holds"
                     )
-        values = [cast(name, ty) for name, ty in wanted]
+        values = [
+            cast(name, ty) if name in header else f"CAST(NULL AS {ty})" for name, ty in wanted
+        ]
         if table == "users":
             # rowid follows the file's order: DuckDB preserves insertion order.
             values.append("rowid")

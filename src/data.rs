@@ -35,6 +35,10 @@ pub struct EventRow {
     /// One value per column of
     /// [`Catalog::events`](crate::catalog::ir::Catalog::events), in that order.
     pub fields: Vec<Value>,
+    /// The event's id at its source (an `event_id` column or field), if it has one:
+    /// of a user's events with the same id, only one counts (see
+    /// [`crate::dataflow::deduplicate`]).
+    pub event_id: Option<Text>,
 }
 
 /// A row of `scores.csv`.
@@ -52,7 +56,8 @@ pub struct ScoreRow {
 }
 
 /// Everything a batch run reads, in file order. Later `users` rows for the same id
-/// replace earlier ones (users are upserts); events and scores are never deduplicated.
+/// replace earlier ones (users are upserts); events with the same `event_id` for the
+/// same user count once, events without one and scores are never deduplicated.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Dataset {
     /// `users.csv` rows, in file order.

@@ -9,7 +9,9 @@
 //! - activity that stops: about a quarter of the users with events go quiet at least 90
 //!   days before the end, others sign up or start late, so `within` windows and `lapsed`-style segments have members;
 //! - evening-heavy daily cycles, rows only roughly sorted by time (an arrival delay of up to
-//!   15 minutes interleaves them) and ~0.1% exact duplicate rows, as in real exports;
+//!   15 minutes interleaves them) and ~0.1% exact duplicate rows, as in real exports
+//!   (with [`GenOptions::event_ids`], an `event_id` column: a duplicate row keeps its
+//!   original's id, so deduplication sets it aside);
 //! - churn scores rescored several times (the latest `ts` wins) and `ltv_pred` scores.
 //!
 //! Determinism: every random choice comes from one [`ChaCha8Rng`] seeded from
@@ -224,6 +226,9 @@ pub struct GenOptions {
     pub end_ts: u64,
     /// Events and scores span this many days before `end_ts`; signups span twice as many.
     pub days: u32,
+    /// Whether `events.csv` has an `event_id` column (`e1`, `e2`, ...; a duplicate row
+    /// has its original's id).
+    pub event_ids: bool,
 }
 
 impl GenOptions {
@@ -235,6 +240,7 @@ impl GenOptions {
             seed,
             end_ts: DEFAULT_END_TS,
             days: 365,
+            event_ids: false,
         }
     }
 
@@ -287,7 +293,11 @@ pub fn generate(options: &GenOptions, out: &Path) -> Result<GenSummary> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let mut users = CsvOut::create(out.join("users.csv"), "user_id,country,signup_ts,plan")?;
     let mut scores = CsvOut::create(out.join("scores.csv"), "user_id,model,score,ts")?;
-    let mut events = CsvOut::create(out.join("events.csv"), "user_id,ts,kind,amount,category")?;
+    let header = match options.event_ids {
+        false => "user_id,ts,kind,amount,category",
+        true => "user_id,ts,kind,amount,category,event_id",
+    };
+    let mut events = CsvOut::create(out.join("events.csv"), header)?;
 
     let mut gen = Generator::new(options);
     let (mut people, weights) = gen.people(&mut users, &mut scores)?;
@@ -331,6 +341,8 @@ struct Event {
     kind: Kind,
     category: Option<u8>,
     cents: u32,
+    /// The event's id at its source, shared by its duplicates.
+    id: u64,
 }
 
 struct Generator<'o> {
@@ -342,6 +354,8 @@ struct Generator<'o> {
     span_start: u64,
     /// Least and greatest `ts` of the events and scores written so far.
     ts_range: Option<(u64, u64)>,
+    /// Events generated so far, duplicates left out: the next event's id.
+    events_made: u64,
 }
 
 impl<'o> Generator<'o> {
@@ -353,6 +367,7 @@ impl<'o> Generator<'o> {
             width: digits(ids.saturating_sub(1)).max(7),
             span_start: options.end_ts - u64::from(options.days) * DAY,
             ts_range: None,
+            events_made: 0,
         }
     }
 
@@ -420,7 +435,7 @@ impl<'o> Generator<'o> {
             let favorite = self.rng.pick(&CATEGORIES) as u8;
 
             if in_users {
-                users.id(id, self.width);
+                users.id(b'u', id, self.width);
                 users.text(COUNTRIES[self.rng.pick(&COUNTRIES)].0);
                 users.num(signup_ts);
                 users.text(PLANS[self.rng.pick(&PLANS)].0);
@@ -488,7 +503,7 @@ impl<'o> Generator<'o> {
             let value = score.map_or(fresh, |old| old + RESCORE_PULL * (fresh - old));
             score = Some(value);
             let ts = self.span_start + (days - 1 - 7 * run) * DAY + 2 * HOUR + self.rng.below(HOUR);
-            out.id(id, self.width);
+            out.id(b'u', id, self.width);
             out.text(model);
             out.fixed((value.clamp(0.0, 1.0) * 10_000.0).round() as u64, 4);
             out.num(ts);
@@ -527,7 +542,7 @@ impl<'o> Generator<'o> {
             }
             batch.sort_unstable();
             for event in &batch {
-                out.id(event.user, self.width);
+                out.id(b'u', event.user, self.width);
                 out.num(event.ts);
                 out.text(event.kind.name());
                 if event.kind.has_amount() {
@@ -536,6 +551,9 @@ impl<'o> Generator<'o> {
                     out.text("");
                 }
                 out.text(event.category.map_or("", |c| CATEGORIES[usize::from(c)].0));
+                if self.options.event_ids {
+                    out.id(b'e', event.id, 1);
+                }
                 out.end_row()?;
                 self.saw_ts(event.ts);
             }
@@ -584,6 +602,7 @@ impl<'o> Generator<'o> {
                 0
             };
             let arrival = ts + self.rng.below(MAX_DELAY);
+            self.events_made += 1;
             batch.push(Event {
                 arrival,
                 ts,
@@ -591,6 +610,7 @@ impl<'o> Generator<'o> {
                 kind,
                 category,
                 cents,
+                id: self.events_made,
             });
         }
     }
@@ -750,9 +770,9 @@ impl CsvOut {
     }
 
     /// A user id: `u` and the zero-padded number, so ids sort and never read as numbers.
-    fn id(&mut self, id: u64, width: usize) {
+    fn id(&mut self, prefix: u8, id: u64, width: usize) {
         self.separate();
-        self.buf.push(b'u');
+        self.buf.push(prefix);
         push_digits(&mut self.buf, id, width);
     }
 

@@ -28,6 +28,7 @@
 //!     ts,
 //!     kind: Text::from("purchase"),
 //!     fields: vec![Value::Number(amount.into())],
+//!     event_id: None,
 //! };
 //! let data = Dataset {
 //!     events: vec![purchase("ann", 10, 60), purchase("ann", 20, 50), purchase("bob", 30, 70)],

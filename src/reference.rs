@@ -14,6 +14,8 @@
 //! - **Visibility at `now`**: `users` rows without a `ts` or with `ts <= now` (of those,
 //!   the greatest `ts` wins, then the last in file order: users are upserts), events
 //!   with `ts <= now`, scores with `ts <= now`.
+//! - **Event ids**: of a user's visible events with the same `event_id`, only the least
+//!   by `(ts, kind, fields)` counts (the first in file order among equal ones).
 //! - **Universe**: every user id with a users row, a visible event or a visible score.
 //! - **Windows**: `within D` keeps `now - D < ts <= now`, computed in `i128` so that
 //!   `now < D` cannot underflow.
@@ -101,10 +103,27 @@ impl<'a> Snapshot<'a> {
             }
         }
 
-        // Events and scores after `now` have not happened yet.
+        // Events and scores after `now` have not happened yet. Of the visible events
+        // with one user and `event_id`, the least by content counts.
+        let content = |row: &EventRow| (row.ts, row.kind.clone(), row.fields.clone());
+        let mut counted: BTreeMap<(&str, &str), &EventRow> = BTreeMap::new();
+        for row in data.events.iter().filter(|row| row.ts <= now) {
+            if let Some(id) = &row.event_id {
+                let least = counted.entry((row.user_id.as_str(), id)).or_insert(row);
+                if content(row) < content(least) {
+                    *least = row;
+                }
+            }
+        }
         let mut events: BTreeMap<&str, Vec<&EventRow>> = BTreeMap::new();
         for row in &data.events {
-            if row.ts <= now {
+            let counts = match &row.event_id {
+                None => row.ts <= now,
+                Some(id) => counted
+                    .get(&(row.user_id.as_str(), &**id))
+                    .is_some_and(|least| std::ptr::eq(*least, row)),
+            };
+            if counts {
                 events.entry(row.user_id.as_str()).or_default().push(row);
             }
         }
@@ -452,6 +471,7 @@ mod tests {
             ts,
             kind: Arc::from(kind),
             fields: vec![amount, category],
+            event_id: None,
         }
     }
 

@@ -64,6 +64,9 @@ impl Op {
             object.insert("user_id".into(), json!(e.user_id));
             object.insert("ts".into(), json!(e.ts));
             object.insert("kind".into(), json!(e.kind.as_ref()));
+            if let Some(id) = &e.event_id {
+                object.insert("event_id".into(), json!(id.as_ref()));
+            }
             for (column, v) in catalog.events.iter().zip(&e.fields) {
                 object.insert(column.name.clone(), value(v));
             }

@@ -65,6 +65,7 @@ fn event(id: &str, ts: u64, kind: &str, fields: Vec<Value>) -> EventRow {
         ts,
         kind: Text::from(kind),
         fields,
+        event_id: None,
     }
 }
 

@@ -574,6 +574,7 @@ fn event_row(event: &LiveEvent) -> EventRow {
             amount.map_or(Cell::Null, |a| Cell::Number(Decimal::from(a))),
             Cell::Text(Text::from(*category)),
         ],
+        event_id: None,
     }
 }
 

@@ -569,3 +569,63 @@ fn outputs_in_the_followed_directory_are_refused() {
     assert!(stderr.contains("rejects file"), "{stderr}");
     assert!(!live.join("bad.jsonl").exists());
 }
+
+/// Sources deliver at least once: a copy of an event (same user, same `event_id`)
+/// counts once, in the first run and after a restart, which reads the files again.
+#[test]
+fn a_redelivered_event_counts_once_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (live, log) = (dir.path().join("live"), dir.path().join("changes.csv"));
+    fs::create_dir(&live).unwrap();
+    let catalog = dir.path().join("spend.seg");
+    fs::write(
+        &catalog,
+        "schema events(amount: number)\nsegment exact = sum(events.amount) = 10\n",
+    )
+    .unwrap();
+    let event = |ts: u64, amount: u32, id: &str| {
+        format!(
+            "{{\"type\":\"event\",\"user_id\":\"n1\",\"ts\":{ts},\"kind\":\"buy\",\"amount\":{amount},\"event_id\":\"{id}\"}}"
+        )
+    };
+    let run = || {
+        segflow(
+            &[
+                "tail",
+                "--catalog",
+                &catalog.display().to_string(),
+                "--follow",
+                &live.display().to_string(),
+                "--changes",
+                &log.display().to_string(),
+                "--once",
+            ]
+            .map(str::to_string),
+        )
+    };
+    let clock = |ts: u64| format!("{{\"type\":\"clock\",\"ts\":{ts}}}");
+    append(
+        &live.join("a.jsonl"),
+        &[
+            event(100, 6, "p1"),
+            event(100, 6, "p1"),
+            event(101, 4, "p2"),
+            clock(200),
+        ],
+    );
+    let first = run();
+    assert_succeeded(&first);
+    assert!(
+        String::from_utf8_lossy(&first.stdout).contains("1 duplicates"),
+        "{}",
+        String::from_utf8_lossy(&first.stdout)
+    );
+    assert_eq!(changes(&log), ["101,exact,n1,1"]);
+    // Redelivered after the restart, with its own time: still the same event.
+    append(&live.join("a.jsonl"), &[event(100, 6, "p1"), clock(300)]);
+    let second = run();
+    assert_succeeded(&second);
+    let stdout = String::from_utf8_lossy(&second.stdout);
+    assert!(stdout.contains("2 duplicates"), "{stdout}");
+    assert_eq!(changes(&log), ["101,exact,n1,1"]);
+}

@@ -47,7 +47,7 @@ impl Driver {
         for (user, mut event) in events {
             let (at, _late) = self.frontier.effect(Some(ts));
             event.ts = ts;
-            self.segmentation.event(user, event, at, 1);
+            self.segmentation.event(user, event, None, at, 1);
             self.frontier.admitted(at, Some(ts));
             last = at;
         }

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::data::{Dataset, EventRow, ScoreRow, UserRow};
 use crate::dataflow::{Event, ScoreRecord, UserKey, UserRecord};
 use crate::io::load::{DataFiles, RowSink, Rows};
+use crate::value::Text;
 
 /// Rows read, by input, and how long parsing them alone took.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -65,7 +66,7 @@ impl RowSink for Counting {
     fn user(&mut self, _: UserKey, _: UserRecord) {
         self.users += 1;
     }
-    fn event(&mut self, _: UserKey, _: Event) {
+    fn event(&mut self, _: UserKey, _: Event, _: Option<Text>) {
         self.events += 1;
     }
     fn score(&mut self, _: UserKey, _: ScoreRecord) {
@@ -124,7 +125,7 @@ fn into_dataset(rows: Rows) -> Dataset {
             .collect(),
         events: events
             .into_iter()
-            .map(|(key, event)| event.into_row(id(&key)))
+            .map(|(key, event, event_id)| event.into_row(id(&key), event_id))
             .collect(),
         scores: scores
             .into_iter()

@@ -155,6 +155,7 @@ mod tests {
                 Value::Time(7),
                 Value::Bool(true),
             ],
+            event_id: None,
         };
         let line = event_line(&catalog, &row, "u\"1", 99);
         assert!(line.ends_with('\n'));
@@ -176,6 +177,7 @@ mod tests {
                 ts: 1,
                 kind: Text::from("view"),
                 fields: vec![],
+                event_id: None,
             })
             .collect();
         let keys: Vec<UserKey> = templates.iter().map(|t| user_key(&t.user_id)).collect();
@@ -186,7 +188,7 @@ mod tests {
         assert_eq!(drawn, b.events(20));
         for (key, event) in drawn {
             assert!(keys.contains(&key));
-            let row = event.into_row(String::new());
+            let row = event.into_row(String::new(), None);
             assert_eq!((row.ts, row.kind.as_ref()), (1, "view"));
         }
     }

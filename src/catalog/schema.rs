@@ -67,6 +67,9 @@ impl Schema {
             (Table::Events, "ts") => Some("`ts` is built into every event (its time)"),
             (Table::Users, "ts") => Some("`ts` is when a users row takes effect (its time)"),
             (Table::Events, "kind") => Some("`kind` is built into every event (its kind)"),
+            (Table::Events, "event_id") => {
+                Some("`event_id` is an event's id at its source (one event per id counts)")
+            }
             _ => None,
         };
         if let Some(reason) = reserved {
@@ -237,7 +240,7 @@ mod tests {
     fn conflicts_reserved_names_and_unknown_types() {
         let (_, errors) = build(&[
             "schema users(plan: text)\nschema events(ts: time, kind: text, user_id: text, n: nmber)",
-            "schema users(plan: number)",
+            "schema users(plan: number)\nschema events(event_id: text)",
         ]);
         assert_eq!(
             errors,
@@ -247,6 +250,7 @@ mod tests {
                 "0.seg:2:37: `user_id` is the key of every table; it cannot be declared",
                 "0.seg:2:55: unknown type `nmber`; expected text, number, time or bool",
                 "1.seg:1:20: column `users.plan` was declared as text at 0.seg:1:14; it cannot also be number",
+                "1.seg:2:15: `event_id` is an event's id at its source (one event per id counts); it cannot be declared",
             ]
         );
     }

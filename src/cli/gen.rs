@@ -18,6 +18,10 @@ pub struct GenArgs {
     /// Random seed: the same seed gives byte-identical files.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Give events.csv an `event_id` column; its duplicate rows (~0.1%) keep their
+    /// original's id, so they are set aside as duplicates.
+    #[arg(long)]
+    pub event_ids: bool,
     /// Output directory.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -25,10 +29,11 @@ pub struct GenArgs {
 
 /// Writes the files and says what they hold.
 pub fn gen(args: GenArgs) -> anyhow::Result<()> {
-    let summary = generate(
-        &GenOptions::new(args.users, args.events, args.seed),
-        &args.out,
-    )?;
+    let options = GenOptions {
+        event_ids: args.event_ids,
+        ..GenOptions::new(args.users, args.events, args.seed)
+    };
+    let summary = generate(&options, &args.out)?;
     println!(
         "wrote {} users, {} events, {} scores to {} (ts {}..{})",
         summary.users,

@@ -70,6 +70,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             stats.after_as_of
         );
     }
+    if stats.duplicates > 0 {
+        println!(
+            "{} duplicate event(s) set aside: another event of the same user has the same event_id",
+            stats.duplicates
+        );
+    }
     if !result.rejects.is_empty() {
         println!(
             "{} bad row(s) set aside in {}",

@@ -187,10 +187,11 @@ impl LiveRun {
                 println!("backfill: {} rows as of {time}", summary.backfill_rows);
             }
             println!(
-                "live: {} records ({} events, {} late), {} rejected{}; {} changes written; complete before {}",
+                "live: {} records ({} events, {} late, {} duplicates), {} rejected{}; {} changes written; complete before {}",
                 summary.records,
                 summary.events,
                 summary.late,
+                summary.duplicates,
                 summary.rejected,
                 if summary.rejected > 0 {
                     format!(" (see {})", self.options.rejects.display())

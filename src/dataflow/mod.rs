@@ -9,6 +9,7 @@
 
 mod accum;
 mod capabilities;
+mod dedup;
 mod dense_map;
 mod evaluate;
 mod event_sources;
@@ -28,6 +29,7 @@ mod timing;
 mod total;
 mod values;
 
+pub use dedup::{deduplicate, Deduplicated};
 pub use evaluate::Memberships;
 pub use explain::{Answer, Question};
 pub use inputs::Inputs;

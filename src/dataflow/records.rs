@@ -59,10 +59,10 @@ impl Event {
         Event { ts, values: fields }
     }
 
-    /// The event as an input row of `user_id`: the inverse of [`Event::new`], for
-    /// tools that hand parsed events back to row-based code (the reference evaluator,
-    /// live JSON lines).
-    pub fn into_row(self, user_id: String) -> EventRow {
+    /// The event as an input row of `user_id` with id `event_id`: the inverse of
+    /// [`Event::new`], for tools that hand parsed events back to row-based code (the
+    /// reference evaluator, live JSON lines).
+    pub fn into_row(self, user_id: String, event_id: Option<Text>) -> EventRow {
         let mut values = self.values.into_iter();
         let kind = match values.next() {
             Some(Value::Text(kind)) => kind,
@@ -73,6 +73,7 @@ impl Event {
             ts: self.ts,
             kind,
             fields: values.collect(),
+            event_id,
         }
     }
 

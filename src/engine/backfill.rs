@@ -12,6 +12,7 @@ use crate::io::load::RowSink;
 use crate::live::frontier::{MAX_LIVE_SECONDS, TICKS_PER_SECOND};
 use crate::live::ledger::fingerprint;
 use crate::plan::Plan;
+use crate::value::Text;
 
 use super::batch::{BatchInput, OnError};
 use super::control::{Command, Control};
@@ -164,9 +165,10 @@ impl RowSink for Fingerprinting<'_, '_> {
     fn user(&mut self, user: UserKey, record: UserRecord) {
         self.loading.user(user, record);
     }
-    fn event(&mut self, user: UserKey, event: Event) {
-        self.fingerprints.push(fingerprint(user, &event));
-        self.loading.event(user, event);
+    fn event(&mut self, user: UserKey, event: Event, id: Option<Text>) {
+        self.fingerprints
+            .push(fingerprint(user, &event, id.as_deref()));
+        self.loading.event(user, event, id);
     }
     fn score(&mut self, user: UserKey, record: ScoreRecord) {
         self.loading.score(user, record);

@@ -60,6 +60,9 @@ pub struct BatchStats {
     pub scores: u64,
     /// Events and scores after `as_of`, which a run as of that time does not see.
     pub after_as_of: u64,
+    /// Events set aside as copies of another event of the same user with the same
+    /// `event_id`.
+    pub duplicates: u64,
     /// Wall time until every row was parsed and fed (the dataflow works meanwhile).
     pub load: Duration,
     /// Wall time from then until the results were complete.
@@ -256,6 +259,10 @@ fn run<I: BatchInput>(
 
         let collisions = segmentation.take_collisions();
         let changes = segmentation.take_changes();
+        let duplicates = (segmentation.take_duplicates().into_iter())
+            .filter(|(t, _)| *t <= time)
+            .map(|(_, diff)| diff)
+            .sum::<isize>();
         // The run ends at `time`: drop the dataflows rather than let the worker go on
         // through every pending window retraction after it.
         for dataflow in worker.installed_dataflows() {
@@ -282,6 +289,7 @@ fn run<I: BatchInput>(
                 events: total.events,
                 scores: total.scores,
                 after_as_of,
+                duplicates: duplicates as u64,
                 load: loaded,
                 finish: started.elapsed() - loaded,
             },

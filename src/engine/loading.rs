@@ -9,6 +9,7 @@ use timely::worker::Worker;
 
 use crate::dataflow::{Event, ScoreRecord, UserKey, UserRecord};
 use crate::io::load::RowSink;
+use crate::value::Text;
 
 use super::segmentation::Feed;
 
@@ -75,8 +76,8 @@ impl RowSink for Loading<'_, '_> {
         self.counts.users += 1;
         self.tick();
     }
-    fn event(&mut self, user: UserKey, event: Event) {
-        self.feed.event(user, event);
+    fn event(&mut self, user: UserKey, event: Event, id: Option<Text>) {
+        self.feed.event(user, event, id);
         self.counts.events += 1;
         self.tick();
     }

@@ -19,12 +19,13 @@ use timely::dataflow::operators::{Exchange, Inspect, Probe};
 use timely::worker::Worker;
 
 use crate::dataflow::{
-    name_memberships, render, Answer, Event, Ids, Inputs, Named, Question, ScoreRecord, Timing,
-    UserKey, UserRecord,
+    deduplicate, name_memberships, render, Answer, Event, Ids, Inputs, Named, Question,
+    ScoreRecord, Timing, UserKey, UserRecord,
 };
 use crate::io::load::RowSink;
 use crate::live::definitions::Build;
 use crate::plan::Plan;
+use crate::value::Text;
 
 use super::versions::{KeptInputs, ToKeep};
 
@@ -44,6 +45,8 @@ pub use super::changes::{KnownUpdate, MembershipUpdate};
 pub struct Segmentation {
     users: InputSession<u64, (UserKey, UserRecord), isize>,
     events: InputSession<u64, (UserKey, Event), isize>,
+    /// Events with an id at their source, deduplicated by it.
+    identified: InputSession<u64, (UserKey, (Text, Event)), isize>,
     scores: InputSession<u64, (UserKey, ScoreRecord), isize>,
     /// Each key's id string, and whether the row marks the key erased.
     names: InputSession<u64, (UserKey, (String, bool)), isize>,
@@ -60,6 +63,8 @@ pub struct Segmentation {
     known: Rc<RefCell<Vec<KnownUpdate>>>,
     /// Answers to queries, gathered on worker 0 (when the plan keeps operand values).
     answers: Rc<RefCell<Vec<Answer>>>,
+    /// Changes in the number of duplicate events, by time, gathered on worker 0.
+    duplicates: Rc<RefCell<Vec<(u64, isize)>>>,
     /// The inputs, when kept for later definitions.
     kept: Option<KeptInputs>,
 }
@@ -94,61 +99,84 @@ impl Segmentation {
         let known_sink = known.clone();
         let answers = Rc::new(RefCell::new(Vec::new()));
         let answers_sink = answers.clone();
+        let duplicates = Rc::new(RefCell::new(Vec::new()));
+        let duplicates_sink = duplicates.clone();
         let kept_changes = changes.clone();
         let kept_probe = probe.clone();
-        let (users, events, scores, names, queries, kept) = worker.dataflow::<u64, _, _>(|scope| {
-            let (users_in, users) = scope.new_collection();
-            let (events_in, events) = scope.new_collection();
-            let (scores_in, scores) = scope.new_collection();
-            let (names_in, names) = scope.new_collection::<(UserKey, (String, bool)), isize>();
-            let (queries_in, queries) = scope.new_collection();
-            let kept = (keep == InputsKept::Arranged).then(|| {
-                let inputs = ToKeep {
-                    users: users.clone(),
-                    events: events.clone(),
-                    scores: scores.clone(),
-                    names: names.clone(),
-                };
-                KeptInputs::arrange(inputs, timing, kept_changes, kept_probe)
-            });
-
-            let rendered = render(
-                plan,
-                Inputs {
-                    users,
-                    events,
-                    scores,
-                    queries: Some(queries),
-                    timing,
-                },
-            );
-            if let Some(answers) = rendered.answers {
-                answers
+        let (users, events, identified, scores, names, queries, kept) = worker
+            .dataflow::<u64, _, _>(|scope| {
+                let (users_in, users) = scope.new_collection();
+                let (events_in, plain) = scope.new_collection();
+                let (identified_in, identified) = scope.new_collection();
+                let deduplicated = deduplicate(identified);
+                deduplicated
+                    .duplicates
+                    .inner
                     .exchange(|_| 0)
-                    .inspect(move |answer| answers_sink.borrow_mut().push(answer.clone()))
+                    .inspect(move |((), time, diff)| {
+                        duplicates_sink.borrow_mut().push((*time, *diff))
+                    })
                     .probe_with(&probe);
-            }
+                let events = plain.concat(deduplicated.events);
+                let (scores_in, scores) = scope.new_collection();
+                let (names_in, names) = scope.new_collection::<(UserKey, (String, bool)), isize>();
+                let (queries_in, queries) = scope.new_collection();
+                let kept = (keep == InputsKept::Arranged).then(|| {
+                    let inputs = ToKeep {
+                        users: users.clone(),
+                        events: events.clone(),
+                        scores: scores.clone(),
+                        names: names.clone(),
+                    };
+                    KeptInputs::arrange(inputs, timing, kept_changes, kept_probe)
+                });
 
-            name_memberships(rendered.memberships, names, ids)
-                .exchange(|_| 0)
-                .inspect(move |(named, time, diff)| match named {
-                    Named::Member(segment, id) => {
-                        let change = ((*segment, id.clone()), *time, *diff);
-                        changes_sink.borrow_mut().push(change);
-                    }
-                    Named::Collision(ids) => collisions_sink.borrow_mut().push(ids.clone()),
-                    Named::Known(key, id) => {
-                        known_sink
-                            .borrow_mut()
-                            .push(((id.clone(), *key), *time, *diff))
-                    }
-                })
-                .probe_with(&probe);
-            (users_in, events_in, scores_in, names_in, queries_in, kept)
-        });
+                let rendered = render(
+                    plan,
+                    Inputs {
+                        users,
+                        events,
+                        scores,
+                        queries: Some(queries),
+                        timing,
+                    },
+                );
+                if let Some(answers) = rendered.answers {
+                    answers
+                        .exchange(|_| 0)
+                        .inspect(move |answer| answers_sink.borrow_mut().push(answer.clone()))
+                        .probe_with(&probe);
+                }
+
+                name_memberships(rendered.memberships, names, ids)
+                    .exchange(|_| 0)
+                    .inspect(move |(named, time, diff)| match named {
+                        Named::Member(segment, id) => {
+                            let change = ((*segment, id.clone()), *time, *diff);
+                            changes_sink.borrow_mut().push(change);
+                        }
+                        Named::Collision(ids) => collisions_sink.borrow_mut().push(ids.clone()),
+                        Named::Known(key, id) => {
+                            known_sink
+                                .borrow_mut()
+                                .push(((id.clone(), *key), *time, *diff))
+                        }
+                    })
+                    .probe_with(&probe);
+                (
+                    users_in,
+                    events_in,
+                    identified_in,
+                    scores_in,
+                    names_in,
+                    queries_in,
+                    kept,
+                )
+            });
         Segmentation {
             users,
             events,
+            identified,
             scores,
             names,
             queries,
@@ -158,6 +186,7 @@ impl Segmentation {
             collisions,
             known,
             answers,
+            duplicates,
             kept,
         }
     }
@@ -201,9 +230,10 @@ impl Segmentation {
 
     /// Moves every input to logical time `time` (no earlier than now) and flushes.
     pub fn advance(&mut self, time: u64) {
-        let sessions: [&mut dyn Advance; 5] = [
+        let sessions: [&mut dyn Advance; 6] = [
             &mut self.users,
             &mut self.events,
+            &mut self.identified,
             &mut self.scores,
             &mut self.names,
             &mut self.queries,
@@ -219,9 +249,13 @@ impl Segmentation {
         time.max(ts.saturating_mul(self.timing.ticks_per_second))
     }
 
-    /// Adds (`diff` 1) or removes (-1) an event at logical time `at`.
-    pub fn event(&mut self, user: UserKey, event: Event, at: u64, diff: isize) {
-        self.events.update_at((user, event), at, diff);
+    /// Adds (`diff` 1) or removes (-1) an event, with its id at its source if it has
+    /// one, at logical time `at`.
+    pub fn event(&mut self, user: UserKey, event: Event, id: Option<Text>, at: u64, diff: isize) {
+        match id {
+            None => self.events.update_at((user, event), at, diff),
+            Some(id) => self.identified.update_at((user, (id, event)), at, diff),
+        }
     }
 
     /// Adds a model score at logical time `at`.
@@ -280,6 +314,12 @@ impl Segmentation {
         self.known.take()
     }
 
+    /// Takes the changes in the number of duplicate events gathered so far, as
+    /// `(time, change)` (worker 0 only).
+    pub fn take_duplicates(&mut self) -> Vec<(u64, isize)> {
+        self.duplicates.take()
+    }
+
     /// Takes the groups of colliding user ids detected so far.
     pub fn take_collisions(&mut self) -> Vec<Vec<String>> {
         self.collisions.take()
@@ -305,12 +345,12 @@ impl RowSink for Feed<'_> {
         }
     }
 
-    fn event(&mut self, user: UserKey, event: Event) {
+    fn event(&mut self, user: UserKey, event: Event, id: Option<Text>) {
         if event.ts > self.horizon {
             self.skipped.events += 1;
         } else {
             let at = self.segmentation.effective(event.ts, self.time);
-            self.segmentation.event(user, event, at, 1);
+            self.segmentation.event(user, event, id, at, 1);
         }
     }
 

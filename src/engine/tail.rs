@@ -35,7 +35,7 @@ use crate::live::prefetch::{self, parse_lines, ParsedLine, Poll};
 use crate::live::record::{LiveRecord, RecordParser};
 use crate::live::rejects::Rejects;
 use crate::plan::{Explain, Plan};
-use crate::value::Value;
+use crate::value::{Text, Value};
 
 pub use super::backfill::BackfillError;
 use super::backfill::{backfill_then_serve, Loaded};
@@ -156,6 +156,9 @@ pub struct TailSummary {
     pub events: u64,
     /// Records whose second had closed when they arrived.
     pub late: u64,
+    /// Events (backfilled or live) set aside now as copies of another event of the
+    /// same user with the same `event_id`.
+    pub duplicates: u64,
     /// Entries in the rejects file.
     pub rejected: u64,
     /// Changes appended to the log by this run.
@@ -277,6 +280,8 @@ struct LiveCounts {
     records: u64,
     events: u64,
     late: u64,
+    /// The net number of duplicate events so far (retractions can lower it).
+    duplicates: isize,
     rejected: u64,
     changes_written: u64,
 }
@@ -320,6 +325,7 @@ impl<'c> Live<'c> {
             records: self.counts.records,
             events: self.counts.events,
             late: self.counts.late,
+            duplicates: self.counts.duplicates.max(0) as u64,
             rejected: self.counts.rejected,
             changes_written: self.counts.changes_written,
             frontier: self.frontier.now(),
@@ -493,6 +499,8 @@ impl<'c> Live<'c> {
     /// Takes the pending changes and known ids before `frontier`, consolidated.
     fn take_final(&mut self, frontier: u64) -> (Vec<LogChange>, Vec<KnownUpdate>) {
         self.pending_known.extend(self.segmentation.take_known());
+        let duplicates = self.segmentation.take_duplicates().into_iter();
+        self.counts.duplicates += duplicates.map(|(_, diff)| diff).sum::<isize>();
         let (ready, later): (Vec<LogChange>, Vec<LogChange>) = std::mem::take(&mut self.pending)
             .into_iter()
             .partition(|(tick, ..)| *tick < frontier);
@@ -602,14 +610,14 @@ impl<'c> Live<'c> {
                 return Ok(());
             }
             LiveRecord::Event(row) => {
-                let (user, event) = self.event(row);
-                self.segmentation.event(user, event, at, 1);
+                let (user, event, id) = self.event(row);
+                self.segmentation.event(user, event, id, at, 1);
                 self.counts.events += 1;
             }
             // The ledger admitted it: it matches an event present.
             LiveRecord::RetractEvent(row) => {
-                let (user, event) = self.event(row);
-                self.segmentation.event(user, event, at, -1);
+                let (user, event, id) = self.event(row);
+                self.segmentation.event(user, event, id, at, -1);
             }
             LiveRecord::User(row) => {
                 let user = self.key(&row.user_id);
@@ -644,9 +652,9 @@ impl<'c> Live<'c> {
         Ok(())
     }
 
-    fn event(&mut self, row: EventRow) -> (UserKey, Event) {
+    fn event(&mut self, row: EventRow) -> (UserKey, Event, Option<Text>) {
         let user = self.key(&row.user_id);
-        (user, Event::new(row.ts, row.kind, row.fields))
+        (user, Event::new(row.ts, row.kind, row.fields), row.event_id)
     }
 
     /// The current key of a user id, named in the dataflow on first use. The name is
@@ -887,9 +895,10 @@ impl Status {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         eprintln!(
-            "live: {} events ({rate:.0}/s), {} late, {} rejected, {} changes; frontier {frontier} ({}s behind the wall clock)",
+            "live: {} events ({rate:.0}/s), {} late, {} duplicates, {} rejected, {} changes; frontier {frontier} ({}s behind the wall clock)",
             summary.events,
             summary.late,
+            summary.duplicates,
             summary.rejected,
             summary.changes_written,
             wall.saturating_sub(frontier)

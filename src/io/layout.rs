@@ -22,7 +22,8 @@ use super::error::{cut_reason, InputError, RowError};
 pub enum InputKind {
     /// `users.csv`: one row per user, attributes by column.
     Users,
-    /// `events.csv`: `user_id,ts,kind` and the declared event columns.
+    /// `events.csv`: `user_id,ts,kind`, an optional `event_id` and the declared event
+    /// columns.
     Events,
     /// `scores.csv`: `user_id,model,score,ts` and an optional, unread `version`.
     Scores,
@@ -49,13 +50,14 @@ impl InputKind {
         }
     }
 
-    /// Columns a file may have: a users row's time (`ts`), and columns the format
-    /// defines but segflow does not read yet (a score's `version`).
+    /// Columns a file may have: a users row's time (`ts`), an event's id at its source
+    /// (`event_id`), and columns the format defines but segflow does not read yet (a
+    /// score's `version`).
     fn optional(self) -> &'static [&'static str] {
         match self {
             InputKind::Users => &["ts"],
             InputKind::Scores => &["version"],
-            InputKind::Events => &[],
+            InputKind::Events => &["event_id"],
         }
     }
 
@@ -77,6 +79,8 @@ pub struct Layout {
     declared: Vec<(usize, String, Type)>,
     /// Position of a users file's `ts` column, if it has one.
     user_time: Option<usize>,
+    /// Position of an events file's `event_id` column, if it has one.
+    event_id: Option<usize>,
 }
 
 impl Layout {
@@ -142,14 +146,15 @@ impl Layout {
                 Ok((position(&c.name, &why)?, c.name.clone(), c.ty))
             })
             .collect::<Result<_, InputError>>()?;
-        let user_time = match kind {
-            InputKind::Users => positions.get("ts").copied(),
-            _ => None,
+        let optional = |of: InputKind, name: &str| match kind == of {
+            true => positions.get(name).copied(),
+            false => None,
         };
         Ok(Layout {
             required,
             declared,
-            user_time,
+            user_time: optional(InputKind::Users, "ts"),
+            event_id: optional(InputKind::Events, "event_id"),
         })
     }
 
@@ -182,6 +187,16 @@ impl Layout {
             "" => Ok(None),
             text => parse_time(text, "ts").map(Some),
         }
+    }
+
+    /// An event's id at its source: `None` without an `event_id` column or with an
+    /// empty cell. Ids are mostly distinct, so they are not interned.
+    pub fn event_id(&self, record: &ByteRecord) -> Result<Option<Text>, RowError> {
+        let Some(position) = self.event_id else {
+            return Ok(None);
+        };
+        let id = utf8(record, position, "event_id")?;
+        Ok((!id.is_empty()).then(|| Text::from(id)))
     }
 
     /// The declared columns' values, in schema order.

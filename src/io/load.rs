@@ -7,6 +7,7 @@ use rustc_hash::FxHashSet;
 use crate::catalog::ir::Catalog;
 use crate::data::{Dataset, EventRow, ScoreRow, UserRow};
 use crate::dataflow::{user_key, Event, ScoreRecord, UserKey, UserRecord};
+use crate::value::Text;
 
 use super::csv_file::CsvFile;
 use super::error::{InputError, RowError};
@@ -16,8 +17,8 @@ use super::layout::{parse_number, parse_time, InputKind, Interner, Layout};
 pub trait RowSink {
     /// A `users` row of `user`.
     fn user(&mut self, user: UserKey, record: UserRecord);
-    /// An event of `user`.
-    fn event(&mut self, user: UserKey, event: Event);
+    /// An event of `user`, with its id at its source if it has one.
+    fn event(&mut self, user: UserKey, event: Event, id: Option<Text>);
     /// A score of `user`.
     fn score(&mut self, user: UserKey, record: ScoreRecord);
     /// The id string of a key, at least once per reader that sees the key.
@@ -29,8 +30,8 @@ pub trait RowSink {
 pub struct Rows {
     /// `users` rows with their users' keys, in the order read.
     pub users: Vec<(UserKey, UserRecord)>,
-    /// Events with their users' keys, in the order read.
-    pub events: Vec<(UserKey, Event)>,
+    /// Events with their users' keys and their ids, in the order read.
+    pub events: Vec<(UserKey, Event, Option<Text>)>,
     /// Scores with their users' keys, in the order read.
     pub scores: Vec<(UserKey, ScoreRecord)>,
     /// The id string of every key, possibly more than once.
@@ -41,8 +42,8 @@ impl RowSink for Rows {
     fn user(&mut self, user: UserKey, record: UserRecord) {
         self.users.push((user, record));
     }
-    fn event(&mut self, user: UserKey, event: Event) {
-        self.events.push((user, event));
+    fn event(&mut self, user: UserKey, event: Event, id: Option<Text>) {
+        self.events.push((user, event, id));
     }
     fn score(&mut self, user: UserKey, record: ScoreRecord) {
         self.scores.push((user, record));
@@ -197,7 +198,8 @@ impl RowParser {
                 let ts = parse_time(layout.required(record, 1, "ts")?, "ts")?;
                 let kind = self.texts.intern(layout.required(record, 2, "kind")?);
                 let fields = layout.declared(record, &mut self.texts)?;
-                sink.event(user, Event::new(ts, kind, fields));
+                let id = layout.event_id(record)?;
+                sink.event(user, Event::new(ts, kind, fields), id);
             }
             InputKind::Scores => {
                 let model = self.texts.intern(layout.required(record, 1, "model")?);
@@ -249,11 +251,13 @@ pub fn read_dataset_part<S: RowSink + ?Sized>(
             ts,
             kind,
             fields,
+            event_id,
         },
     ) in data.events.iter().enumerate().filter(|(i, _)| mine(i))
     {
         let user = key(sink, user_id);
-        sink.event(user, Event::new(*ts, kind.clone(), fields.clone()));
+        let event = Event::new(*ts, kind.clone(), fields.clone());
+        sink.event(user, event, event_id.clone());
     }
     for (
         _,

@@ -61,15 +61,18 @@ impl Ledger {
     fn print(&self, row: &EventRow) -> u64 {
         let erasures = self.erasures.get(&row.user_id).copied().unwrap_or(0);
         let event = Event::new(row.ts, row.kind.clone(), row.fields.clone());
-        fingerprint(user_key_in(&row.user_id, erasures), &event)
+        let user = user_key_in(&row.user_id, erasures);
+        fingerprint(user, &event, row.event_id.as_deref())
     }
 }
 
-/// The identity of an event for matching a later `retract_event`.
-pub fn fingerprint(user: UserKey, event: &Event) -> u64 {
+/// The identity of an event, with its id at its source if it has one, for matching a
+/// later `retract_event`.
+pub fn fingerprint(user: UserKey, event: &Event, id: Option<&str>) -> u64 {
     let mut hasher = FxHasher::default();
     user.hash(&mut hasher);
     event.hash(&mut hasher);
+    id.hash(&mut hasher);
     hasher.finish()
 }
 
@@ -84,6 +87,7 @@ mod tests {
             ts,
             kind: "purchase".into(),
             fields: vec![Value::Number(amount.parse().unwrap())],
+            event_id: None,
         }
     }
 
@@ -91,7 +95,7 @@ mod tests {
     fn a_retraction_takes_one_earlier_identical_event_of_the_current_incarnation() {
         let backfilled = row("u1", 5, "10");
         let event = Event::new(5, "purchase".into(), backfilled.fields.clone());
-        let mut ledger = Ledger::new(vec![fingerprint(user_key_in("u1", 0), &event)]);
+        let mut ledger = Ledger::new(vec![fingerprint(user_key_in("u1", 0), &event, None)]);
         let retract = |r: &EventRow| LiveRecord::RetractEvent(r.clone());
         // The backfill's event, once.
         assert_eq!(ledger.admit(&retract(&backfilled)), Ok(()));

@@ -14,6 +14,8 @@
 //! typo is reported rather than silently ignored). Numbers are exact decimals: JSON
 //! numbers are read from their text, never through a float; a string holding a number
 //! is accepted too. User ids must be JSON strings, so that `"00042"` stays `00042`.
+//! An `event` or `retract_event` may carry the event's id at its source, `event_id`
+//! (a string or an integer): of a user's events with one id, only one counts.
 
 use rust_decimal::Decimal;
 use serde_json::{Map, Value as Json};
@@ -23,7 +25,7 @@ use crate::data::{EventRow, ScoreRow, UserRow};
 use crate::io::error::RowError;
 use crate::io::layout::{parse_number, parse_time, required, Interner};
 use crate::live::frontier::MAX_LIVE_SECONDS;
-use crate::value::{Type, Value};
+use crate::value::{Text, Type, Value};
 
 /// One parsed live record.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -136,6 +138,7 @@ impl<'c> RecordParser<'c> {
             ts,
             kind,
             fields,
+            event_id: event_id(object)?,
         })
     }
 
@@ -232,6 +235,21 @@ fn user_id(object: &mut Map<String, Json>) -> Result<String, RowError> {
     }
 }
 
+/// An event's optional id at its source: a string, or an integer written as its
+/// digits. Absent, `null` and `""` are no id, as an empty CSV cell is. Ids are mostly
+/// distinct, so they are not interned.
+fn event_id(object: &mut Map<String, Json>) -> Result<Option<Text>, RowError> {
+    match object.remove("event_id") {
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::String(id)) => Ok((!id.is_empty()).then(|| Text::from(id))),
+        Some(Json::Number(n)) if n.is_u64() || n.is_i64() => Ok(Some(Text::from(n.to_string()))),
+        Some(_) => Err(RowError::column(
+            "event_id",
+            "must be a string or an integer (the event's id at its source)",
+        )),
+    }
+}
+
 fn time(object: &mut Map<String, Json>, field: &str) -> Result<u64, RowError> {
     match object.remove(field) {
         Some(json) => time_value(&json, field),
@@ -292,6 +310,7 @@ mod tests {
                 ts: 5,
                 kind: Text::from("buy"),
                 fields: vec![Value::Number(Decimal::from_str("0.10").unwrap())],
+                event_id: None,
             }))
         );
         assert_eq!(
@@ -396,6 +415,26 @@ mod tests {
 
     /// The fields a CSV row must not leave empty are refused empty here too, with the
     /// same message.
+    #[test]
+    fn an_event_id_is_a_string_or_an_integer_and_empty_is_none() {
+        let id = |field: &str| {
+            let line = format!(r#"{{"type":"event","user_id":"u","ts":1,"kind":"k"{field}}}"#);
+            match parse(&line) {
+                Ok(LiveRecord::Event(row)) => Ok(row.event_id.map(|id| id.to_string())),
+                Ok(other) => panic!("{other:?}"),
+                Err(error) => Err((error.column, error.reason)),
+            }
+        };
+        assert_eq!(id(r#","event_id":"a-1""#), Ok(Some("a-1".into())));
+        assert_eq!(id(r#","event_id":12345"#), Ok(Some("12345".into())));
+        assert_eq!(id(r#","event_id":"""#), Ok(None));
+        assert_eq!(id(r#","event_id":null"#), Ok(None));
+        assert_eq!(id(""), Ok(None));
+        let (column, reason) = id(r#","event_id":1.5"#).unwrap_err();
+        assert_eq!(column.as_deref(), Some("event_id"));
+        assert!(reason.contains("a string or an integer"), "{reason}");
+    }
+
     #[test]
     fn required_fields_must_not_be_empty_as_in_csv() {
         let csv = crate::io::layout::required("", "kind").unwrap_err().reason;

@@ -199,6 +199,7 @@ async fn health(State(service): State<Arc<Service>>) -> Json<Json_> {
         "uptime_seconds": service.started.elapsed().as_secs(),
         "records": status.summary.records,
         "late": status.summary.late,
+        "duplicates": status.summary.duplicates,
         "rejected": status.summary.rejected,
         "changes": status.summary.changes_written,
     });
@@ -668,6 +669,12 @@ async fn metrics(State(service): State<Arc<Service>>) -> impl IntoResponse {
         "counter",
         "Live records whose second had closed when they arrived.",
         summary.late,
+    );
+    page.single(
+        "segflow_duplicate_events",
+        "gauge",
+        "Events set aside as copies of another event of the same user with the same event_id.",
+        summary.duplicates,
     );
     page.single(
         "segflow_rejected_total",

@@ -83,7 +83,7 @@ pub fn compile(catalog: &Catalog, as_of: AsOf) -> Result<String, SqlError> {
         .collect();
 
     let mut out = header(catalog, &tables, as_of);
-    let mut parts = vec![inputs(as_of)];
+    let mut parts = vec![inputs(catalog, as_of)];
     parts.extend(values.ctes(catalog)?);
     let writer = SegmentWriter {
         values: &values,
@@ -122,7 +122,7 @@ fn header(catalog: &Catalog, tables: &[tables::Table], as_of: AsOf) -> String {
 }
 
 /// `params`, the visible rows and the universe.
-fn inputs(as_of: AsOf) -> String {
+fn inputs(catalog: &Catalog, as_of: AsOf) -> String {
     let now = match as_of {
         AsOf::Param => "coalesce(\n    CAST($as_of AS BIGINT),\n    \
              (SELECT max(ts) FROM (SELECT ts FROM events UNION ALL SELECT ts FROM scores)),\n    \
@@ -130,13 +130,24 @@ fn inputs(as_of: AsOf) -> String {
             .to_string(),
         AsOf::At(t) => format!("CAST({t} AS BIGINT)"),
     };
+    // Of a user's visible events with one event_id, the least by (ts, kind, fields)
+    // counts, missing values first: the order of the engine's events.
+    let content = ["ts".to_string(), "kind".to_string()]
+        .into_iter()
+        .chain(catalog.events.iter().map(tables::column))
+        .map(|column| format!("events.{column} NULLS FIRST"))
+        .collect::<Vec<_>>()
+        .join(", ");
     format!(
         "{PARAMS} AS (\n  SELECT {now} AS now\n),\n\
          -- users are upserts: the last row of a user_id (the greatest _row) wins\n\
          {USERS_NOW} AS (\n  SELECT * EXCLUDE (_row) FROM users\n  \
          QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY _row DESC) = 1\n),\n\
-         -- events and scores after now have not happened yet\n\
-         {EVENTS_NOW} AS (\n  SELECT events.* FROM events, {PARAMS} WHERE events.ts <= {NOW}\n),\n\
+         -- events and scores after now have not happened yet; events with one user and\n\
+         -- event_id count once\n\
+         {EVENTS_NOW} AS (\n  SELECT events.* FROM events, {PARAMS} WHERE events.ts <= {NOW}\n  \
+         QUALIFY events.event_id IS NULL OR row_number() OVER (\n    \
+         PARTITION BY events.user_id, events.event_id ORDER BY {content}\n  ) = 1\n),\n\
          {SCORES_NOW} AS (\n  SELECT scores.* FROM scores, {PARAMS} WHERE scores.ts <= {NOW}\n),\n\
          -- every user known at now: with a users row, or a visible event or score\n\
          {UNIVERSE} AS (\n  SELECT user_id FROM users\n  UNION SELECT user_id FROM {EVENTS_NOW}\n  \

@@ -1,6 +1,7 @@
 //! The input tables the query reads, with their SQL types.
 //!
-//! `users(user_id, <attributes>..., _row)`, `events(user_id, ts, kind, <fields>...)`,
+//! `users(user_id, <attributes>..., _row)`, `events(user_id, ts, kind, event_id,
+//! <fields>...)` (`event_id` NULL for events without one),
 //! `scores(user_id, model, score, ts)`, typed from the catalog's schemas. `_row` is the
 //! position of a row in `users.csv` (any increasing number will do): users are upserts
 //! and the last row of a user wins, which a table, having no order, cannot express
@@ -59,11 +60,12 @@ pub fn tables(catalog: &Catalog) -> Result<[Table; 3], SqlError> {
         ("user_id", "VARCHAR"),
         ("ts", "BIGINT"),
         ("kind", "VARCHAR"),
+        ("event_id", "VARCHAR"),
     ]);
     events.extend(declared(
         "events",
         &catalog.events,
-        &["user_id", "ts", "kind"],
+        &["user_id", "ts", "kind", "event_id"],
     )?);
     let scores = fixed(&[
         ("user_id", "VARCHAR"),

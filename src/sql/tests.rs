@@ -249,7 +249,7 @@ fn tables_are_typed_from_the_schemas() {
     ));
     assert!(text.contains(
         "CREATE TABLE events (\n  user_id VARCHAR,\n  ts BIGINT,\n  kind VARCHAR,\n  \
-         \"amount\" DECIMAL(38, 9),\n  \"category\" VARCHAR\n);"
+         event_id VARCHAR,\n  \"amount\" DECIMAL(38, 9),\n  \"category\" VARCHAR\n);"
     ));
     assert!(text.contains(
         "CREATE TABLE scores (\n  user_id VARCHAR,\n  model VARCHAR,\n  score DECIMAL(38, 9),\n  \

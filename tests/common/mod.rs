@@ -167,18 +167,29 @@ pub fn dataset() -> impl Strategy<Value = Dataset> {
             prop::sample::select(&["buy", "view", "login"][..]),
             amount,
             text(&["x", "y", "z", ""]),
+            // Some events carry an id from a small set, so that a user's events share
+            // ids (copies that differ), and some are delivered twice (exact copies).
+            prop::option::weighted(0.3, 0..3u8),
+            prop::bool::weighted(0.15),
         ),
         0..40,
     )
     .prop_map(|rows| {
-        rows.into_iter()
-            .map(|(user_id, ts, kind, amount, category)| EventRow {
+        let mut events = Vec::new();
+        for (user_id, ts, kind, amount, category, id, twice) in rows {
+            let event = EventRow {
                 user_id,
                 ts,
                 kind: Text::from(kind),
                 fields: vec![amount, category],
-            })
-            .collect::<Vec<_>>()
+                event_id: id.map(|id| Text::from(format!("e{id}"))),
+            };
+            if twice && event.event_id.is_some() {
+                events.push(event.clone());
+            }
+            events.push(event);
+        }
+        events
     });
     let scores = prop::collection::vec(
         (

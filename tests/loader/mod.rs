@@ -71,6 +71,10 @@ pub fn load_dataset(dir: &Path, catalog: &Catalog) -> Dataset {
                     .iter()
                     .map(|c| typed(&row[cols[&c.name]], c.ty))
                     .collect(),
+                event_id: (cols.get("event_id"))
+                    .map(|&i| &row[i])
+                    .filter(|id| !id.is_empty())
+                    .map(Text::from),
             });
         }
     }

@@ -72,6 +72,7 @@ fn event(user: u8, ts: u64, buy: bool, amount: Option<i8>, category: Option<u8>)
             amount.map_or(Value::Null, |a| Value::Number(a.into())),
             category.map_or(Value::Null, |c| Value::Text(Text::from(format!("c{c}")))),
         ],
+        event_id: None,
     }
 }
 
