@@ -147,6 +147,53 @@ fn the_sample_gives_segflow_runs_output_byte_for_byte() {
     }
 }
 
+/// A thousand segments, a chain of references among them: the query nests deeper than
+/// DuckDB's default limit, says what it needs (`-- DuckDB: SET max_expression_depth`),
+/// and with that gives segflow's output.
+#[test]
+fn a_wide_catalog_runs_in_duckdb() {
+    if !duckdb_available() {
+        return;
+    }
+    let dir = TempDir::new().unwrap();
+    let catalog = dir.path().join("wide.seg");
+    let mut text = String::from(
+        "schema users(country: text, signup_ts: time, plan: text)\nschema events(amount: number, category: text)\n",
+    );
+    text.push_str("segment w0 = count(events) > 1\n");
+    for i in 1..1000 {
+        text.push_str(&format!(
+            "segment w{i} = w{} and sum(events.amount) > {i} or count(events) = {}\n",
+            i - 1,
+            i % 7
+        ));
+    }
+    write(&catalog, &text);
+    assert_same_output(&[&catalog], &root().join("datasets/sample"), None);
+}
+
+/// Durations up to the largest the checker accepts run in DuckDB without an overflow
+/// and give segflow's output.
+#[test]
+fn the_longest_durations_run_in_duckdb() {
+    if !duckdb_available() {
+        return;
+    }
+    let dir = TempDir::new().unwrap();
+    let catalog = dir.path().join("long.seg");
+    write(
+        &catalog,
+        "schema users(country: text, signup_ts: time, plan: text)\n\
+         schema events(amount: number, category: text)\n\
+         segment ever = exists(events within 106751991167300d)\n\
+         segment ever_s = count(events within 9223372036854775807s) > 2\n\
+         segment after = max(events.ts) > now - 9223372036854775807s\n\
+         segment before = max(events.ts) < now + 9223372036854775807s\n\
+         segment signed = users.signup_ts > now - 106751991167300d\n",
+    );
+    assert_same_output(&[&catalog], &root().join("datasets/sample"), None);
+}
+
 /// Writes `text` to `path`.
 fn write(path: &Path, text: &str) {
     fs::write(path, text).unwrap();

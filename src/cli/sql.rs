@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::catalog;
-use crate::sql::{compile, create_tables, AsOf};
+use crate::sql::{compile, create_tables, AsOf, DEPTH_SETTING};
 
 /// The arguments of `segflow sql`.
 #[derive(Args, Debug)]
@@ -30,6 +30,12 @@ pub fn sql(args: SqlArgs) -> anyhow::Result<()> {
     } else {
         compile(&catalog, args.as_of.map_or(AsOf::Param, AsOf::At))?
     };
+    if let Some(line) = text.lines().find(|l| l.starts_with(DEPTH_SETTING)) {
+        eprintln!(
+            "note: this catalog's query nests deeper than DuckDB allows by default; run `{}` first",
+            line.trim_start_matches("-- DuckDB: ")
+        );
+    }
     print!("{text}");
     Ok(())
 }

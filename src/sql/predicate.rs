@@ -226,11 +226,12 @@ pub(super) fn event_pred(catalog: &Catalog, pred: &EventPred) -> Result<Cond, Im
     })
 }
 
-/// `now + offset`.
+/// `now + offset`. As the engine's times, a sum past the greatest 64-bit time saturates
+/// there (`now` is at most that, so `now - D` never overflows): added in `HUGEINT`.
 pub(super) fn now_term(offset: i64) -> Term {
     let sql = match offset.cmp(&0) {
         Ordering::Equal => NOW.to_string(),
-        Ordering::Greater => format!("{NOW} + {offset}"),
+        Ordering::Greater => format!("least(CAST({NOW} AS HUGEINT) + {offset}, {})", i64::MAX),
         Ordering::Less => format!("{NOW} - {}", offset.unsigned_abs()),
     };
     Term {
@@ -342,7 +343,10 @@ mod tests {
     fn now_offsets() {
         assert_eq!(now_term(0).sql, "params.now");
         assert_eq!(now_term(-1_209_600).sql, "params.now - 1209600");
-        assert_eq!(now_term(3600).sql, "params.now + 3600");
+        assert_eq!(
+            now_term(3600).sql,
+            "least(CAST(params.now AS HUGEINT) + 3600, 9223372036854775807)"
+        );
         // `i64::MIN` has no positive `i64`; DuckDB reads the literal as a HUGEINT.
         assert_eq!(now_term(i64::MIN).sql, "params.now - 9223372036854775808");
     }
