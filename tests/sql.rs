@@ -155,8 +155,6 @@ fn a_wide_catalog_runs_in_duckdb() {
     if !duckdb_available() {
         return;
     }
-    let dir = TempDir::new().unwrap();
-    let catalog = dir.path().join("wide.seg");
     let mut text = String::from(
         "schema users(country: text, signup_ts: time, plan: text)\nschema events(amount: number, category: text)\n",
     );
@@ -168,8 +166,7 @@ fn a_wide_catalog_runs_in_duckdb() {
             i % 7
         ));
     }
-    write(&catalog, &text);
-    assert_same_output(&[&catalog], &root().join("datasets/sample"), None);
+    assert_same_output_on_the_sample(&text);
 }
 
 /// Durations up to the largest the checker accepts run in DuckDB without an overflow
@@ -179,10 +176,7 @@ fn the_longest_durations_run_in_duckdb() {
     if !duckdb_available() {
         return;
     }
-    let dir = TempDir::new().unwrap();
-    let catalog = dir.path().join("long.seg");
-    write(
-        &catalog,
+    assert_same_output_on_the_sample(
         "schema users(country: text, signup_ts: time, plan: text)\n\
          schema events(amount: number, category: text)\n\
          segment ever = exists(events within 106751991167300d)\n\
@@ -191,6 +185,13 @@ fn the_longest_durations_run_in_duckdb() {
          segment before = max(events.ts) < now + 9223372036854775807s\n\
          segment signed = users.signup_ts > now - 106751991167300d\n",
     );
+}
+
+/// Writes a catalog of `text` and checks the peer against segflow over the sample.
+fn assert_same_output_on_the_sample(text: &str) {
+    let dir = TempDir::new().unwrap();
+    let catalog = dir.path().join("catalog.seg");
+    write(&catalog, text);
     assert_same_output(&[&catalog], &root().join("datasets/sample"), None);
 }
 
