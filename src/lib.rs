@@ -41,6 +41,7 @@
 
 #![warn(missing_docs)]
 
+pub mod arith;
 pub mod bench;
 pub mod catalog;
 pub mod choice;

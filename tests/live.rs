@@ -55,6 +55,7 @@ impl Op {
             Value::Null => Json::Null,
             Value::Bool(b) => json!(b),
             Value::Number(n) => json!(n.to_string()),
+            Value::Float(x) => json!(x.get()),
             Value::Time(t) => json!(t),
             Value::Text(t) => json!(t.as_ref()),
         };

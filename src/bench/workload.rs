@@ -120,6 +120,7 @@ pub fn event_line(catalog: &Catalog, row: &EventRow, user_id: &str, ts: u64) -> 
             // As text: a JSON number would be read back exactly too, but text keeps
             // the decimal's scale visible in the file.
             Value::Number(n) => Json::from(n.to_string()),
+            Value::Float(x) => Json::from(x.get()),
             Value::Time(t) => Json::from(*t),
             Value::Text(t) => Json::from(&**t),
         };

@@ -9,6 +9,7 @@
 use rust_decimal::Decimal;
 
 use super::source::Span;
+use crate::arith::ArithOp;
 use crate::value::CmpOp;
 
 /// A name with where it was written.
@@ -92,12 +93,6 @@ pub(crate) struct Lit {
     pub span: Span,
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub(crate) enum ArithOp {
-    Add,
-    Sub,
-}
-
 /// The arguments of a function call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Args {
@@ -137,6 +132,8 @@ pub(crate) enum ExprKind {
         op: ArithOp,
         right: Box<Expr>,
     },
+    /// `-x` where `x` is not a number literal (`-3` is a literal).
+    Neg(Box<Expr>),
     Cmp {
         left: Box<Expr>,
         op: CmpOp,
@@ -169,7 +166,7 @@ impl Expr {
 }
 
 impl ExprKind {
-    fn children(&self) -> Box<dyn Iterator<Item = &Expr> + '_> {
+    pub(crate) fn children(&self) -> Box<dyn Iterator<Item = &Expr> + '_> {
         match self {
             ExprKind::Lit(_)
             | ExprKind::Duration(_)
@@ -184,7 +181,9 @@ impl ExprKind {
             | ExprKind::Cmp { left, right, .. }
             | ExprKind::And(left, right)
             | ExprKind::Or(left, right) => Box::new([&**left, &**right].into_iter()),
-            ExprKind::In { expr, .. } | ExprKind::Not(expr) => Box::new(std::iter::once(&**expr)),
+            ExprKind::In { expr, .. } | ExprKind::Not(expr) | ExprKind::Neg(expr) => {
+                Box::new(std::iter::once(&**expr))
+            }
         }
     }
 }

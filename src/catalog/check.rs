@@ -1,14 +1,14 @@
 //! The checker: parsed files in, one resolved [`Catalog`] out.
 //!
-//! Order of work: the schema (all files), the namespace (all files), features (their
-//! bodies, then `feature a = b` aliases in dependency order), segments, then cycles
+//! Order of work: the schema (all files), the namespace (all files), features (each
+//! after the features it names), segments, then cycles
 //! between segments. Each step reports what it finds and carries on with what is left,
 //! so one run shows every independent error; the catalog is only assembled, and
 //! hashed, when there are none.
 
 use super::ast::{DefKind, Definition, Stmt};
 use super::diagnostic::{Checked, Reported, Reports};
-use super::expr::{feature_body, FeatureBody, PredChecker};
+use super::expr::{feature_body, feature_refs, PredChecker};
 use super::graph::{self, Cycle};
 use super::hash;
 use super::ir::{Catalog, Feature, Pred, Segment, ValueExpr};
@@ -99,45 +99,38 @@ pub(crate) fn check(
     })
 }
 
-/// Checks every feature body and follows aliases (`feature a = b`) to a value.
+/// Checks every feature body, each after the features it names (a feature's value is
+/// inlined where it is named), reporting cycles of features.
 fn resolve_features(
     sources: &SourceMap,
     schema: &Schema,
     names: &Names,
     reports: &mut Reports,
 ) -> Vec<Checked<(ValueExpr, Type)>> {
-    let scope = Scope {
-        sources,
-        schema,
-        names,
-        features: &[],
-    };
-    let bodies: Vec<Checked<FeatureBody>> = names
-        .features
-        .iter()
-        .map(|def| match &def.body {
-            Some(body) => feature_body(body, &scope, reports),
-            None => Err(Reported),
-        })
-        .collect();
-    let edges: Vec<Vec<(usize, Span)>> = bodies
-        .iter()
-        .map(|body| match body {
-            Ok(FeatureBody::Alias(target, span)) => vec![(*target, *span)],
-            _ => Vec::new(),
+    let edges: Vec<Vec<(usize, Span)>> = (names.features.iter())
+        .map(|def| {
+            def.body
+                .as_ref()
+                .map_or_else(Vec::new, |body| feature_refs(body, names))
         })
         .collect();
     let (order, cycles) = graph::analyze(&edges);
     report_cycles("feature", &names.features, &cycles, reports);
-    // Aliases come after their targets in `order`; a feature on a cycle finds its
-    // target still unresolved and fails (the cycle itself is reported above).
-    let mut resolved = vec![Err(Reported); bodies.len()];
+    // A feature on a cycle finds what it names still unresolved and fails quietly (the
+    // cycle itself is reported above).
+    let mut resolved = vec![Err(Reported); names.features.len()];
     for i in order {
-        resolved[i] = match &bodies[i] {
-            Ok(FeatureBody::Value(expr, ty)) => Ok((expr.clone(), *ty)),
-            Ok(FeatureBody::Alias(target, _)) => resolved[*target].clone(),
-            Err(reported) => Err(*reported),
+        let Some(body) = &names.features[i].body else {
+            continue;
         };
+        let scope = Scope {
+            sources,
+            schema,
+            names,
+            features: &resolved,
+        };
+        let value = feature_body(body, &scope, reports);
+        resolved[i] = value;
     }
     resolved
 }

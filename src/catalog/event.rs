@@ -81,6 +81,9 @@ fn atom(expr: &Expr, scope: &Scope, reports: &mut Reports) -> Checked<EventPred>
     }
 }
 
+const ARITHMETIC_IN_WHERE: &str =
+    "arithmetic cannot be used inside `where`, which compares an event's own fields with literals";
+
 /// One side of a comparison inside `where`.
 fn operand(expr: &Expr, scope: &Scope, reports: &mut Reports) -> Checked<Side<EventOperand>> {
     let operand = match &expr.kind {
@@ -106,6 +109,18 @@ fn operand(expr: &Expr, scope: &Scope, reports: &mut Reports) -> Checked<Side<Ev
                 f.name
             );
             return Err(reports.error(expr.span, message, ""));
+        }
+        ExprKind::Arith { left, right, .. }
+            if !matches!(
+                (&left.kind, &right.kind),
+                (ExprKind::Now | ExprKind::Duration(_), _)
+                    | (_, ExprKind::Now | ExprKind::Duration(_))
+            ) =>
+        {
+            return Err(reports.error(expr.span, ARITHMETIC_IN_WHERE, ""));
+        }
+        ExprKind::Neg(_) => {
+            return Err(reports.error(expr.span, ARITHMETIC_IN_WHERE, ""));
         }
         ExprKind::Now | ExprKind::Duration(_) | ExprKind::Arith { .. } => {
             let message = "`now` and durations cannot be used inside `where`; use `within DURATION` for a time window";

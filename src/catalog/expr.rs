@@ -3,84 +3,118 @@
 //! Name resolution in a predicate: a bare name is a segment reference if a segment has
 //! that name, otherwise a feature (inlined as its resolved expression). A value used as
 //! a condition must be a bool, which means `= true`. `now` (with `± DURATION` folded
-//! into one offset) is only allowed in segment predicates: features are per-user values
-//! that the planner shares between segments, and a time-dependent feature would be a
-//! condition in disguise.
+//! into one offset) is only allowed in segment predicates, as a side of a comparison:
+//! features are per-user values that the planner shares between segments, and a
+//! time-dependent feature would be a condition in disguise.
+//!
+//! Arithmetic (`+ - * /`, unary `-`) and the value functions (`abs`, `ln`, `exp`,
+//! `sqrt`, `logistic`, `least`, `greatest`, `coalesce`, `if`) combine per-user values
+//! in features and predicates alike; inside them a condition is a number (1 or 0), and
+//! neither `now` nor a segment may appear. Where an exact number meets an approximate
+//! one (a quotient, a logarithm), the checker converts it explicitly
+//! ([`ValueExpr::Approx`], or a literal's nearest double), so both sides of every
+//! operation and comparison are of one kind (see [`crate::arith`]).
 
 use rust_decimal::Decimal;
 
-use super::ast::{ArithOp, Expr, ExprKind, Ident, Literal, Table};
+use super::ast::{Args, Expr, ExprKind, Ident, Literal, Table};
 use super::call::{self, Called};
 use super::diagnostic::{Checked, Reported, Reports};
 use super::ir::{Pred, ValueExpr};
-use super::names::Def;
+use super::names::{Def, Names};
 use super::schema::listing;
 use super::scope::Scope;
 use super::source::Span;
 use super::suggest;
 use super::typing::{self, Operand, Side};
+use crate::arith::{self, ArithOp, Func};
 use crate::value::{CmpOp, Type, Value};
 
-/// A checked feature body, before aliases are followed.
-pub(crate) enum FeatureBody {
-    /// `feature a = b`: the feature with this index, named at this span.
-    Alias(usize, Span),
-    Value(ValueExpr, Type),
-}
-
-/// Checks the body of a feature: an aggregate, `score('m')`, `users.ATTR` or the name
-/// of another feature.
+/// Checks the body of a feature: a per-user value (an aggregate, `score('m')`,
+/// `users.ATTR`, another feature, or arithmetic and functions over them). The features
+/// it names must be resolved in `scope` already ([`feature_refs`] gives the order).
 pub(crate) fn feature_body(
     expr: &Expr,
     scope: &Scope,
     reports: &mut Reports,
-) -> Checked<FeatureBody> {
+) -> Checked<(ValueExpr, Type)> {
     let refuse = |reports: &mut Reports, message: &str| Err(reports.error(expr.span, message, ""));
     match &expr.kind {
-        ExprKind::Name(name) => match scope.names.get(name) {
-            Some(Def::Feature(i)) => Ok(FeatureBody::Alias(i, expr.span)),
-            Some(Def::Segment(_)) => {
-                let message = format!("`{name}` is a segment (a condition); a feature must be a value");
-                refuse(reports, &message)
-            }
-            None => Err(unknown_name(name, expr.span, scope, scope.names.feature_names(), reports)),
-        },
-        ExprKind::Field {
-            table: Table::Users,
-            field,
-        } => {
-            let (value, ty) = user_attr(field, scope, reports)?;
-            Ok(FeatureBody::Value(value, ty))
-        }
-        ExprKind::Field {
-            table: Table::Events,
-            field,
-        } => Err(event_field_outside_aggregate(field, expr.span, reports)),
-        ExprKind::Call { func, args } => match call::check(func, args, expr.span, scope, reports)? {
-            Called::Value(value, ty) => Ok(FeatureBody::Value(value, ty)),
-            Called::Exists(_) => refuse(
-                reports,
-                "`exists(...)` is a condition, not a value: use it in a segment, or count with `count(...)`",
-            ),
-        },
-        ExprKind::Now => refuse(reports, "`now` is only allowed in segment predicates"),
-        ExprKind::Duration(_) | ExprKind::Arith { .. } => refuse(
-            reports,
-            "durations are only allowed in segment predicates, as `now - DURATION` or `now + DURATION`",
-        ),
-        ExprKind::Lit(_) => refuse(
-            reports,
-            "a feature must be a per-user value: an aggregate, `score('model')`, `users.ATTR` or another feature",
-        ),
         ExprKind::Cmp { .. }
         | ExprKind::In { .. }
         | ExprKind::Not(_)
         | ExprKind::And(..)
-        | ExprKind::Or(..) => refuse(
+        | ExprKind::Or(..) => {
+            return refuse(
+                reports,
+                "a feature is a value, not a condition; define a segment for conditions (or use `if(condition, a, b)`)",
+            )
+        }
+        ExprKind::Name(name) if matches!(scope.names.get(name), Some(Def::Segment(_))) => {
+            let message = format!("`{name}` is a segment (a condition); a feature must be a value");
+            return refuse(reports, &message);
+        }
+        ExprKind::Call { func, .. } if func.name == "exists" => {
+            return refuse(
+                reports,
+                "`exists(...)` is a condition, not a value: use it in a segment, or count with `count(...)`",
+            )
+        }
+        _ => {}
+    }
+    let mut checker = PredChecker::new(scope, reports);
+    checker.context = Context::Feature;
+    let side = checker.value(expr)?;
+    match side.operand {
+        Operand::Typed(value, ty) if reads_a_user(&value) => Ok((value, ty)),
+        _ => refuse(
             reports,
-            "a feature is a value, not a condition; define a segment for conditions",
+            "a feature must be a per-user value: an aggregate, `score('model')`, `users.ATTR`, another feature, or arithmetic over them",
         ),
     }
+}
+
+/// The features a feature body names (outside aggregates' `where`, whose names are
+/// event fields), each with where: the body is checked after them.
+pub(crate) fn feature_refs(expr: &Expr, names: &Names) -> Vec<(usize, Span)> {
+    let mut refs = Vec::new();
+    let mut stack = vec![expr];
+    while let Some(expr) = stack.pop() {
+        match &expr.kind {
+            ExprKind::Name(name) => {
+                if let Some(Def::Feature(i)) = names.get(name) {
+                    refs.push((i, expr.span));
+                }
+            }
+            ExprKind::Call {
+                args: Args::Events(_),
+                ..
+            } => {}
+            _ => stack.extend(expr.kind.children()),
+        }
+    }
+    refs
+}
+
+/// Whether a value reads anything per user (rather than only constants).
+fn reads_a_user(value: &ValueExpr) -> bool {
+    let mut found = false;
+    value.visit(&mut |v| {
+        found |= matches!(
+            v,
+            ValueExpr::Attr(_) | ValueExpr::Score(_) | ValueExpr::Agg(_)
+        )
+    });
+    found
+}
+
+/// Where an expression is checked.
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Context {
+    /// A segment predicate.
+    Segment,
+    /// A feature body: no `now`, no segments.
+    Feature,
 }
 
 /// Checks one segment predicate, remembering which segments it references.
@@ -88,6 +122,10 @@ pub(crate) struct PredChecker<'s, 'a> {
     scope: &'s Scope<'a>,
     reports: &'s mut Reports,
     deps: Vec<(usize, Span)>,
+    context: Context,
+    /// How many arithmetic operators, functions and `if`s enclose the expression being
+    /// checked: inside one, `now` and segment references are refused.
+    nested: u32,
 }
 
 impl<'s, 'a> PredChecker<'s, 'a> {
@@ -96,6 +134,8 @@ impl<'s, 'a> PredChecker<'s, 'a> {
             scope,
             reports,
             deps: Vec::new(),
+            context: Context::Segment,
+            nested: 0,
         }
     }
 
@@ -134,6 +174,12 @@ impl<'s, 'a> PredChecker<'s, 'a> {
             ExprKind::Cmp { left, op, right } => {
                 let (l, r) = (self.value(left), self.value(right));
                 let (l, r) = typing::compare(l?, *op, r?, expr.span, self.reports)?;
+                let (l, r) = if l.is_approximate() || r.is_approximate() {
+                    (approximate(l), approximate(r))
+                } else {
+                    (l, r)
+                };
+                self.one_value_with_now(&[&l, &r], expr.span)?;
                 Ok(Pred::Cmp(l, *op, r))
             }
             ExprKind::In {
@@ -142,7 +188,10 @@ impl<'s, 'a> PredChecker<'s, 'a> {
                 negated,
             } => {
                 let side = self.value(inner)?;
-                let (expr, list) = typing::in_list(side, list, self.reports)?;
+                let (expr, mut list) = typing::in_list(side, list, self.reports)?;
+                if expr.is_approximate() {
+                    list = list.iter().map(arith::approximate).collect();
+                }
                 Ok(Pred::In {
                     expr,
                     list,
@@ -150,7 +199,7 @@ impl<'s, 'a> PredChecker<'s, 'a> {
                 })
             }
             ExprKind::Name(name) => self.named(name, expr.span),
-            ExprKind::Call { func, args } => {
+            ExprKind::Call { func, args } if !is_value_function(&func.name) => {
                 match call::check(func, args, expr.span, self.scope, self.reports)? {
                     Called::Exists(aggregate) => Ok(Pred::Cmp(
                         ValueExpr::Agg(aggregate),
@@ -172,6 +221,12 @@ impl<'s, 'a> PredChecker<'s, 'a> {
         match self.scope.names.get(name) {
             Some(Def::Segment(i)) => {
                 self.deps.push((i, span));
+                if self.nested > 0 {
+                    let message = format!(
+                        "segment `{name}` cannot be used inside arithmetic, a function or `if`; combine segments with `and`, `or` and `not`"
+                    );
+                    return Err(self.reports.error(span, message, ""));
+                }
                 Ok(Pred::Segment(i))
             }
             Some(Def::Feature(i)) => {
@@ -234,12 +289,46 @@ impl<'s, 'a> PredChecker<'s, 'a> {
                 typed(ValueExpr::Const(Value::Text(s.as_str().into())), Type::Text)
             }
             ExprKind::Lit(Literal::Bool(b)) => typed(ValueExpr::Const(Value::Bool(*b)), Type::Bool),
+            ExprKind::Now if self.context == Context::Feature => {
+                let message = "`now` is only allowed in segment predicates";
+                return Err(self.reports.error(expr.span, message, ""));
+            }
+            ExprKind::Now if self.nested > 0 => {
+                let message = "`now` can only be compared directly, as in `last_seen < now - 30d`; not inside arithmetic, a function or `if`";
+                return Err(self.reports.error(expr.span, message, ""));
+            }
             ExprKind::Now => typed(ValueExpr::Now(0), Type::Time),
             ExprKind::Duration(_) => {
                 let message = "durations can only be added to or subtracted from `now`";
                 return Err(self.reports.error(expr.span, message, "e.g. `now - 30d`"));
             }
-            ExprKind::Arith { left, op, right } => self.offset(left, *op, right, expr.span)?,
+            ExprKind::Arith { left, op, right }
+                if matches!(left.kind, ExprKind::Now | ExprKind::Duration(_))
+                    || matches!(right.kind, ExprKind::Duration(_)) =>
+            {
+                self.offset(left, *op, right, expr.span)?
+            }
+            ExprKind::Arith { left, op, right } => {
+                let (l, r) = self.nest(|c| (c.number(left), c.number(right)));
+                let (l, r) = (l?, r?);
+                let (l, r) = if *op == ArithOp::Div || l.is_approximate() || r.is_approximate() {
+                    (approximate(l), approximate(r))
+                } else {
+                    (l, r)
+                };
+                typed(
+                    ValueExpr::Arith(Box::new(l), *op, Box::new(r)),
+                    Type::Number,
+                )
+            }
+            ExprKind::Neg(inner) => {
+                let inner = self.nest(|c| c.number(inner))?;
+                typed(ValueExpr::Neg(Box::new(inner)), Type::Number)
+            }
+            ExprKind::Call { func, args } if is_value_function(&func.name) => {
+                let (value, ty) = self.function(func, args, expr.span)?;
+                typed(value, ty)
+            }
             ExprKind::Name(name) => match self.scope.names.get(name) {
                 Some(Def::Feature(i)) => {
                     let (value, ty) = self.feature(i)?;
@@ -292,8 +381,18 @@ impl<'s, 'a> PredChecker<'s, 'a> {
             | ExprKind::In { .. }
             | ExprKind::Not(_)
             | ExprKind::And(..)
+            | ExprKind::Or(..)
+                if self.nested > 0 =>
+            {
+                let cond = self.nest(|c| c.pred(expr))?;
+                typed(ValueExpr::Truth(Box::new(cond)), Type::Number)
+            }
+            ExprKind::Cmp { .. }
+            | ExprKind::In { .. }
+            | ExprKind::Not(_)
+            | ExprKind::And(..)
             | ExprKind::Or(..) => {
-                let message = "expected a value here, found a condition";
+                let message = "expected a value here, found a condition (a condition is a number, 1 or 0, only inside arithmetic or a function)";
                 return Err(self.reports.error(expr.span, message, ""));
             }
         };
@@ -301,6 +400,155 @@ impl<'s, 'a> PredChecker<'s, 'a> {
             operand,
             span: expr.span,
         })
+    }
+
+    /// Runs `check` one level deeper inside a value.
+    fn nest<T>(&mut self, check: impl FnOnce(&mut Self) -> T) -> T {
+        self.nested += 1;
+        let result = check(self);
+        self.nested -= 1;
+        result
+    }
+
+    /// An operand of arithmetic or of a numeric function: a number.
+    fn number(&mut self, expr: &Expr) -> Checked<ValueExpr> {
+        match self.value(expr)?.operand {
+            Operand::Number(n) => Ok(ValueExpr::Const(Value::Number(n))),
+            Operand::Typed(value, Type::Number) => Ok(value),
+            Operand::Typed(_, ty) => {
+                let written = self.scope.sources.snippet(expr.span);
+                let message = format!("arithmetic needs numbers; `{written}` is {}", typing::a(ty));
+                Err(self.reports.error(expr.span, message, "not a number"))
+            }
+        }
+    }
+
+    /// `abs`, `ln`, `exp`, `sqrt`, `logistic` (one number), `least`, `greatest`,
+    /// `coalesce` (two or more values of one type) and `if(condition, a, b)`.
+    fn function(&mut self, func: &Ident, args: &Args, span: Span) -> Checked<(ValueExpr, Type)> {
+        let name = func.name.as_str();
+        let Args::Values(args) = args else {
+            let message = format!("`{name}` takes values, not `events`; aggregate the events first, e.g. `{name}(count(events))`");
+            return Err(self.reports.error(span, message, ""));
+        };
+        if name == "if" {
+            let [cond, then, otherwise] = args.as_slice() else {
+                let message = "`if` takes a condition and two values: `if(condition, a, b)`";
+                return Err(self.reports.error(span, message, ""));
+            };
+            let cond = self.nest(|c| c.pred(cond));
+            let (values, ty) = self.same_type(name, &[then, otherwise], span)?;
+            let [then, otherwise]: [ValueExpr; 2] = values.try_into().expect("two values");
+            let value = ValueExpr::If(Box::new(cond?), Box::new(then), Box::new(otherwise));
+            return Ok((value, ty));
+        }
+        let func = Func::from_name(name).expect("a value function");
+        if func.is_unary() {
+            let [arg] = args.as_slice() else {
+                let message = format!("`{name}` takes one number, e.g. `{name}(ltv)`");
+                return Err(self.reports.error(span, message, ""));
+            };
+            let arg = self.nest(|c| c.number(arg))?;
+            let arg = if func.is_approximate() {
+                approximate(arg)
+            } else {
+                arg
+            };
+            return Ok((ValueExpr::Func(func, vec![arg]), Type::Number));
+        }
+        if args.len() < 2 {
+            let message = format!("`{name}` takes two or more values, e.g. `{name}(a, b)`");
+            return Err(self.reports.error(span, message, ""));
+        }
+        let args: Vec<&Expr> = args.iter().collect();
+        let (values, ty) = self.same_type(name, &args, span)?;
+        if ty == Type::Bool && func != Func::Coalesce {
+            let message = format!("`{name}` cannot order bools");
+            return Err(self.reports.error(span, message, ""));
+        }
+        Ok((ValueExpr::Func(func, values), ty))
+    }
+
+    /// Values that must share one type (the choices of `if`, `least`, `greatest`,
+    /// `coalesce`): number literals take the others' type, and when one number is
+    /// approximate all are made so.
+    fn same_type(
+        &mut self,
+        name: &str,
+        exprs: &[&Expr],
+        span: Span,
+    ) -> Checked<(Vec<ValueExpr>, Type)> {
+        let mut sides = Vec::with_capacity(exprs.len());
+        for expr in exprs {
+            sides.push(self.nest(|c| c.value(expr)));
+        }
+        let sides: Vec<Side<ValueExpr>> = sides.into_iter().collect::<Result<_, _>>()?;
+        let ty = (sides.iter())
+            .find_map(|side| match &side.operand {
+                Operand::Typed(_, ty) => Some(*ty),
+                Operand::Number(_) => None,
+            })
+            .unwrap_or(Type::Number);
+        let mut values = Vec::with_capacity(sides.len());
+        for side in sides {
+            values.push(match side.operand {
+                Operand::Typed(value, t) if t == ty => value,
+                Operand::Typed(_, t) => {
+                    let message = format!(
+                        "the values of `{name}` must have one type; found {} and {}",
+                        typing::a(ty),
+                        typing::a(t)
+                    );
+                    return Err(self.reports.error(span, message, ""));
+                }
+                Operand::Number(n) if matches!(ty, Type::Number | Type::Time) => {
+                    ValueExpr::Const(typing::number_as(n, ty, side.span, self.reports)?)
+                }
+                Operand::Number(_) => {
+                    let message = format!(
+                        "the values of `{name}` must have one type; found {} and a number",
+                        typing::a(ty)
+                    );
+                    return Err(self.reports.error(span, message, ""));
+                }
+            });
+        }
+        if values.iter().any(ValueExpr::is_approximate) {
+            values = values.into_iter().map(approximate).collect();
+        }
+        Ok((values, ty))
+    }
+
+    /// Refuses a comparison with `now` whose other side reads more than one per-user
+    /// value: its result is decided by a temporal filter over one value's rows.
+    fn one_value_with_now(&mut self, sides: &[&ValueExpr], span: Span) -> Checked<()> {
+        if !sides.iter().any(|side| side.mentions_now()) {
+            return Ok(());
+        }
+        let mut read: Vec<&ValueExpr> = Vec::new();
+        for side in sides {
+            side.visit(&mut |v| {
+                if matches!(
+                    v,
+                    ValueExpr::Attr(_) | ValueExpr::Score(_) | ValueExpr::Agg(_)
+                ) && !read.contains(&v)
+                {
+                    read.push(v);
+                }
+            });
+        }
+        if read.len() > 1 {
+            let message = format!(
+                "a comparison with `now` may read one per-user value; this one reads {}",
+                read.len()
+            );
+            return Err(self.reports.error(
+                span,
+                message,
+                "define a feature for one of them, or compare each with `now`",
+            ));
+        }
+        Ok(())
     }
 
     /// `now ± DURATION` (possibly repeated), folded into `ValueExpr::Now(offset)`.
@@ -323,11 +571,30 @@ impl<'s, 'a> PredChecker<'s, 'a> {
         let offset = match op {
             ArithOp::Add => seconds.and_then(|s| base.checked_add(s)),
             ArithOp::Sub => seconds.and_then(|s| base.checked_sub(s)),
+            ArithOp::Mul | ArithOp::Div => {
+                let message = "a duration can only be added to or subtracted from `now`";
+                return Err(self.reports.error(span, message, "e.g. `now - 14d`"));
+            }
         };
         match offset {
             Some(offset) => Ok(Operand::Typed(ValueExpr::Now(offset), Type::Time)),
             None => Err(self.reports.error(span, "time offset out of range", "")),
         }
+    }
+}
+
+/// Whether `name(...)` is a function of values rather than an aggregate or `score`.
+fn is_value_function(name: &str) -> bool {
+    name == "if" || Func::from_name(name).is_some()
+}
+
+/// The same number, approximate: an exact literal becomes the nearest double, any
+/// other exact value is converted where it is computed.
+fn approximate(value: ValueExpr) -> ValueExpr {
+    match value {
+        ValueExpr::Const(constant) => ValueExpr::Const(arith::approximate(&constant)),
+        value if value.is_approximate() => value,
+        value => ValueExpr::Approx(Box::new(value)),
     }
 }
 

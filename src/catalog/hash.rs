@@ -140,7 +140,35 @@ impl Canonical<'_> {
                 self.put(")");
             }
             ValueExpr::Agg(aggregate) => self.aggregate(aggregate),
+            ValueExpr::Neg(x) => self.call("neg", std::slice::from_ref(&**x)),
+            ValueExpr::Approx(x) => self.call("approx", std::slice::from_ref(&**x)),
+            ValueExpr::Arith(l, op, r) => self.binary(op.symbol(), &**l, &**r, Self::value_expr),
+            ValueExpr::Func(func, args) => self.call(func.name(), args),
+            ValueExpr::If(cond, then, otherwise) => {
+                self.put("(if ");
+                self.pred(cond);
+                self.put(" ");
+                self.value_expr(then);
+                self.put(" ");
+                self.value_expr(otherwise);
+                self.put(")");
+            }
+            ValueExpr::Truth(cond) => {
+                self.put("(truth ");
+                self.pred(cond);
+                self.put(")");
+            }
         }
+    }
+
+    fn call(&mut self, name: &str, args: &[ValueExpr]) {
+        self.put("(");
+        self.put(name);
+        for arg in args {
+            self.put(" ");
+            self.value_expr(arg);
+        }
+        self.put(")");
     }
 
     fn aggregate(&mut self, aggregate: &Aggregate) {
@@ -232,6 +260,9 @@ impl Canonical<'_> {
             }
             Value::Number(n) => {
                 let _ = write!(self.out, "number:{}", n.normalize());
+            }
+            Value::Float(x) => {
+                let _ = write!(self.out, "float:{x}");
             }
             Value::Time(t) => {
                 let _ = write!(self.out, "time:{t}");

@@ -9,6 +9,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::arith::{ArithOp, Func};
 use crate::value::{CmpOp, Type, Value};
 
 /// Where something was written: `file:line:col`, 1-based.
@@ -151,6 +152,77 @@ pub enum ValueExpr {
     Score(Arc<str>),
     /// An aggregate over the user's events with `ts <= now` (and within its window).
     Agg(Aggregate),
+    /// `-x` of a number.
+    Neg(Box<ValueExpr>),
+    /// `left op right` of two numbers ([`ArithOp::apply`]).
+    Arith(Box<ValueExpr>, ArithOp, Box<ValueExpr>),
+    /// A function of per-user values ([`Func::apply`]).
+    Func(Func, Vec<ValueExpr>),
+    /// `if(condition, then, otherwise)`: `otherwise` wherever the condition does not
+    /// hold (a comparison with a missing value does not).
+    If(Box<Pred>, Box<ValueExpr>, Box<ValueExpr>),
+    /// A condition used as a number: 1 where it holds, 0 elsewhere.
+    Truth(Box<Pred>),
+    /// An exact number converted to the nearest double, where it meets an approximate
+    /// one: the checker makes every such conversion explicit, so that whether a value
+    /// is exact follows from the expression alone ([`ValueExpr::is_approximate`]).
+    Approx(Box<ValueExpr>),
+}
+
+impl ValueExpr {
+    /// Whether the value is an approximate number (a double): `/`, `ln`, `exp`, `sqrt`
+    /// and `logistic` make one, and arithmetic over one stays one.
+    pub fn is_approximate(&self) -> bool {
+        match self {
+            ValueExpr::Approx(_) => true,
+            ValueExpr::Arith(_, ArithOp::Div, _) => true,
+            ValueExpr::Func(func, _) if func.is_approximate() => true,
+            ValueExpr::Arith(l, _, r) => l.is_approximate() || r.is_approximate(),
+            ValueExpr::Neg(x) => x.is_approximate(),
+            ValueExpr::Func(_, args) => args.iter().any(ValueExpr::is_approximate),
+            ValueExpr::If(_, then, otherwise) => {
+                then.is_approximate() || otherwise.is_approximate()
+            }
+            ValueExpr::Const(v) => matches!(v, Value::Float(_)),
+            ValueExpr::Now(_)
+            | ValueExpr::Attr(_)
+            | ValueExpr::Score(_)
+            | ValueExpr::Agg(_)
+            | ValueExpr::Truth(_) => false,
+        }
+    }
+
+    /// Whether the value reads `now` anywhere.
+    pub fn mentions_now(&self) -> bool {
+        let mut found = false;
+        self.visit(&mut |expr| found |= matches!(expr, ValueExpr::Now(_)));
+        found
+    }
+
+    /// Calls `each` on this value and every value inside it (conditions' sides too),
+    /// parents first.
+    pub fn visit<'e>(&'e self, each: &mut impl FnMut(&'e ValueExpr)) {
+        each(self);
+        match self {
+            ValueExpr::Const(_)
+            | ValueExpr::Now(_)
+            | ValueExpr::Attr(_)
+            | ValueExpr::Score(_)
+            | ValueExpr::Agg(_) => {}
+            ValueExpr::Neg(x) | ValueExpr::Approx(x) => x.visit(each),
+            ValueExpr::Arith(l, _, r) => {
+                l.visit(each);
+                r.visit(each);
+            }
+            ValueExpr::Func(_, args) => args.iter().for_each(|a| a.visit(each)),
+            ValueExpr::If(cond, then, otherwise) => {
+                cond.visit_values(each);
+                then.visit(each);
+                otherwise.visit(each);
+            }
+            ValueExpr::Truth(cond) => cond.visit_values(each),
+        }
+    }
 }
 
 /// A segment's membership predicate.
@@ -183,6 +255,24 @@ pub enum Pred {
 }
 
 impl Pred {
+    /// Calls [`ValueExpr::visit`] on every value the predicate compares (not through
+    /// segment references).
+    pub fn visit_values<'e>(&'e self, each: &mut impl FnMut(&'e ValueExpr)) {
+        match self {
+            Pred::Const(_) | Pred::Segment(_) => {}
+            Pred::Cmp(l, _, r) => {
+                l.visit(each);
+                r.visit(each);
+            }
+            Pred::In { expr, .. } => expr.visit(each),
+            Pred::And(a, b) | Pred::Or(a, b) => {
+                a.visit_values(each);
+                b.visit_values(each);
+            }
+            Pred::Not(p) => p.visit_values(each),
+        }
+    }
+
     /// The same predicate with every segment reference `i` replaced by `renumber(i)`.
     pub fn renumbered(&self, renumber: &impl Fn(usize) -> usize) -> Pred {
         match self {

@@ -73,6 +73,8 @@ pub(crate) enum TokenKind {
     Colon,
     Plus,
     Minus,
+    Star,
+    Slash,
     /// Something already reported as a lexical error.
     Invalid,
     /// The end of the file, placed right after the last token.
@@ -256,6 +258,8 @@ impl<'s> Lexer<'s, '_> {
             (':', _) => (TokenKind::Colon, 1),
             ('+', _) => (TokenKind::Plus, 1),
             ('-', _) => (TokenKind::Minus, 1),
+            ('*', _) => (TokenKind::Star, 1),
+            ('/', _) => (TokenKind::Slash, 1),
             _ => return self.stray(start),
         };
         self.pos += len;
@@ -292,7 +296,7 @@ impl<'s> Lexer<'s, '_> {
 }
 
 fn starts_token(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "_#'=!<>(),.:+-".contains(c)
+    c.is_ascii_alphanumeric() || "_#'=!<>(),.:+-*/".contains(c)
 }
 
 #[cfg(test)]

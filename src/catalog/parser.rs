@@ -27,14 +27,15 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 
 use super::ast::{
-    Args, ArithOp, ColumnDecl, DefKind, Definition, EventsArg, Expr, ExprKind, Ident, Lit, Literal,
-    Stmt, Table,
+    Args, ColumnDecl, DefKind, Definition, EventsArg, Expr, ExprKind, Ident, Lit, Literal, Stmt,
+    Table,
 };
 use super::diagnostic::{Checked, Reported, Reports};
 use super::duration;
 use super::lexer::{tokenize, Keyword, Token, TokenKind};
 use super::source::Span;
 use super::suggest;
+use crate::arith::ArithOp;
 use crate::value::CmpOp;
 
 /// The tallest expression tree accepted (a chain of 100 `and`s is 100 levels). Real
@@ -418,15 +419,34 @@ impl<'s> Parser<'s, '_> {
     }
 
     fn additive(&mut self) -> Checked<Expr> {
-        let mut left = self.primary()?;
+        self.binary(Self::multiplicative, |kind| match kind {
+            TokenKind::Plus => Some(ArithOp::Add),
+            TokenKind::Minus => Some(ArithOp::Sub),
+            _ => None,
+        })
+    }
+
+    fn multiplicative(&mut self) -> Checked<Expr> {
+        self.binary(Self::unary, |kind| match kind {
+            TokenKind::Star => Some(ArithOp::Mul),
+            TokenKind::Slash => Some(ArithOp::Div),
+            _ => None,
+        })
+    }
+
+    /// A left-associative chain of `operand`s joined by the operators `op_of` knows.
+    fn binary(
+        &mut self,
+        operand: fn(&mut Self) -> Checked<Expr>,
+        op_of: fn(&TokenKind) -> Option<ArithOp>,
+    ) -> Checked<Expr> {
+        let mut left = operand(self)?;
         loop {
-            let op = match self.peek_kind() {
-                TokenKind::Plus => ArithOp::Add,
-                TokenKind::Minus => ArithOp::Sub,
-                _ => return Ok(left),
+            let Some(op) = op_of(self.peek_kind()) else {
+                return Ok(left);
             };
             self.advance();
-            let right = self.primary()?;
+            let right = operand(self)?;
             let span = left.span.to(right.span);
             let kind = ExprKind::Arith {
                 left: Box::new(left),
@@ -435,6 +455,21 @@ impl<'s> Parser<'s, '_> {
             };
             left = self.node(kind, span)?;
         }
+    }
+
+    /// `-x`; a minus before a number is the number's sign (`-3` is a literal).
+    fn unary(&mut self) -> Checked<Expr> {
+        if *self.peek_kind() != TokenKind::Minus {
+            return self.primary();
+        }
+        if *self.nth_kind(1) == TokenKind::Number {
+            let lit = self.number()?;
+            return self.node(ExprKind::Lit(lit.value), lit.span);
+        }
+        let minus = self.advance().span;
+        let inner = self.unary()?;
+        let span = minus.to(inner.span);
+        self.node(ExprKind::Neg(Box::new(inner)), span)
     }
 
     fn duration(&mut self) -> Checked<(u64, Span)> {
@@ -451,7 +486,7 @@ impl<'s> Parser<'s, '_> {
     fn primary(&mut self) -> Checked<Expr> {
         let token = self.peek().clone();
         let kind = match token.kind {
-            TokenKind::Number | TokenKind::Minus => {
+            TokenKind::Number => {
                 let lit = self.number()?;
                 return self.node(ExprKind::Lit(lit.value), lit.span);
             }
@@ -619,6 +654,7 @@ mod tests {
             ExprKind::Arith { left, op, right } => {
                 format!("({op:?} {} {})", shape(left), shape(right))
             }
+            ExprKind::Neg(inner) => format!("(neg {})", shape(inner)),
             ExprKind::Lit(Literal::Number(n)) => n.to_string(),
             ExprKind::Lit(lit) => format!("{lit:?}"),
             ExprKind::Duration(seconds) => format!("{seconds}s"),
@@ -634,6 +670,17 @@ mod tests {
         assert_eq!(shape(&e), "(or (and (not a) b) (and c (not d)))");
         let e = body("segment s = not x > 5 or (a or b) and c");
         assert_eq!(shape(&e), "(or (not (> x 5)) (and (or a b) c))");
+    }
+
+    #[test]
+    fn products_bind_tighter_than_sums_and_minus_tighter_than_both() {
+        let e = body("feature f = a + b * c / d - -e * -2");
+        assert_eq!(
+            shape(&e),
+            "(Sub (Add a (Div (Mul b c) d)) (Mul (neg e) -2))"
+        );
+        let e = body("segment s = 0.9 * (x = 0) - (a + b) * c > 1");
+        assert_eq!(shape(&e), "(> (Sub (Mul 0.9 (= x 0)) (Mul (Add a b) c)) 1)");
     }
 
     #[test]
@@ -729,8 +776,8 @@ mod tests {
                 "1:1: expected a statement (`schema`, `feature` or `segment`), found `segmnt`",
             ),
             (
-                "segment s = -now",
-                "1:14: expected a number after `-`, found keyword `now`",
+                "segment s = ltv * > 2",
+                "1:19: expected a value or a condition, found `>`",
             ),
             (
                 "segment s = users",

@@ -14,7 +14,7 @@ pub(crate) struct Scope<'a> {
     pub sources: &'a SourceMap,
     pub schema: &'a Schema,
     pub names: &'a Names<'a>,
-    /// Resolved features by index. Empty while feature bodies are checked: a feature
-    /// names another feature only as a whole (`feature a = b`), resolved afterwards.
+    /// Resolved features by index. While feature bodies are checked, those not yet
+    /// resolved (checked later, or failed) are errors already reported.
     pub features: &'a [Checked<(ValueExpr, Type)>],
 }

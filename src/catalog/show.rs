@@ -7,7 +7,7 @@
 
 use crate::value::Value;
 
-use super::ir::{AggFunc, Catalog, EventField, EventOperand, EventPred, ValueExpr};
+use super::ir::{AggFunc, Catalog, EventField, EventOperand, EventPred, Pred, ValueExpr};
 
 /// A per-user value: `users.country`, `score('churn')`, an aggregate, `now - 14d`, a
 /// literal.
@@ -22,6 +22,64 @@ pub fn value(catalog: &Catalog, expr: &ValueExpr) -> String {
         ValueExpr::Attr(i) => format!("users.{}", catalog.users[*i].name),
         ValueExpr::Score(model) => format!("score({})", literal(&Value::Text(model.clone()))),
         ValueExpr::Agg(a) => aggregate(catalog, a.func, a.field, a.filter.as_ref(), a.within),
+        // The conversion to a double is implicit in the language.
+        ValueExpr::Approx(x) => value(catalog, x),
+        ValueExpr::Neg(x) => format!("-{}", operand(catalog, x)),
+        ValueExpr::Arith(l, op, r) => format!(
+            "{} {} {}",
+            operand(catalog, l),
+            op.symbol(),
+            operand(catalog, r)
+        ),
+        ValueExpr::Func(func, args) => {
+            let args: Vec<String> = args.iter().map(|a| value(catalog, a)).collect();
+            format!("{}({})", func.name(), args.join(", "))
+        }
+        ValueExpr::If(cond, then, otherwise) => format!(
+            "if({}, {}, {})",
+            pred(catalog, cond),
+            value(catalog, then),
+            value(catalog, otherwise)
+        ),
+        ValueExpr::Truth(cond) => format!("({})", pred(catalog, cond)),
+    }
+}
+
+/// A value inside arithmetic: parenthesised unless it is a single term.
+fn operand(catalog: &Catalog, expr: &ValueExpr) -> String {
+    match expr {
+        ValueExpr::Arith(..) | ValueExpr::Neg(_) => format!("({})", value(catalog, expr)),
+        ValueExpr::Approx(x) => operand(catalog, x),
+        _ => value(catalog, expr),
+    }
+}
+
+/// A condition over per-user values (inside `if` or used as a number); compound parts
+/// are parenthesised and segments are named.
+pub fn pred(catalog: &Catalog, pred_: &Pred) -> String {
+    match pred_ {
+        Pred::Const(b) => b.to_string(),
+        Pred::Cmp(l, op, r) => {
+            format!(
+                "{} {} {}",
+                value(catalog, l),
+                op.symbol(),
+                value(catalog, r)
+            )
+        }
+        Pred::In {
+            expr,
+            list,
+            negated,
+        } => {
+            let items: Vec<_> = list.iter().map(literal).collect();
+            let not = if *negated { " not" } else { "" };
+            format!("{}{not} in ({})", value(catalog, expr), items.join(", "))
+        }
+        Pred::Segment(i) => catalog.segments[*i].name.clone(),
+        Pred::And(l, r) => format!("({} and {})", pred(catalog, l), pred(catalog, r)),
+        Pred::Or(l, r) => format!("({} or {})", pred(catalog, l), pred(catalog, r)),
+        Pred::Not(p) => format!("not {}", pred(catalog, p)),
     }
 }
 
@@ -104,7 +162,6 @@ pub fn literal(value: &Value) -> String {
 mod tests {
     use super::*;
     use crate::catalog::check_sources;
-    use crate::catalog::ir::{Pred, ValueExpr};
 
     #[test]
     fn durations_are_shown_in_their_largest_exact_unit() {
@@ -134,6 +191,29 @@ mod tests {
         assert_eq!(
             value(&catalog, &ValueExpr::Score("it's".into())),
             "score('it''s')"
+        );
+    }
+
+    #[test]
+    fn arithmetic_reads_as_written_with_the_parentheses_it_needs() {
+        let catalog = check_sources(&[(
+            "t.seg",
+            "schema events(amount: number)
+             feature ltv = sum(events.amount)
+             feature n = count(events)
+             segment s = logistic(-1.5 + 0.9 * (n = 0) - 0.002 * ltv) / -(ltv - 1) > if(n > 1 and ltv > 2, least(n, 3), 0.5)",
+        )])
+        .unwrap();
+        let Pred::Cmp(l, _, r) = &catalog.segments[0].pred else {
+            panic!("{:?}", catalog.segments[0].pred)
+        };
+        assert_eq!(
+            value(&catalog, l),
+            "logistic((-1.5 + (0.9 * (count(events) = 0))) - (0.002 * sum(events.amount))) / (-(sum(events.amount) - 1))"
+        );
+        assert_eq!(
+            value(&catalog, r),
+            "if((count(events) > 1 and sum(events.amount) > 2), least(count(events), 3), 0.5)"
         );
     }
 }

@@ -151,7 +151,7 @@ fn literal_on_left(n: Decimal, span: Span, reports: &mut Reports) -> Reported {
 }
 
 /// A number literal as a value of `ty` (a number or a time).
-fn number_as(n: Decimal, ty: Type, span: Span, reports: &mut Reports) -> Checked<Value> {
+pub(crate) fn number_as(n: Decimal, ty: Type, span: Span, reports: &mut Reports) -> Checked<Value> {
     if ty != Type::Time {
         return Ok(Value::Number(n));
     }

@@ -6,13 +6,19 @@
 //! computes the *exceptions* — users whose rows give a different result — and the
 //! planner complements them when the default result is true (`purchases < 3` is "the
 //! universe minus the users with at least three purchases").
+//!
+//! The sides of a comparison may be arithmetic and functions over operands (`ltv /
+//! purchases > 100`): an atom is any per-user function of its operands' values, and
+//! whoever decides it (the operand's reader, the evaluating reduce) evaluates the whole
+//! tree from those values.
 
+use crate::arith::{self, ArithOp, Func};
 use crate::value::{CmpOp, Value};
 
 use super::intervals::{self, Interval};
 use super::source::Operand;
 
-/// One side of a comparison.
+/// One side of a comparison: a per-user value computed from operands.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Term {
     /// A per-user operand, by index into
@@ -20,11 +26,24 @@ pub enum Term {
     Operand(usize),
     /// A constant, already of the other side's type.
     Const(Value),
-    /// `now + offset` seconds.
+    /// `now + offset` seconds; only ever a whole side of a comparison.
     Now(i64),
+    /// `-x`.
+    Neg(Box<Term>),
+    /// `left op right`.
+    Arith(Box<Term>, ArithOp, Box<Term>),
+    /// A function of values.
+    Func(Func, Vec<Term>),
+    /// `if(test, then, otherwise)`.
+    If(Box<Test>, Box<Term>, Box<Term>),
+    /// A test as a number: 1 where it holds, 0 elsewhere.
+    Truth(Box<Test>),
+    /// An exact number as the nearest double.
+    Approx(Box<Term>),
 }
 
-/// The comparison an atom makes.
+/// The comparison an atom makes; inside a term (`if`, a test used as a number) also
+/// the connectives, which there are plain per-user logic.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Test {
     /// `left op right`; false when either side is missing.
@@ -38,6 +57,14 @@ pub enum Test {
         /// Whether it is `not in`.
         negated: bool,
     },
+    /// `true` or `false` (inside a term only).
+    Const(bool),
+    /// `a and b` (inside a term only).
+    And(Box<Test>, Box<Test>),
+    /// `a or b` (inside a term only).
+    Or(Box<Test>, Box<Test>),
+    /// `not a` (inside a term only).
+    Not(Box<Test>),
 }
 
 /// A test with its operands' defaults resolved.
@@ -56,13 +83,13 @@ impl Atom {
     /// (the plan's operands, which [`Term::Operand`] indexes).
     pub fn new(test: Test, all_operands: &[Operand]) -> Atom {
         let mut operands = Vec::new();
-        for term in test.terms() {
+        test.visit(&mut |term| {
             if let Term::Operand(o) = term {
                 if !operands.contains(o) {
                     operands.push(*o);
                 }
             }
-        }
+        });
         let defaults = operands
             .iter()
             .map(|&o| all_operands[o].default.clone())
@@ -76,7 +103,9 @@ impl Atom {
 
     /// Whether the test reads `now`, so that its result can change with time alone.
     pub fn mentions_now(&self) -> bool {
-        self.test.terms().any(|t| matches!(t, Term::Now(_)))
+        let mut found = false;
+        self.test.visit(&mut |t| found |= matches!(t, Term::Now(_)));
+        found
     }
 
     /// The result when the atom depends on neither operands nor time.
@@ -102,32 +131,58 @@ impl Atom {
 
     /// The result for operand values given in the order of [`Atom::operands`].
     pub fn evaluate(&self, values: &[Value], now: u64) -> bool {
-        let value = |term: &Term| match term {
-            Term::Operand(o) => values[self.slot(*o)].clone(),
-            Term::Const(v) => v.clone(),
-            Term::Now(offset) => Value::Time((now as i64).saturating_add(*offset)),
-        };
-        match &self.test {
-            Test::Cmp(l, op, r) => op.apply(&value(l), &value(r)),
+        self.holds(&self.test, values, now)
+    }
+
+    fn holds(&self, test: &Test, values: &[Value], now: u64) -> bool {
+        match test {
+            Test::Cmp(l, op, r) => {
+                op.apply(&self.value(l, values, now), &self.value(r, values, now))
+            }
             Test::In {
                 term,
                 list,
                 negated,
             } => {
-                let v = value(term);
+                let v = self.value(term, values, now);
                 !v.is_null() && list.iter().any(|x| CmpOp::Eq.apply(&v, x)) != *negated
             }
+            Test::Const(b) => *b,
+            Test::And(a, b) => self.holds(a, values, now) && self.holds(b, values, now),
+            Test::Or(a, b) => self.holds(a, values, now) || self.holds(b, values, now),
+            Test::Not(a) => !self.holds(a, values, now),
+        }
+    }
+
+    /// The value of a term, given the operand values in the order of
+    /// [`Atom::operands`].
+    fn value(&self, term: &Term, values: &[Value], now: u64) -> Value {
+        match term {
+            Term::Operand(o) => values[self.slot(*o)].clone(),
+            Term::Const(v) => v.clone(),
+            Term::Now(offset) => Value::Time((now as i64).saturating_add(*offset)),
+            Term::Neg(x) => arith::negate(&self.value(x, values, now)),
+            Term::Arith(l, op, r) => {
+                op.apply(&self.value(l, values, now), &self.value(r, values, now))
+            }
+            Term::Func(func, args) => {
+                let args: Vec<Value> = args.iter().map(|a| self.value(a, values, now)).collect();
+                func.apply(&args)
+            }
+            Term::If(test, then, otherwise) => match self.holds(test, values, now) {
+                true => self.value(then, values, now),
+                false => self.value(otherwise, values, now),
+            },
+            Term::Truth(test) => arith::truth(self.holds(test, values, now)),
+            Term::Approx(x) => arith::approximate(&self.value(x, values, now)),
         }
     }
 
     /// For an atom that mentions `now`: the times at which it holds, given the operand
     /// values in the order of [`Atom::operands`].
     pub fn intervals(&self, values: &[Value]) -> Vec<Interval> {
-        let value = |term: &Term| match term {
-            Term::Operand(o) => values[self.slot(*o)].clone(),
-            Term::Const(v) => v.clone(),
-            Term::Now(_) => unreachable!("handled by the caller"),
-        };
+        // `now` is only ever a whole side, so the other side does not read it.
+        let value = |term: &Term| self.value(term, values, 0);
         match &self.test {
             Test::Cmp(Term::Now(a), op, Term::Now(b)) => intervals::solve_now_pair(*a, *op, *b),
             Test::Cmp(Term::Now(offset), op, other) => {
@@ -160,11 +215,42 @@ impl Atom {
 }
 
 impl Test {
-    fn terms(&self) -> impl Iterator<Item = &Term> {
-        let (first, second) = match self {
-            Test::Cmp(l, _, r) => (l, Some(r)),
-            Test::In { term, .. } => (term, None),
-        };
-        std::iter::once(first).chain(second)
+    /// Calls `each` on every term of the test and every term inside them.
+    fn visit(&self, each: &mut impl FnMut(&Term)) {
+        match self {
+            Test::Cmp(l, _, r) => {
+                l.visit(each);
+                r.visit(each);
+            }
+            Test::In { term, .. } => term.visit(each),
+            Test::Const(_) => {}
+            Test::And(a, b) | Test::Or(a, b) => {
+                a.visit(each);
+                b.visit(each);
+            }
+            Test::Not(a) => a.visit(each),
+        }
+    }
+}
+
+impl Term {
+    /// Calls `each` on this term and every term inside it, parents first.
+    fn visit(&self, each: &mut impl FnMut(&Term)) {
+        each(self);
+        match self {
+            Term::Operand(_) | Term::Const(_) | Term::Now(_) => {}
+            Term::Neg(x) | Term::Approx(x) => x.visit(each),
+            Term::Arith(l, _, r) => {
+                l.visit(each);
+                r.visit(each);
+            }
+            Term::Func(_, args) => args.iter().for_each(|a| a.visit(each)),
+            Term::If(test, then, otherwise) => {
+                test.visit(each);
+                then.visit(each);
+                otherwise.visit(each);
+            }
+            Term::Truth(test) => test.visit(each),
+        }
     }
 }

@@ -136,12 +136,13 @@ pub fn explain(catalog: &Catalog, plan: &Plan) -> String {
 
 /// An atom as a comparison of its terms.
 fn atom_text(catalog: &Catalog, plan: &Plan, atom: &Atom) -> String {
-    let term = |term: &Term| match term {
-        Term::Operand(operand) => operand_label(catalog, plan, *operand),
-        Term::Const(value) => show::literal(value),
-        Term::Now(offset) => show::value(catalog, &ValueExpr::Now(*offset)),
-    };
-    match &atom.test {
+    test_text(catalog, plan, &atom.test)
+}
+
+fn test_text(catalog: &Catalog, plan: &Plan, test: &Test) -> String {
+    let term = |t: &Term| term_text(catalog, plan, t);
+    let inner = |t: &Test| test_text(catalog, plan, t);
+    match test {
         Test::Cmp(left, op, right) => format!("{} {} {}", term(left), op.symbol(), term(right)),
         Test::In {
             term: value,
@@ -152,5 +153,37 @@ fn atom_text(catalog: &Catalog, plan: &Plan, atom: &Atom) -> String {
             let not = if *negated { " not" } else { "" };
             format!("{}{not} in ({})", term(value), list.join(", "))
         }
+        Test::Const(b) => b.to_string(),
+        Test::And(a, b) => format!("({} and {})", inner(a), inner(b)),
+        Test::Or(a, b) => format!("({} or {})", inner(a), inner(b)),
+        Test::Not(a) => format!("not {}", inner(a)),
+    }
+}
+
+/// A term as written, its operands by their labels.
+fn term_text(catalog: &Catalog, plan: &Plan, term: &Term) -> String {
+    let text = |t: &Term| term_text(catalog, plan, t);
+    let operand = |t: &Term| match t {
+        Term::Arith(..) | Term::Neg(_) => format!("({})", text(t)),
+        _ => text(t),
+    };
+    match term {
+        Term::Operand(operand) => operand_label(catalog, plan, *operand),
+        Term::Const(value) => show::literal(value),
+        Term::Now(offset) => show::value(catalog, &ValueExpr::Now(*offset)),
+        Term::Approx(x) => text(x),
+        Term::Neg(x) => format!("-{}", operand(x)),
+        Term::Arith(l, op, r) => format!("{} {} {}", operand(l), op.symbol(), operand(r)),
+        Term::Func(func, args) => {
+            let args: Vec<String> = args.iter().map(text).collect();
+            format!("{}({})", func.name(), args.join(", "))
+        }
+        Term::If(test, then, otherwise) => format!(
+            "if({}, {}, {})",
+            test_text(catalog, plan, test),
+            text(then),
+            text(otherwise)
+        ),
+        Term::Truth(test) => format!("({})", test_text(catalog, plan, test)),
     }
 }

@@ -76,7 +76,14 @@ impl Plan {
 /// The source and read of the operand for a per-user value expression.
 fn operand_parts(expr: &ValueExpr) -> Option<(Source, Read)> {
     match expr {
-        ValueExpr::Const(_) | ValueExpr::Now(_) => None,
+        ValueExpr::Const(_)
+        | ValueExpr::Now(_)
+        | ValueExpr::Neg(_)
+        | ValueExpr::Arith(..)
+        | ValueExpr::Func(..)
+        | ValueExpr::If(..)
+        | ValueExpr::Truth(_)
+        | ValueExpr::Approx(_) => None,
         ValueExpr::Attr(i) => Some((Source::Attr(*i), Read::Value)),
         ValueExpr::Score(model) => Some((Source::Score(model.clone()), Read::Value)),
         ValueExpr::Agg(agg) => Some((aggregate_source(agg), Read::Aggregate(agg.func))),
@@ -163,31 +170,54 @@ impl Builder {
                 let (l, r) = (self.pred(catalog, l, memo), self.pred(catalog, r, memo));
                 self.combine(l, r, false)
             }
-            Pred::Cmp(left, op, right) => {
-                let left = self.term(left);
-                let right = self.term(right);
-                self.atom(Test::Cmp(left, *op, right))
-            }
-            Pred::In {
-                expr,
-                list,
-                negated,
-            } => {
-                let term = self.term(expr);
-                self.atom(Test::In {
-                    term,
-                    list: list.clone(),
-                    negated: *negated,
-                })
+            Pred::Cmp(..) | Pred::In { .. } => {
+                let test = self.test(pred);
+                self.atom(test)
             }
         }
     }
 
+    /// A comparison, or (inside a term) a condition over one user's values.
+    fn test(&mut self, pred: &Pred) -> Test {
+        match pred {
+            Pred::Cmp(left, op, right) => Test::Cmp(self.term(left), *op, self.term(right)),
+            Pred::In {
+                expr,
+                list,
+                negated,
+            } => Test::In {
+                term: self.term(expr),
+                list: list.clone(),
+                negated: *negated,
+            },
+            Pred::Const(b) => Test::Const(*b),
+            Pred::And(a, b) => Test::And(Box::new(self.test(a)), Box::new(self.test(b))),
+            Pred::Or(a, b) => Test::Or(Box::new(self.test(a)), Box::new(self.test(b))),
+            Pred::Not(a) => Test::Not(Box::new(self.test(a))),
+            Pred::Segment(_) => unreachable!("the checker refuses segments inside values"),
+        }
+    }
+
     fn term(&mut self, expr: &ValueExpr) -> Term {
+        let boxed = |this: &mut Self, x: &ValueExpr| Box::new(this.term(x));
         match expr {
             ValueExpr::Const(v) => Term::Const(v.clone()),
             ValueExpr::Now(offset) => Term::Now(*offset),
-            other => Term::Operand(self.operand(other).expect("per-user value has an operand")),
+            ValueExpr::Neg(x) => Term::Neg(boxed(self, x)),
+            ValueExpr::Approx(x) => Term::Approx(boxed(self, x)),
+            ValueExpr::Arith(l, op, r) => Term::Arith(boxed(self, l), *op, boxed(self, r)),
+            ValueExpr::Func(func, args) => {
+                Term::Func(*func, args.iter().map(|a| self.term(a)).collect())
+            }
+            ValueExpr::If(cond, then, otherwise) => Term::If(
+                Box::new(self.test(cond)),
+                boxed(self, then),
+                boxed(self, otherwise),
+            ),
+            ValueExpr::Truth(cond) => Term::Truth(Box::new(self.test(cond))),
+            ValueExpr::Attr(_) | ValueExpr::Score(_) | ValueExpr::Agg(_) => {
+                Term::Operand(self.operand(expr).expect("per-user value has an operand"))
+            }
         }
     }
 

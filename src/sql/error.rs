@@ -18,6 +18,14 @@ pub enum SqlError {
         /// The literal.
         number: Decimal,
     },
+    /// A construct `segflow sql` does not express.
+    #[error("{context} uses {what}, which `segflow sql` does not express yet")]
+    Unsupported {
+        /// Where it is, e.g. ``segment `refund_abusers` ``.
+        context: String,
+        /// What it is, e.g. "arithmetic".
+        what: &'static str,
+    },
     /// A declared column's name equals another column's of its table (declared or
     /// fixed, such as `user_id`) but for case, which SQL names ignore.
     #[error(

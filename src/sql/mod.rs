@@ -29,7 +29,7 @@ mod values;
 
 use std::fmt::Write;
 
-use crate::catalog::ir::Catalog;
+use crate::catalog::ir::{Catalog, ValueExpr};
 
 pub use error::SqlError;
 pub use number::{NUMBER, SCALE};
@@ -55,6 +55,7 @@ pub enum AsOf {
 
 /// The query giving every segment's members at the as-of time.
 pub fn compile(catalog: &Catalog, as_of: AsOf) -> Result<String, SqlError> {
+    refuse_arithmetic(catalog)?;
     let tables = tables::tables(catalog)?;
     let mut values = Values::new();
     for feature in &catalog.features {
@@ -99,6 +100,43 @@ pub fn compile(catalog: &Catalog, as_of: AsOf) -> Result<String, SqlError> {
     let _ = writeln!(out, "WITH\n{}", parts.join(",\n"));
     out.push_str(&union(catalog, &names));
     Ok(out)
+}
+
+/// Refuses catalogs that compute with values (arithmetic, functions, `if`).
+fn refuse_arithmetic(catalog: &Catalog) -> Result<(), SqlError> {
+    let computed = |expr: &ValueExpr| {
+        let mut found = false;
+        expr.visit(&mut |v| {
+            found |= !matches!(
+                v,
+                ValueExpr::Const(_)
+                    | ValueExpr::Now(_)
+                    | ValueExpr::Attr(_)
+                    | ValueExpr::Score(_)
+                    | ValueExpr::Agg(_)
+            )
+        });
+        found
+    };
+    for feature in &catalog.features {
+        if computed(&feature.expr) {
+            let context = format!("feature `{}`", feature.name);
+            return Err(SqlError::Unsupported {
+                context,
+                what: "arithmetic or functions of values",
+            });
+        }
+    }
+    for segment in &catalog.segments {
+        if segment::values_of(&segment.pred).into_iter().any(computed) {
+            let context = format!("segment `{}`", segment.name);
+            return Err(SqlError::Unsupported {
+                context,
+                what: "arithmetic or functions of values",
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The comment that starts the statement a long query needs run before it, in DuckDB;

@@ -174,6 +174,8 @@ pub(super) fn literal(value: &Value) -> Result<String, Imprecise> {
         Value::Null => "NULL".to_string(),
         Value::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
         Value::Time(t) => t.to_string(),
+        // The shortest text that reads back as the same double.
+        Value::Float(x) => format!("CAST('{x}' AS DOUBLE)"),
         Value::Text(s) => quote_str(s),
         Value::Number(n) if n.scale() <= SCALE => n.to_string(),
         Value::Number(n) => {

@@ -113,6 +113,12 @@ impl Values {
                     },
                 }
             }
+            ValueExpr::Neg(_)
+            | ValueExpr::Arith(..)
+            | ValueExpr::Func(..)
+            | ValueExpr::If(..)
+            | ValueExpr::Truth(_)
+            | ValueExpr::Approx(_) => unreachable!("`compile` refuses arithmetic"),
         })
     }
 
