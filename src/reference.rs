@@ -36,7 +36,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rust_decimal::Decimal;
 
-use crate::arith;
 use crate::catalog::ir::{
     AggFunc, Aggregate, Catalog, EventField, EventOperand, EventPred, Pred, ValueExpr,
 };
@@ -168,18 +167,15 @@ impl<'a> Snapshot<'a> {
             },
             ValueExpr::Score(model) => self.score(model, user),
             ValueExpr::Agg(aggregate) => self.aggregate(aggregate, user),
-            ValueExpr::Neg(x) => arith::negate(&self.value(x, user)),
-            ValueExpr::Arith(l, op, r) => op.apply(&self.value(l, user), &self.value(r, user)),
-            ValueExpr::Func(func, args) => {
-                let args: Vec<Value> = args.iter().map(|a| self.value(a, user)).collect();
-                func.apply(&args)
-            }
-            ValueExpr::If(cond, then, otherwise) => match self.holds(cond, user) {
-                true => self.value(then, user),
-                false => self.value(otherwise, user),
-            },
-            ValueExpr::Truth(cond) => arith::truth(self.holds(cond, user)),
-            ValueExpr::Approx(x) => arith::approximate(&self.value(x, user)),
+            // Arithmetic and functions over the values above.
+            ValueExpr::Neg(_)
+            | ValueExpr::Arith(..)
+            | ValueExpr::Func(..)
+            | ValueExpr::If(..)
+            | ValueExpr::Truth(_)
+            | ValueExpr::Approx(_) => expr.compute(&|leaf| self.value(leaf, user), &|cond| {
+                self.holds(cond, user)
+            }),
         }
     }
 

@@ -9,8 +9,8 @@
 //!
 //! Arithmetic (`+ - * /`, unary `-`) and the value functions (`abs`, `ln`, `exp`,
 //! `sqrt`, `logistic`, `least`, `greatest`, `coalesce`, `if`) combine per-user values
-//! in features and predicates alike; inside them a condition is a number (1 or 0), and
-//! neither `now` nor a segment may appear. Where an exact number meets an approximate
+//! in features and predicates alike; a condition used as a value is a number (1 or 0);
+//! inside these, neither `now` nor a segment may appear. Where an exact number meets an approximate
 //! one (a quotient, a logarithm), the checker converts it explicitly
 //! ([`ValueExpr::Approx`], or a literal's nearest double), so both sides of every
 //! operation and comparison are of one kind (see [`crate::arith`]).
@@ -20,7 +20,7 @@ use rust_decimal::Decimal;
 use super::ast::{Args, Expr, ExprKind, Ident, Literal, Table};
 use super::call::{self, Called};
 use super::diagnostic::{Checked, Reported, Reports};
-use super::ir::{Pred, ValueExpr};
+use super::ir::{AggFunc, Pred, ValueExpr};
 use super::names::{Def, Names};
 use super::schema::listing;
 use super::scope::Scope;
@@ -99,12 +99,7 @@ pub(crate) fn feature_refs(expr: &Expr, names: &Names) -> Vec<(usize, Span)> {
 /// Whether a value reads anything per user (rather than only constants).
 fn reads_a_user(value: &ValueExpr) -> bool {
     let mut found = false;
-    value.visit(&mut |v| {
-        found |= matches!(
-            v,
-            ValueExpr::Attr(_) | ValueExpr::Score(_) | ValueExpr::Agg(_)
-        )
-    });
+    value.visit(&mut |v| found |= v.is_per_user());
     found
 }
 
@@ -381,19 +376,9 @@ impl<'s, 'a> PredChecker<'s, 'a> {
             | ExprKind::In { .. }
             | ExprKind::Not(_)
             | ExprKind::And(..)
-            | ExprKind::Or(..)
-                if self.nested > 0 =>
-            {
+            | ExprKind::Or(..) => {
                 let cond = self.nest(|c| c.pred(expr))?;
                 typed(ValueExpr::Truth(Box::new(cond)), Type::Number)
-            }
-            ExprKind::Cmp { .. }
-            | ExprKind::In { .. }
-            | ExprKind::Not(_)
-            | ExprKind::And(..)
-            | ExprKind::Or(..) => {
-                let message = "expected a value here, found a condition (a condition is a number, 1 or 0, only inside arithmetic or a function)";
-                return Err(self.reports.error(expr.span, message, ""));
             }
         };
         Ok(Side {
@@ -528,11 +513,7 @@ impl<'s, 'a> PredChecker<'s, 'a> {
         let mut read: Vec<&ValueExpr> = Vec::new();
         for side in sides {
             side.visit(&mut |v| {
-                if matches!(
-                    v,
-                    ValueExpr::Attr(_) | ValueExpr::Score(_) | ValueExpr::Agg(_)
-                ) && !read.contains(&v)
-                {
+                if v.is_per_user() && !read.contains(&v) {
                     read.push(v);
                 }
             });
@@ -546,6 +527,15 @@ impl<'s, 'a> PredChecker<'s, 'a> {
                 span,
                 message,
                 "define a feature for one of them, or compare each with `now`",
+            ));
+        }
+        // Without per-user values, it is decided over every known user (`now > T`).
+        if !read.is_empty() && !sides.iter().all(|side| missing_without_data(side)) {
+            let message = "a comparison with `now` must compare a value that is missing for users without data; this one has a value even then (a constant in `coalesce`, `least`, `greatest` or `if`)";
+            return Err(self.reports.error(
+                span,
+                message,
+                "compare the per-user value with `now` on its own, and combine with `and`/`or`",
             ));
         }
         Ok(())
@@ -579,6 +569,27 @@ impl<'s, 'a> PredChecker<'s, 'a> {
         match offset {
             Some(offset) => Ok(Operand::Typed(ValueExpr::Now(offset), Type::Time)),
             None => Err(self.reports.error(span, "time offset out of range", "")),
+        }
+    }
+}
+
+/// Whether a value is missing for a user without any data (its per-user values all
+/// missing, counts and sums 0): what a comparison with `now` needs, since its result
+/// is computed over the rows of the users that have one.
+fn missing_without_data(value: &ValueExpr) -> bool {
+    match value {
+        ValueExpr::Now(_) | ValueExpr::Attr(_) | ValueExpr::Score(_) => true,
+        ValueExpr::Const(_) | ValueExpr::Truth(_) => false,
+        ValueExpr::Agg(agg) => !matches!(
+            agg.func,
+            AggFunc::Count | AggFunc::Sum | AggFunc::CountDistinct
+        ),
+        ValueExpr::Neg(x) | ValueExpr::Approx(x) => missing_without_data(x),
+        ValueExpr::Arith(l, _, r) => missing_without_data(l) || missing_without_data(r),
+        ValueExpr::Func(func, args) if func.is_unary() => missing_without_data(&args[0]),
+        ValueExpr::Func(_, args) => args.iter().all(missing_without_data),
+        ValueExpr::If(_, then, otherwise) => {
+            missing_without_data(then) && missing_without_data(otherwise)
         }
     }
 }

@@ -9,7 +9,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::arith::{ArithOp, Func};
+use crate::arith::{self, ArithOp, Func};
 use crate::value::{CmpOp, Type, Value};
 
 /// Where something was written: `file:line:col`, 1-based.
@@ -190,6 +190,42 @@ impl ValueExpr {
             | ValueExpr::Agg(_)
             | ValueExpr::Truth(_) => false,
         }
+    }
+
+    /// The value of an expression computed from its parts: `leaf` gives the values of
+    /// constants, `now` and per-user values, `holds` decides the conditions inside
+    /// (`if`, a condition used as a number); the arithmetic is [`crate::arith`]'s.
+    pub fn compute(
+        &self,
+        leaf: &dyn Fn(&ValueExpr) -> Value,
+        holds: &dyn Fn(&Pred) -> bool,
+    ) -> Value {
+        let value = |e: &ValueExpr| e.compute(leaf, holds);
+        match self {
+            ValueExpr::Neg(x) => arith::negate(&value(x)),
+            ValueExpr::Arith(l, op, r) => op.apply(&value(l), &value(r)),
+            ValueExpr::Func(func, args) => func.apply(&args.iter().map(value).collect::<Vec<_>>()),
+            ValueExpr::If(cond, then, otherwise) => match holds(cond) {
+                true => value(then),
+                false => value(otherwise),
+            },
+            ValueExpr::Truth(cond) => arith::truth(holds(cond)),
+            ValueExpr::Approx(x) => arith::approximate(&value(x)),
+            ValueExpr::Const(_)
+            | ValueExpr::Now(_)
+            | ValueExpr::Attr(_)
+            | ValueExpr::Score(_)
+            | ValueExpr::Agg(_) => leaf(self),
+        }
+    }
+
+    /// Whether this is a per-user value read from the data (an attribute, a score, an
+    /// aggregate) rather than a constant, `now` or a computation.
+    pub fn is_per_user(&self) -> bool {
+        matches!(
+            self,
+            ValueExpr::Attr(_) | ValueExpr::Score(_) | ValueExpr::Agg(_)
+        )
     }
 
     /// Whether the value reads `now` anywhere.

@@ -10,6 +10,7 @@ use super::ir::{
     AggFunc, Aggregate, Catalog, EventField, EventOperand, EventPred, Pred, ValueExpr,
 };
 use super::{check_sources, load, CatalogError, Diagnostic};
+use crate::arith::{ArithOp, Func};
 use crate::value::{CmpOp, Type, Value};
 
 const ECOMMERCE: &str = "\
@@ -888,4 +889,115 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn arithmetic_is_exact_until_a_quotient_or_a_function_makes_it_approximate() {
+    let ltv = || {
+        ValueExpr::Agg(Aggregate {
+            func: AggFunc::Sum,
+            field: Some(EventField::Column(0)),
+            filter: None,
+            within: None,
+        })
+    };
+    let approx = |v: ValueExpr| ValueExpr::Approx(Box::new(v));
+    let float = |x: f64| ValueExpr::Const(Value::Float(crate::value::Float::new(x).unwrap()));
+    let catalog = ok(&format!(
+        "{SCHEMA}feature ltv = sum(events.amount)\nfeature rate = ltv / purchases\nsegment s = rate > 0.3\nsegment t = ltv * 2 - 1 >= purchases"
+    ));
+    assert_eq!(
+        catalog.features[2].expr,
+        ValueExpr::Arith(
+            Box::new(approx(ltv())),
+            ArithOp::Div,
+            Box::new(approx(count_purchases(None)))
+        )
+    );
+    let Pred::Cmp(rate, CmpOp::Gt, threshold) = seg(&catalog, "s") else {
+        panic!()
+    };
+    assert_eq!(rate, catalog.features[2].expr);
+    assert_eq!(threshold, float(0.3));
+    let Pred::Cmp(left, CmpOp::Ge, right) = seg(&catalog, "t") else {
+        panic!()
+    };
+    assert!(!left.is_approximate());
+    assert_eq!(right, count_purchases(None));
+    // Where an exact value meets an approximate one, the exact one is converted.
+    let Pred::Cmp(left, _, right) = pred("segment u = ln(purchases) < least(purchases, 2.5)")
+    else {
+        panic!()
+    };
+    assert_eq!(
+        left,
+        ValueExpr::Func(Func::Ln, vec![approx(count_purchases(None))])
+    );
+    assert_eq!(
+        right,
+        approx(ValueExpr::Func(
+            Func::Least,
+            vec![count_purchases(None), num("2.5")]
+        ))
+    );
+}
+
+#[test]
+fn conditions_are_numbers_inside_values() {
+    let Pred::Cmp(left, CmpOp::Gt, _) =
+        pred("segment s = 0.9 * (purchases = 0) + if(users.is_vip, 1, 0) > 0.5")
+    else {
+        panic!()
+    };
+    let ValueExpr::Arith(product, ArithOp::Add, choice) = left else {
+        panic!("{left:?}")
+    };
+    assert_eq!(
+        *product,
+        ValueExpr::Arith(
+            Box::new(num("0.9")),
+            ArithOp::Mul,
+            Box::new(ValueExpr::Truth(Box::new(Pred::Cmp(
+                count_purchases(None),
+                CmpOp::Eq,
+                num("0")
+            ))))
+        )
+    );
+    assert!(matches!(*choice, ValueExpr::If(..)));
+}
+
+#[test]
+fn misuse_of_arithmetic_is_explained() {
+    let cases = [
+        ("segment s = users.country + 1 > 2", "1:13: arithmetic needs numbers; `users.country` is text"),
+        ("segment s = purchases * (now - 1d) > 2", "1:26: `now` can only be compared directly, as in `last_seen < now - 30d`; not inside arithmetic, a function or `if`"),
+        ("segment a = purchases > 1\nsegment s = if(a, 1, 0) > 0", "2:16: segment `a` cannot be used inside arithmetic, a function or `if`; combine segments with `and`, `or` and `not`"),
+        ("segment s = ln(purchases, 2) > 0", "1:13: `ln` takes one number, e.g. `ln(ltv)`"),
+        ("segment s = least(purchases) > 0", "1:13: `least` takes two or more values, e.g. `least(a, b)`"),
+        ("segment s = least(purchases, users.country) > 0", "1:13: the values of `least` must have one type; found a number and text"),
+        ("segment s = greatest(users.is_vip, users.is_vip)", "1:13: `greatest` cannot order bools"),
+        ("segment s = if(purchases, 1, 0) > 0", "1:16: feature `purchases` is a number; compare it, e.g. `purchases > 0`"),
+        ("segment s = abs(events) > 0", "1:13: `abs` takes values, not `events`; aggregate the events first, e.g. `abs(count(events))`"),
+        ("segment s = coalesce(max(events.ts), users.signup_ts) < now - 1d", "1:13: a comparison with `now` may read one per-user value; this one reads 2"),
+        ("segment s = coalesce(users.signup_ts, 5) < now - 1d", "1:13: a comparison with `now` must compare a value that is missing for users without data; this one has a value even then (a constant in `coalesce`, `least`, `greatest` or `if`)"),
+        ("feature f = purchases + 1\nfeature g = f * 2 > 3", "2:13: a feature is a value, not a condition; define a segment for conditions (or use `if(condition, a, b)`)"),
+        ("feature f = 2 * 3", "1:13: a feature must be a per-user value: an aggregate, `score('model')`, `users.ATTR`, another feature, or arithmetic over them"),
+        ("feature f = count(events where amount * 2 > 1)", "1:32: arithmetic cannot be used inside `where`, which compares an event's own fields with literals"),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(error(text).0, expected, "{text}");
+    }
+    assert_eq!(
+        errors("feature f = g + 1\nfeature g = f * 2\nsegment s = f > 1"),
+        ["2:13: feature cycle: f -> g -> f"]
+    );
+}
+
+#[test]
+fn features_may_name_features_declared_later() {
+    let catalog = ok(&format!(
+        "{SCHEMA}feature rate = refunds / total\nfeature refunds = sum(events.amount where refunded)\nfeature total = sum(events.amount)\nsegment s = rate > 0.5"
+    ));
+    assert!(catalog.features[1].expr.is_approximate());
 }

@@ -122,15 +122,16 @@ impl<'a> UserValues<'a> {
 
     /// The value of an expression for this user.
     fn value(&self, expr: &ValueExpr) -> Value {
-        match expr {
+        let leaf = |leaf: &ValueExpr| match leaf {
             ValueExpr::Const(value) => value.clone(),
             ValueExpr::Now(offset) => now_plus(self.now, *offset),
             // Checked by the caller ([`unkept`]): a served segment's values are kept.
-            _ => match self.plan.operand_of(expr) {
+            _ => match self.plan.operand_of(leaf) {
                 Some(operand) => self.values[operand].clone(),
                 None => Value::Null,
             },
-        }
+        };
+        expr.compute(&leaf, &|cond| self.holds(cond))
     }
 
     /// How an expression is named: a feature's name, or the expression as written.
@@ -141,25 +142,43 @@ impl<'a> UserValues<'a> {
         }
     }
 
-    /// The per-user values a node compared (constants left out).
+    /// The per-user values a node compared (constants left out): each side, and for a
+    /// side computed from per-user values, each of those too.
     fn operands<'e>(&self, sides: impl IntoIterator<Item = (&'e ValueExpr, &'e Value)>) -> Json {
-        let shown: Vec<Json> = sides
-            .into_iter()
-            .filter(|(expr, _)| !matches!(expr, ValueExpr::Const(_)))
-            .map(|(expr, value)| json!({"name": self.label(expr), "value": shown(value)}))
-            .collect();
-        Json::Array(shown)
+        let mut listed: Vec<Json> = Vec::new();
+        for (expr, value) in sides {
+            if matches!(expr, ValueExpr::Const(_)) {
+                continue;
+            }
+            listed.push(json!({"name": self.label(expr), "value": shown(value)}));
+            let mut parts: Vec<&ValueExpr> = Vec::new();
+            expr.visit(&mut |part| {
+                if part.is_per_user() && part != expr && !parts.contains(&part) {
+                    parts.push(part);
+                }
+            });
+            for part in parts {
+                let value = self.value(part);
+                listed.push(json!({"name": self.label(part), "value": shown(&value)}));
+            }
+        }
+        Json::Array(listed)
     }
 }
 
 /// The first per-user value `pred` reads that `plan` does not keep by user, written as
 /// in a catalog: a definition reading it cannot be evaluated from the kept values.
 pub fn unkept(catalog: &Catalog, plan: &Plan, pred: &Pred) -> Option<String> {
-    let kept = |expr: &ValueExpr| match expr {
-        ValueExpr::Const(_) | ValueExpr::Now(_) => true,
-        _ => plan
-            .operand_of(expr)
-            .is_some_and(|operand| plan.physical.explained.contains(&operand)),
+    let kept = |expr: &ValueExpr| {
+        let mut all = true;
+        expr.visit(&mut |part| {
+            if part.is_per_user() {
+                all &= plan
+                    .operand_of(part)
+                    .is_some_and(|operand| plan.physical.explained.contains(&operand));
+            }
+        });
+        all
     };
     match pred {
         Pred::Const(_) => None,

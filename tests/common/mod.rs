@@ -11,8 +11,39 @@ use segflow::value::{Text, Value};
 const SCHEMA: &str = "schema users(country: text, signup_ts: time, vip: bool, age: number)\n\
                       schema events(amount: number, category: text)\n";
 
-/// A random per-user value expression of type number, with its text.
+/// A random per-user number: mostly a single value, sometimes arithmetic and functions
+/// over values and literals (exact and approximate, with the values that make them
+/// missing: division by zero, logarithms of non-positive numbers, overflowing `exp`).
 fn number_expr() -> impl Strategy<Value = String> {
+    let literal = prop_oneof![Just("0"), Just("1"), Just("-2"), Just("0.5"), Just("1000")]
+        .prop_map(str::to_string);
+    let leaf = prop_oneof![4 => number_value(), 1 => literal];
+    let compound = leaf.clone().prop_recursive(2, 6, 3, |inner| {
+        let op = prop_oneof![Just("+"), Just("-"), Just("*"), Just("/")];
+        let unary = prop_oneof![
+            Just("-"),
+            Just("abs"),
+            Just("ln"),
+            Just("exp"),
+            Just("sqrt"),
+            Just("logistic")
+        ];
+        let choice = prop_oneof![Just("least"), Just("greatest"), Just("coalesce")];
+        let cmp = prop_oneof![Just("="), Just(">"), Just("<=")];
+        prop_oneof![
+            3 => (inner.clone(), op, inner.clone()).prop_map(|(a, op, b)| format!("({a} {op} {b})")),
+            2 => (unary, inner.clone()).prop_map(|(f, a)| format!("{f}({a})")),
+            1 => (choice, inner.clone(), inner.clone()).prop_map(|(f, a, b)| format!("{f}({a}, {b})")),
+            1 => (inner.clone(), cmp.clone(), inner.clone(), inner.clone(), inner.clone())
+                .prop_map(|(p, op, q, a, b)| format!("if({p} {op} {q}, {a}, {b})")),
+            1 => (inner.clone(), cmp, inner).prop_map(|(a, op, b)| format!("({a} {op} {b})")),
+        ]
+    });
+    prop_oneof![3 => number_value(), 1 => compound]
+}
+
+/// A random single per-user number: an aggregate or a score.
+fn number_value() -> impl Strategy<Value = String> {
     let selection = (
         prop::option::of(prop_oneof![
             Just("kind = 'buy'".to_string()),
@@ -34,7 +65,7 @@ fn number_expr() -> impl Strategy<Value = String> {
             }
             text
         });
-    (0..8usize, selection).prop_map(|(func, sel)| match func {
+    (0..9usize, selection).prop_map(|(func, sel)| match func {
         0 => format!("count(events{sel})"),
         1 => format!("sum(events.amount{sel})"),
         2 => format!("avg(events.amount{sel})"),
@@ -42,6 +73,7 @@ fn number_expr() -> impl Strategy<Value = String> {
         4 => format!("max(events.amount{sel})"),
         5 => format!("count_distinct(events.category{sel})"),
         6 => format!("median(events.amount{sel})"),
+        7 => "users.age".to_string(),
         _ => "score('m1')".to_string(),
     })
 }
@@ -71,7 +103,8 @@ fn atom() -> impl Strategy<Value = String> {
         1 => (cmp.clone(), prop_oneof![Just("0s"), Just("10s"), Just("30s")]).prop_map(|(op, d)| {
             if d == "0s" { format!("users.signup_ts {op} now") } else { format!("users.signup_ts {op} now - {d}") }
         }),
-        1 => (cmp, prop_oneof![Just("5s"), Just("20s")]).prop_map(|(op, d)| format!("max(events.ts) {op} now - {d}")),
+        1 => (cmp, prop_oneof![Just("5s"), Just("20s")], prop_oneof![Just("max(events.ts)"), Just("if(users.signup_ts > 20, users.signup_ts, least(users.signup_ts, users.signup_ts))")])
+            .prop_map(|(op, d, t)| format!("{t} {op} now - {d}")),
         1 => prop_oneof![Just("exists(events within 10s)"), Just("exists(events where kind = 'buy')"), Just("now > 40")].prop_map(str::to_string),
     ]
 }
