@@ -45,6 +45,8 @@ pub(crate) struct ColumnDecl {
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum DefKind {
     Feature,
+    /// A feature that reads as a model (`model churn_lr = logistic(...)`).
+    Model,
     Segment,
 }
 
@@ -52,12 +54,13 @@ impl DefKind {
     pub fn name(self) -> &'static str {
         match self {
             DefKind::Feature => "feature",
+            DefKind::Model => "model",
             DefKind::Segment => "segment",
         }
     }
 }
 
-/// `feature NAME = EXPR` or `segment NAME = EXPR`.
+/// `feature NAME = EXPR`, `model NAME = EXPR` or `segment NAME = EXPR`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Definition {
     pub kind: DefKind,

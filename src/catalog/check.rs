@@ -49,7 +49,7 @@ pub(crate) fn check(
         if let Some(body) = &def.body {
             // Checked for their own errors only; the first definition is the one kept.
             let _ = match def.kind {
-                DefKind::Feature => feature_body(body, &scope, reports).map(drop),
+                DefKind::Feature | DefKind::Model => feature_body(body, &scope, reports).map(drop),
                 DefKind::Segment => PredChecker::new(&scope, reports).pred(body).map(drop),
             };
         }
@@ -72,6 +72,7 @@ pub(crate) fn check(
                 name: def.name.name.clone(),
                 expr,
                 ty,
+                model: def.kind == DefKind::Model,
                 loc: sources.location(def.name.span),
             })
         })

@@ -291,6 +291,19 @@ pub enum Pred {
 }
 
 impl Pred {
+    /// Calls `each` with every segment the predicate names (not through them).
+    pub fn visit_segments(&self, each: &mut impl FnMut(usize)) {
+        match self {
+            Pred::Segment(index) => each(*index),
+            Pred::Const(_) | Pred::Cmp(..) | Pred::In { .. } => {}
+            Pred::And(a, b) | Pred::Or(a, b) => {
+                a.visit_segments(each);
+                b.visit_segments(each);
+            }
+            Pred::Not(p) => p.visit_segments(each),
+        }
+    }
+
     /// Calls [`ValueExpr::visit`] on every value the predicate compares (not through
     /// segment references).
     pub fn visit_values<'e>(&'e self, each: &mut impl FnMut(&'e ValueExpr)) {
@@ -353,6 +366,9 @@ pub struct Feature {
     pub expr: ValueExpr,
     /// The type of `expr`.
     pub ty: Type,
+    /// Whether it was declared as a model (`model NAME = EXPR`): computed like any
+    /// feature, it makes the segments that read it model-based.
+    pub model: bool,
     /// Where the feature's name is written in its definition.
     pub loc: Location,
 }

@@ -14,6 +14,7 @@ use super::source::Span;
 pub(crate) enum Keyword {
     Schema,
     Feature,
+    Model,
     Segment,
     And,
     Or,
@@ -33,6 +34,7 @@ impl Keyword {
         Some(match word {
             "schema" => Keyword::Schema,
             "feature" => Keyword::Feature,
+            "model" => Keyword::Model,
             "segment" => Keyword::Segment,
             "and" => Keyword::And,
             "or" => Keyword::Or,

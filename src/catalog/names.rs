@@ -53,14 +53,14 @@ impl<'a> Names<'a> {
                 let label = if first.kind == def.kind {
                     format!("a second {} with this name", def.kind.name())
                 } else {
-                    "features and segments share one namespace".to_string()
+                    "features, models and segments share one namespace".to_string()
                 };
                 reports.error(def.name.span, message, label);
                 names.duplicates.push(def);
                 continue;
             }
             let entry = match def.kind {
-                DefKind::Feature => {
+                DefKind::Feature | DefKind::Model => {
                     names.features.push(def);
                     Def::Feature(names.features.len() - 1)
                 }

@@ -147,7 +147,9 @@ impl<'s> Parser<'s, '_> {
         matches!(
             self.peek_kind(),
             TokenKind::Eof
-                | TokenKind::Keyword(Keyword::Schema | Keyword::Feature | Keyword::Segment)
+                | TokenKind::Keyword(
+                    Keyword::Schema | Keyword::Feature | Keyword::Model | Keyword::Segment
+                )
         )
     }
 
@@ -173,16 +175,20 @@ impl<'s> Parser<'s, '_> {
                 TokenKind::Eof => break,
                 TokenKind::Keyword(Keyword::Schema) => self.schema(),
                 TokenKind::Keyword(Keyword::Feature) => self.definition(DefKind::Feature),
+                TokenKind::Keyword(Keyword::Model) => self.definition(DefKind::Model),
                 TokenKind::Keyword(Keyword::Segment) => self.definition(DefKind::Segment),
                 _ => {
                     let token = self.peek();
                     let label = if token.kind == TokenKind::Ident {
-                        let starts = ["schema", "feature", "segment"];
+                        let starts = ["schema", "feature", "model", "segment"];
                         suggest::did_you_mean(token.text, starts, "")
                     } else {
                         String::new()
                     };
-                    self.expected_with("a statement (`schema`, `feature` or `segment`)", &label);
+                    self.expected_with(
+                        "a statement (`schema`, `feature`, `model` or `segment`)",
+                        &label,
+                    );
                     self.advance();
                     None
                 }
@@ -773,7 +779,7 @@ mod tests {
             ),
             (
                 "segmnt s = a",
-                "1:1: expected a statement (`schema`, `feature` or `segment`), found `segmnt`",
+                "1:1: expected a statement (`schema`, `feature`, `model` or `segment`), found `segmnt`",
             ),
             (
                 "segment s = ltv * > 2",

@@ -639,7 +639,7 @@ fn duplicate_names_report_both_places() {
         [
             "b.seg:1:9: duplicate name `x`; first defined at a.seg:2:9 (a second feature with this name)",
             "b.seg:2:9: duplicate name `y`; first defined at a.seg:3:9 (a second segment with this name)",
-            "b.seg:4:9: duplicate name `z`; first defined at b.seg:3:9 (features and segments share one namespace)",
+            "b.seg:4:9: duplicate name `z`; first defined at b.seg:3:9 (features, models and segments share one namespace)",
         ]
     );
 }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use crate::catalog::ir::Catalog;
+use crate::catalog::ir::{Catalog, Feature, ValueExpr};
 use crate::catalog::show;
 
 use super::{Plan, Read, SetNode, Source};
@@ -19,12 +19,14 @@ struct Footprint {
 /// What one segment is made of: its kind, the values it reads and their inputs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SegmentSummary {
-    /// `rule`, `time-based` (it mentions `now` or a window), `score-based` (scores
-    /// only) or `hybrid` (scores and other inputs).
+    /// `model-based` (it compares models' values only), `hybrid` (models or scores
+    /// and other values), `time-based` (it mentions `now` or a window), `score-based`
+    /// (scores only) or `rule`.
     pub kind: &'static str,
     /// The plan's operands it reads, by index.
     pub operands: Vec<usize>,
-    /// Each of those operands by its feature name, or its expression.
+    /// The computed features and models it reads (by name), then each of its
+    /// operands by its feature name, or its expression.
     pub features: Vec<String>,
     /// The inputs it reads: `users`, `events`, `scores`.
     pub inputs: Vec<&'static str>,
@@ -34,9 +36,11 @@ pub struct SegmentSummary {
 pub fn summaries(catalog: &Catalog, plan: &Plan) -> Vec<SegmentSummary> {
     plan.segments
         .iter()
-        .map(|&set| {
+        .enumerate()
+        .map(|(segment, &set)| {
             let mut footprint = Footprint::default();
             walk(plan, set, &mut footprint, &mut BTreeSet::new());
+            let computed = computed_features(catalog, plan, segment);
             let mut inputs = BTreeSet::new();
             for &operand in &footprint.operands {
                 let source = &plan.sources[plan.operands[operand].source];
@@ -49,7 +53,18 @@ pub fn summaries(catalog: &Catalog, plan: &Plan) -> Vec<SegmentSummary> {
                     footprint.uses_now = true;
                 }
             }
-            let kind = if footprint.uses_now {
+            // The operands read through models, and whether anything else is read.
+            let mut modelled = BTreeSet::new();
+            for feature in computed.iter().filter(|f| f.model) {
+                feature
+                    .expr
+                    .visit(&mut |part| modelled.extend(plan.operand_of(part)));
+            }
+            let kind = if !modelled.is_empty() && modelled.is_superset(&footprint.operands) {
+                "model-based"
+            } else if !modelled.is_empty() {
+                "hybrid"
+            } else if footprint.uses_now {
                 "time-based"
             } else if inputs.contains("scores") && inputs.len() > 1 {
                 "hybrid"
@@ -61,9 +76,12 @@ pub fn summaries(catalog: &Catalog, plan: &Plan) -> Vec<SegmentSummary> {
             let operands: Vec<usize> = footprint.operands.into_iter().collect();
             SegmentSummary {
                 kind,
-                features: operands
-                    .iter()
-                    .map(|&operand| operand_label(catalog, plan, operand))
+                features: (computed.iter().map(|feature| feature.name.clone()))
+                    .chain(
+                        operands
+                            .iter()
+                            .map(|&operand| operand_label(catalog, plan, operand)),
+                    )
                     .collect(),
                 operands,
                 inputs: inputs.into_iter().collect(),
@@ -128,6 +146,25 @@ pub fn describe(catalog: &Catalog, plan: &Plan) -> String {
     out
 }
 
+/// The features and models computed from other values (not a single operand) whose
+/// value a segment reads, directly or through the segments it names, in catalog order.
+fn computed_features<'c>(catalog: &'c Catalog, plan: &Plan, segment: usize) -> Vec<&'c Feature> {
+    let mut values: Vec<&ValueExpr> = Vec::new();
+    let mut pending = vec![segment];
+    let mut seen = BTreeSet::new();
+    while let Some(index) = pending.pop() {
+        if !seen.insert(index) {
+            continue;
+        }
+        let pred = &catalog.segments[index].pred;
+        pred.visit_values(&mut |value| values.push(value));
+        pred.visit_segments(&mut |named| pending.push(named));
+    }
+    (catalog.features.iter())
+        .filter(|f| plan.operand_of(&f.expr).is_none() && values.contains(&&f.expr))
+        .collect()
+}
+
 fn list<'a>(items: impl Iterator<Item = &'a str>) -> String {
     let items: Vec<_> = items.collect();
     if items.is_empty() {
@@ -170,5 +207,49 @@ pub fn operand_label(catalog: &Catalog, plan: &Plan, operand: usize) -> String {
             show::aggregate(catalog, func, sel.field, sel.filter.as_ref(), sel.within)
         }
         (Source::Events { .. }, Read::Value) => unreachable!("an event source is aggregated"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::check_sources;
+
+    #[test]
+    fn segments_are_classified_by_what_they_read() {
+        let catalog = check_sources(&[(
+            "t.seg",
+            "schema events(amount: number)
+             feature ltv = sum(events.amount)
+             feature n = count(events)
+             feature rate = ltv / n
+             model churn_lr = logistic(1 - 0.002 * ltv)
+             segment rule = rate > 10
+             segment modelled = churn_lr > 0.7
+             segment both = churn_lr > 0.7 and n > 3
+             segment through = modelled
+             segment scored = score('m') > 0.5
+             segment mixed = score('m') > 0.5 and n > 1
+             segment recent = exists(events within 1d)",
+        )])
+        .unwrap();
+        let plan = Plan::new(&catalog);
+        let kinds: Vec<(&str, Vec<String>)> = summaries(&catalog, &plan)
+            .into_iter()
+            .map(|s| (s.kind, s.features))
+            .collect();
+        let names = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            kinds,
+            [
+                ("rule", names(&["rate", "ltv", "n"])),
+                ("model-based", names(&["churn_lr", "ltv"])),
+                ("hybrid", names(&["churn_lr", "ltv", "n"])),
+                ("model-based", names(&["churn_lr", "ltv"])),
+                ("score-based", names(&["score('m')"])),
+                ("hybrid", names(&["n", "score('m')"])),
+                ("time-based", names(&["count(events within 1d)"])),
+            ]
+        );
     }
 }

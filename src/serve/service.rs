@@ -30,7 +30,8 @@ use super::records::RecordFile;
 pub struct SegmentInfo {
     /// The segment's name.
     pub name: String,
-    /// `rule`, `time-based`, `score-based` or `hybrid` (as `segflow check` says).
+    /// `rule`, `time-based`, `score-based`, `model-based` or `hybrid` (as `segflow
+    /// check` says).
     pub kind: &'static str,
     /// The definition's content hash.
     pub hash: String,
