@@ -241,6 +241,37 @@ fn assert_consistent_output(out: &Path, catalog: &Catalog) {
 // 1–3. Runs over the sample data
 // ---------------------------------------------------------------------------------
 
+/// The hybrid catalog (arithmetic, ratios in doubles, models, `if`, `coalesce`,
+/// `greatest`) on the sample, at the latest time and a month earlier, with two workers:
+/// every member file equals the reference evaluator's answer, and every segment is a
+/// proper, non-empty part of the users (so the comparison says something).
+#[test]
+fn the_hybrid_catalog_on_the_sample_equals_the_reference() {
+    let hybrid = root().join("dataflows/hybrid.seg");
+    let catalog = load_catalog(std::slice::from_ref(&hybrid));
+    let data = load_dataset(&sample(), &catalog);
+    let latest = data.max_ts().unwrap();
+    for as_of in [latest, latest - 30 * 86_400] {
+        let tmp = TempDir::new().unwrap();
+        let out = tmp.path().join("out");
+        let as_of_text = as_of.to_string();
+        let output = run_cmd(&[&hybrid], &sample(), &out, &["--as-of", &as_of_text, "-w", "2"]);
+        assert_success(&output);
+        assert_consistent_output(&out, &catalog);
+        let reference = reference_members(&catalog, &data, as_of);
+        if as_of == latest {
+            for (segment, members) in &reference {
+                assert!(
+                    !members.is_empty() && members.len() < data.users.len(),
+                    "{segment} has {} members",
+                    members.len()
+                );
+            }
+        }
+        assert_eq!(member_files(&out), reference, "as of {as_of}");
+    }
+}
+
 /// `tests/expected/sample_sizes.csv` was produced by running
 /// `segflow run --catalog dataflows/ecommerce.seg --data datasets/sample` and copying
 /// `sizes.csv`, after checking that every size (and every member list) equalled
