@@ -31,7 +31,7 @@ use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throug
 use std::hint::black_box;
 
 use segflow::catalog::ir::Catalog;
-use segflow::dataflow::{Event, ScoreRecord, UserKey, UserRecord};
+use segflow::dataflow::{Event, ModelRecord, ScoreRecord, UserKey, UserRecord};
 use segflow::engine::batch::{run_files, OnError};
 use segflow::gen::{generate, GenOptions};
 use segflow::io::load::{DataFiles, RowSink};
@@ -92,6 +92,9 @@ impl RowSink for Counting {
     fn score(&mut self, _user: UserKey, record: ScoreRecord) {
         black_box(record);
         self.scores += 1;
+    }
+    fn model(&mut self, model: Text, record: ModelRecord) {
+        black_box((model, record));
     }
     fn name(&mut self, _user: UserKey, id: String) {
         black_box(id);

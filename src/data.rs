@@ -53,6 +53,22 @@ pub struct ScoreRow {
     /// Time of the scoring in seconds since the Unix epoch; at `now`, the latest score
     /// with `ts <= now` is the user's.
     pub ts: u64,
+    /// The version of the model that produced the score (a `version` column or
+    /// field), if given: `score('m')` reads the model's active version (see
+    /// [`ModelRow`]), `score('m', 'v3')` version `v3`.
+    pub version: Option<Text>,
+}
+
+/// A row of `models.csv`: from `ts` on, `version` is the model's active version, the
+/// one `score('model')` reads (until a later row of the model).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelRow {
+    /// Name of the model, as `score('model')` refers to it.
+    pub model: Text,
+    /// The version that becomes active.
+    pub version: Text,
+    /// When it becomes active, in seconds since the Unix epoch.
+    pub ts: u64,
 }
 
 /// Everything a batch run reads, in file order. Later `users` rows for the same id
@@ -66,14 +82,17 @@ pub struct Dataset {
     pub events: Vec<EventRow>,
     /// `scores.csv` rows, in file order.
     pub scores: Vec<ScoreRow>,
+    /// `models.csv` rows, in file order: of rows with the same `ts`, the later wins.
+    pub models: Vec<ModelRow>,
 }
 
 impl Dataset {
-    /// The greatest event, score or users row time: the default `--as-of`.
+    /// The greatest event, score, models or users row time: the default `--as-of`.
     pub fn max_ts(&self) -> Option<u64> {
         let events = self.events.iter().map(|e| e.ts);
         let scores = self.scores.iter().map(|s| s.ts);
+        let models = self.models.iter().map(|m| m.ts);
         let users = self.users.iter().filter_map(|u| u.ts);
-        events.chain(scores).chain(users).max()
+        events.chain(scores).chain(models).chain(users).max()
     }
 }

@@ -81,6 +81,8 @@ pub struct Snapshot<'a> {
     events: BTreeMap<&'a str, Vec<&'a EventRow>>,
     /// Each user's scores with `ts <= now`, in file order.
     scores: BTreeMap<&'a str, Vec<&'a ScoreRow>>,
+    /// Each model's active version at `now`, for models with one.
+    active: BTreeMap<&'a str, &'a str>,
     /// Every user known at `now`.
     universe: BTreeSet<&'a str>,
 }
@@ -127,6 +129,16 @@ impl<'a> Snapshot<'a> {
                 events.entry(row.user_id.as_str()).or_default().push(row);
             }
         }
+        // A model's active version: of its rows with `ts <= now`, the latest, then the
+        // last in file order.
+        let mut active: BTreeMap<&str, (u64, &str)> = BTreeMap::new();
+        for row in data.models.iter().filter(|row| row.ts <= now) {
+            let current = active.entry(&row.model).or_insert((row.ts, &row.version));
+            if row.ts >= current.0 {
+                *current = (row.ts, &row.version);
+            }
+        }
+        let active = active.into_iter().map(|(m, (_, v))| (m, v)).collect();
         let mut scores: BTreeMap<&str, Vec<&ScoreRow>> = BTreeMap::new();
         for row in &data.scores {
             if row.ts <= now {
@@ -146,6 +158,7 @@ impl<'a> Snapshot<'a> {
             users,
             events,
             scores,
+            active,
             universe,
         }
     }
@@ -179,12 +192,17 @@ impl<'a> Snapshot<'a> {
         }
     }
 
-    /// `score('model')`: the visible score of that model with the greatest `ts` (ties:
-    /// the greater score); missing when the user has none.
+    /// `score('model')`: the visible score of that model's active version (of any
+    /// version while it has none) with the greatest `ts` (ties: the greater score);
+    /// missing when the user has none.
     fn score(&self, model: &str, user: &str) -> Value {
+        let version = self.active.get(model).copied();
         let mut latest: Option<&ScoreRow> = None;
         for row in self.scores.get(user).into_iter().flatten() {
             if &*row.model != model {
+                continue;
+            }
+            if version.is_some() && row.version.as_deref() != version {
                 continue;
             }
             let newer = match latest {
@@ -495,6 +513,7 @@ mod tests {
             model: Arc::from(model),
             score: dec(score),
             ts,
+            version: None,
         }
     }
 
@@ -624,6 +643,7 @@ mod tests {
                 score("scored", "churn", "0.5", 10),
                 score("scored_later", "churn", "0.5", 11),
             ],
+            ..Dataset::default()
         };
         let result = evaluate(&cat, &data, 10);
         assert_eq!(result["us"], members(&["american"]));

@@ -1,6 +1,7 @@
 //! The invariant that ties batch and live together, property-tested: for random
 //! catalogs, a random backfill and a random live stream (out-of-order and late events,
-//! corrections, erasures, users and scores, clock-only advances), summing the change
+//! corrections, erasures, users, scores and switches of model versions, clock-only
+//! advances), summing the change
 //! log up to any time gives exactly what the reference evaluator computes from scratch
 //! over the records in effect at that time.
 //!
@@ -19,7 +20,7 @@ use std::time::Duration;
 use common::{catalog_text, dataset};
 use proptest::prelude::*;
 use segflow::catalog::{self, ir::Catalog};
-use segflow::data::{Dataset, EventRow, ScoreRow, UserRow};
+use segflow::data::{Dataset, EventRow, ModelRow, ScoreRow, UserRow};
 use segflow::engine::batch::{BatchInput, OnError};
 use segflow::engine::tail::{run_tail, TailOptions};
 use segflow::live::changelog::LogFormat;
@@ -35,6 +36,7 @@ enum Op {
     Retract(EventRow),
     User(UserRow),
     Score(ScoreRow),
+    Model(ModelRow),
     Delete(String),
     Clock(u64),
 }
@@ -44,6 +46,7 @@ impl Op {
         match self {
             Op::Event(e) | Op::Retract(e) => Some(e.ts),
             Op::Score(s) => Some(s.ts),
+            Op::Model(m) => Some(m.ts),
             Op::Clock(ts) => Some(*ts),
             Op::User(u) => u.ts,
             Op::Delete(_) => None,
@@ -91,6 +94,15 @@ impl Op {
                 object.insert("model".into(), json!(s.model.as_ref()));
                 object.insert("ts".into(), json!(s.ts));
                 object.insert("score".into(), json!(s.score.to_string()));
+                if let Some(version) = &s.version {
+                    object.insert("version".into(), json!(version.as_ref()));
+                }
+            }
+            Op::Model(m) => {
+                object.insert("type".into(), json!("model"));
+                object.insert("model".into(), json!(m.model.as_ref()));
+                object.insert("version".into(), json!(m.version.as_ref()));
+                object.insert("ts".into(), json!(m.ts));
             }
             Op::Delete(id) => {
                 object.insert("type".into(), json!("delete_user"));
@@ -116,7 +128,7 @@ fn stream(
     shift: u64,
 ) -> Vec<Op> {
     let mut events: Vec<EventRow> = backfill.events.clone();
-    let (mut next_event, mut next_user, mut next_score) = (0, 0, 0);
+    let (mut next_event, mut next_user, mut next_score, mut next_model) = (0, 0, 0, 0);
     let mut ops = Vec::new();
     for (i, kind) in kinds.iter().enumerate() {
         let pick = picks[i % picks.len()];
@@ -143,6 +155,12 @@ fn stream(
                 Op::Score(score)
             }
             7 => Op::Delete(format!("u{:02}", pick % 10)),
+            8 if next_model < pool.models.len() => {
+                let mut model = pool.models[next_model].clone();
+                next_model += 1;
+                model.ts += shift;
+                Op::Model(model)
+            }
             _ => Op::Clock(pick as u64 % 130),
         };
         ops.push(op);
@@ -189,7 +207,7 @@ fn effect_ticks(ops: &[Op], backfill: &Dataset, lateness: u64) -> (Vec<Option<u6
             Op::Delete(id) => {
                 present.remove(id);
             }
-            Op::User(_) | Op::Score(_) => {}
+            Op::User(_) | Op::Score(_) | Op::Model(_) => {}
         }
         let at = op.ts().map_or(now, |ts| (ts * T).max(now));
         ticks.push(Some(at));
@@ -227,6 +245,7 @@ fn visible(backfill: &Dataset, ops: &[Op], ticks: &[Option<u64>], tick: u64) -> 
                 ..u.clone()
             }),
             Op::Score(s) => data.scores.push(s.clone()),
+            Op::Model(m) => data.models.push(m.clone()),
             Op::Delete(id) => {
                 data.events.retain(|e| &e.user_id != id);
                 data.users.retain(|u| &u.user_id != id);

@@ -75,6 +75,7 @@ fn score(id: &str, model: &str, value: &str, ts: u64) -> ScoreRow {
         model: Text::from(model),
         score: Decimal::from_str(value).unwrap(),
         ts,
+        version: None,
     }
 }
 
@@ -376,6 +377,7 @@ fn users_without_events() {
             event("buyer", 3, "buy", vec![num("4")]),
         ],
         scores: vec![score("scored", "churn", "0.5", 1)],
+        ..Dataset::default()
     };
     check(
         source,

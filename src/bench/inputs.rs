@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use crate::data::{Dataset, EventRow, ScoreRow, UserRow};
-use crate::dataflow::{Event, ScoreRecord, UserKey, UserRecord};
+use crate::data::{Dataset, EventRow, ModelRow, ScoreRow, UserRow};
+use crate::dataflow::{Event, ModelRecord, ScoreRecord, UserKey, UserRecord};
 use crate::io::load::{DataFiles, RowSink, Rows};
 use crate::value::Text;
 
@@ -72,6 +72,7 @@ impl RowSink for Counting {
     fn score(&mut self, _: UserKey, _: ScoreRecord) {
         self.scores += 1;
     }
+    fn model(&mut self, _: Text, _: ModelRecord) {}
     fn name(&mut self, _: UserKey, _: String) {}
 }
 
@@ -109,6 +110,7 @@ fn into_dataset(rows: Rows) -> Dataset {
         mut users,
         events,
         scores,
+        models,
         names,
     } = rows;
     let names: FxHashMap<UserKey, String> = names.into_iter().collect();
@@ -134,7 +136,19 @@ fn into_dataset(rows: Rows) -> Dataset {
                 model: record.model,
                 score: record.score,
                 ts: record.ts,
+                version: record.version,
             })
             .collect(),
+        models: {
+            let mut models = models;
+            models.sort_by_key(|(_, record)| record.seq);
+            (models.into_iter())
+                .map(|(model, record)| ModelRow {
+                    model,
+                    version: record.version,
+                    ts: record.ts,
+                })
+                .collect()
+        },
     }
 }

@@ -10,7 +10,9 @@ use crate::value::{Text, Value};
 
 use super::inputs::Inputs;
 use super::least::least_per_key;
+use super::model_scores::{active_versions, selected_scores};
 use super::records::UserKey;
+use crate::plan::ScoreVersion;
 
 /// A collection of `(user, value)` rows, one per user at most.
 pub type OperandRows<'scope> = VecCollection<'scope, u64, (UserKey, Value)>;
@@ -20,7 +22,8 @@ pub type OperandRows<'scope> = VecCollection<'scope, u64, (UserKey, Value)>;
 pub struct InputSources<'scope> {
     inputs: Inputs<'scope>,
     current_users: Option<VecCollection<'scope, u64, (UserKey, Vec<Value>)>>,
-    latest_scores: HashMap<Text, OperandRows<'scope>>,
+    latest_scores: HashMap<(Text, ScoreVersion), OperandRows<'scope>>,
+    active_versions: Option<VecCollection<'scope, u64, (Text, Text)>>,
 }
 
 impl<'scope> InputSources<'scope> {
@@ -29,6 +32,7 @@ impl<'scope> InputSources<'scope> {
             inputs: inputs.clone(),
             current_users: None,
             latest_scores: HashMap::new(),
+            active_versions: None,
         }
     }
 
@@ -54,15 +58,19 @@ impl<'scope> InputSources<'scope> {
         })
     }
 
-    /// Each user's latest score of `model`: the latest `ts`, ties to the greater score.
-    pub fn latest_score(&mut self, model: Text) -> OperandRows<'scope> {
+    /// Each user's latest score of `version` of `model`: the latest `ts`, ties to the
+    /// greater score.
+    pub fn latest_score(&mut self, model: Text, version: ScoreVersion) -> OperandRows<'scope> {
         let scores = &self.inputs.scores;
+        let models = &self.inputs.models;
+        let active = &mut self.active_versions;
         self.latest_scores
-            .entry(model.clone())
+            .entry((model.clone(), version.clone()))
             .or_insert_with(|| {
-                let rows = scores.clone().flat_map(move |(user, score)| {
-                    (score.model == model).then_some((user, Reverse((score.ts, score.score))))
-                });
+                let active = active
+                    .get_or_insert_with(|| active_versions(models.clone()))
+                    .clone();
+                let rows = selected_scores(scores.clone(), active, model, version);
                 let arranged = rows.arrange_by_key_named("Arrange: LatestScore");
                 least_per_key(arranged, "LatestScore", |&user, Reverse((_ts, score))| {
                     (user, Value::Number(score))

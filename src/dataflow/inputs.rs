@@ -3,8 +3,9 @@
 use differential_dataflow::VecCollection;
 
 use super::explain::Question;
-use super::records::{Event, ScoreRecord, UserKey, UserRecord};
+use super::records::{Event, ModelRecord, ScoreRecord, UserKey, UserRecord};
 use super::timing::Timing;
+use crate::value::Text;
 
 /// The input collections of one segmentation dataflow.
 #[derive(Clone)]
@@ -15,6 +16,8 @@ pub struct Inputs<'scope> {
     pub events: VecCollection<'scope, u64, (UserKey, Event)>,
     /// Model scores keyed by user.
     pub scores: VecCollection<'scope, u64, (UserKey, ScoreRecord)>,
+    /// Switches of models' active versions, keyed by model.
+    pub models: VecCollection<'scope, u64, (Text, ModelRecord)>,
     /// Questions about users' values `(question, query id)`, answered when the plan
     /// keeps operand values ([`crate::plan::Physical::explained`]).
     pub queries: Option<VecCollection<'scope, u64, (Question, u64)>>,

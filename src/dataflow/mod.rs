@@ -19,6 +19,7 @@ mod hold;
 mod input_sources;
 mod inputs;
 mod least;
+mod model_scores;
 mod named;
 mod prefetch;
 mod records;
@@ -34,7 +35,7 @@ pub use evaluate::Memberships;
 pub use explain::{Answer, Question};
 pub use inputs::Inputs;
 pub use named::{name_memberships, Ids, Named};
-pub use records::{user_key, user_key_in, Event, ScoreRecord, UserKey, UserRecord};
+pub use records::{user_key, user_key_in, Event, ModelRecord, ScoreRecord, UserKey, UserRecord};
 pub use timing::Timing;
 
 use std::sync::Arc;
@@ -101,12 +102,12 @@ pub fn render<'scope>(plan: &Plan, inputs: Inputs<'scope>) -> Rendered<'scope> {
         );
     }
     for (index, source) in plan.sources.iter().enumerate() {
-        if let (Source::Score(model), Placement::LatestScore) =
+        if let (Source::Score(model, version), Placement::LatestScore) =
             (source, plan.physical.placements[index])
         {
             if !plan.physical.readers[index].is_empty() {
                 let readers = readers.clone();
-                let scores = input_sources.latest_score(model.clone());
+                let scores = input_sources.latest_score(model.clone(), version.clone());
                 facts.push(scores.flat_map(move |(user, score)| {
                     let facts = readers.facts(index, |_| Some(score.clone()));
                     facts.into_iter().map(move |fact| (user, fact))
@@ -175,7 +176,9 @@ fn operand_rows<'scope>(
             (events.rows.clone())
                 .flat_map(move |((o, user), value)| (o == wanted).then_some((user, value)))
         }
-        (Placement::LatestScore, Source::Score(model)) => input_sources.latest_score(model.clone()),
+        (Placement::LatestScore, Source::Score(model, version)) => {
+            input_sources.latest_score(model.clone(), version.clone())
+        }
         (Placement::CurrentUser, Source::Attr(column)) => input_sources.attribute(*column),
         (placement, source) => {
             unreachable!("the plan places {source:?} as {placement:?} yet wants its rows")

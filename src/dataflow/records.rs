@@ -137,6 +137,22 @@ pub struct ScoreRecord {
     pub ts: u64,
     /// The model's score of the user.
     pub score: Decimal,
+    /// The model's version that produced it, if given.
+    pub version: Option<Text>,
+}
+
+/// A switch of a model's active version, as a `models.csv` row or a live `model`
+/// record: of a model's records in effect, the greatest `(ts, seq)` names the active
+/// version.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ModelRecord {
+    /// When the version becomes active, in seconds since the Unix epoch.
+    pub ts: u64,
+    /// Orders the records of one `ts` as they were read (a byte offset in
+    /// `models.csv`, a sequence number after them in live runs).
+    pub seq: u64,
+    /// The version that becomes active.
+    pub version: Text,
 }
 
 #[cfg(test)]

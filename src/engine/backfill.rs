@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use timely::worker::Worker;
 
-use crate::dataflow::{Event, Ids, ScoreRecord, Timing, UserKey, UserRecord};
+use crate::dataflow::{Event, Ids, ModelRecord, ScoreRecord, Timing, UserKey, UserRecord};
 use crate::io::error::InputError;
 use crate::io::load::RowSink;
 use crate::live::frontier::{MAX_LIVE_SECONDS, TICKS_PER_SECOND};
@@ -130,7 +130,10 @@ pub fn load_backfill(
     let counts = loading.counts;
     let summaries = all_gather(
         worker,
-        (rejects, counts.users + counts.events + counts.scores),
+        (
+            rejects,
+            counts.users + counts.events + counts.scores + counts.models,
+        ),
     );
     if let Some(progress) = &progress {
         progress
@@ -172,6 +175,9 @@ impl RowSink for Fingerprinting<'_, '_> {
     }
     fn score(&mut self, user: UserKey, record: ScoreRecord) {
         self.loading.score(user, record);
+    }
+    fn model(&mut self, model: Text, record: ModelRecord) {
+        self.loading.model(model, record);
     }
     fn name(&mut self, user: UserKey, id: String) {
         self.loading.name(user, id);

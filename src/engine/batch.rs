@@ -252,9 +252,12 @@ fn run<I: BatchInput>(
             });
         }
         let loaded = started.elapsed();
-        let after_as_of = all_gather(worker, skipped.events + skipped.scores + skipped.users)
-            .iter()
-            .sum();
+        let after_as_of = all_gather(
+            worker,
+            skipped.events + skipped.scores + skipped.users + skipped.models,
+        )
+        .iter()
+        .sum();
         segmentation.complete_before(worker, time.saturating_add(1));
 
         let collisions = segmentation.take_collisions();

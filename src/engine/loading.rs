@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use timely::worker::Worker;
 
-use crate::dataflow::{Event, ScoreRecord, UserKey, UserRecord};
+use crate::dataflow::{Event, ModelRecord, ScoreRecord, UserKey, UserRecord};
 use crate::io::load::RowSink;
 use crate::value::Text;
 
@@ -19,6 +19,7 @@ pub struct Counts {
     pub users: u64,
     pub events: u64,
     pub scores: u64,
+    pub models: u64,
 }
 
 impl Counts {
@@ -27,6 +28,7 @@ impl Counts {
             users: self.users + other.users,
             events: self.events + other.events,
             scores: self.scores + other.scores,
+            models: self.models + other.models,
         }
     }
 }
@@ -56,7 +58,7 @@ impl Loading<'_, '_> {
     const REPORT_EVERY: u64 = 1 << 14;
 
     fn tick(&mut self) {
-        let rows = self.counts.users + self.counts.events + self.counts.scores;
+        let rows = self.counts.users + self.counts.events + self.counts.scores + self.counts.models;
         if rows.is_multiple_of(Self::REPORT_EVERY) {
             if let Some(progress) = &self.progress {
                 progress
@@ -84,6 +86,11 @@ impl RowSink for Loading<'_, '_> {
     fn score(&mut self, user: UserKey, record: ScoreRecord) {
         self.feed.score(user, record);
         self.counts.scores += 1;
+        self.tick();
+    }
+    fn model(&mut self, model: Text, record: ModelRecord) {
+        self.feed.model(model, record);
+        self.counts.models += 1;
         self.tick();
     }
     fn name(&mut self, user: UserKey, id: String) {

@@ -19,8 +19,8 @@ use timely::dataflow::operators::{Exchange, Inspect, Probe};
 use timely::worker::Worker;
 
 use crate::dataflow::{
-    deduplicate, name_memberships, render, Answer, Event, Ids, Inputs, Named, Question,
-    ScoreRecord, Timing, UserKey, UserRecord,
+    deduplicate, name_memberships, render, Answer, Event, Ids, Inputs, ModelRecord, Named,
+    Question, ScoreRecord, Timing, UserKey, UserRecord,
 };
 use crate::io::load::RowSink;
 use crate::live::definitions::Build;
@@ -48,6 +48,8 @@ pub struct Segmentation {
     /// Events with an id at their source, deduplicated by it.
     identified: InputSession<u64, (UserKey, (Text, Event)), isize>,
     scores: InputSession<u64, (UserKey, ScoreRecord), isize>,
+    /// Switches of models' active versions, keyed by model.
+    models: InputSession<u64, (Text, ModelRecord), isize>,
     /// Each key's id string, and whether the row marks the key erased.
     names: InputSession<u64, (UserKey, (String, bool)), isize>,
     /// Questions about users' values, `(question, query id)`.
@@ -78,6 +80,8 @@ pub struct Skipped {
     pub scores: u64,
     /// Users rows with a `ts` after the feed's horizon.
     pub users: u64,
+    /// Models rows with a `ts` after the feed's horizon.
+    pub models: u64,
 }
 
 impl Segmentation {
@@ -103,7 +107,7 @@ impl Segmentation {
         let duplicates_sink = duplicates.clone();
         let kept_changes = changes.clone();
         let kept_probe = probe.clone();
-        let (users, events, identified, scores, names, queries, kept) = worker
+        let (users, events, identified, scores, models, names, queries, kept) = worker
             .dataflow::<u64, _, _>(|scope| {
                 let (users_in, users) = scope.new_collection();
                 let (events_in, plain) = scope.new_collection();
@@ -119,6 +123,7 @@ impl Segmentation {
                     .probe_with(&probe);
                 let events = plain.concat(deduplicated.events);
                 let (scores_in, scores) = scope.new_collection();
+                let (models_in, models) = scope.new_collection();
                 let (names_in, names) = scope.new_collection::<(UserKey, (String, bool)), isize>();
                 let (queries_in, queries) = scope.new_collection();
                 let kept = (keep == InputsKept::Arranged).then(|| {
@@ -126,6 +131,7 @@ impl Segmentation {
                         users: users.clone(),
                         events: events.clone(),
                         scores: scores.clone(),
+                        models: models.clone(),
                         names: names.clone(),
                     };
                     KeptInputs::arrange(inputs, timing, kept_changes, kept_probe)
@@ -137,6 +143,7 @@ impl Segmentation {
                         users,
                         events,
                         scores,
+                        models,
                         queries: Some(queries),
                         timing,
                     },
@@ -168,6 +175,7 @@ impl Segmentation {
                     events_in,
                     identified_in,
                     scores_in,
+                    models_in,
                     names_in,
                     queries_in,
                     kept,
@@ -178,6 +186,7 @@ impl Segmentation {
             events,
             identified,
             scores,
+            models,
             names,
             queries,
             timing,
@@ -230,11 +239,12 @@ impl Segmentation {
 
     /// Moves every input to logical time `time` (no earlier than now) and flushes.
     pub fn advance(&mut self, time: u64) {
-        let sessions: [&mut dyn Advance; 6] = [
+        let sessions: [&mut dyn Advance; 7] = [
             &mut self.users,
             &mut self.events,
             &mut self.identified,
             &mut self.scores,
+            &mut self.models,
             &mut self.names,
             &mut self.queries,
         ];
@@ -261,6 +271,11 @@ impl Segmentation {
     /// Adds a model score at logical time `at`.
     pub fn score(&mut self, user: UserKey, record: ScoreRecord, at: u64) {
         self.scores.update_at((user, record), at, 1);
+    }
+
+    /// Adds a switch of `model`'s active version at logical time `at`.
+    pub fn model(&mut self, model: Text, record: ModelRecord, at: u64) {
+        self.models.update_at((model, record), at, 1);
     }
 
     /// Adds a users row at `at`; the row with the greatest `seq` is the user's current one.
@@ -360,6 +375,15 @@ impl RowSink for Feed<'_> {
         } else {
             let at = self.segmentation.effective(record.ts, self.time);
             self.segmentation.score(user, record, at);
+        }
+    }
+
+    fn model(&mut self, model: Text, record: ModelRecord) {
+        if record.ts > self.horizon {
+            self.skipped.models += 1;
+        } else {
+            let at = self.segmentation.effective(record.ts, self.time);
+            self.segmentation.model(model, record, at);
         }
     }
 

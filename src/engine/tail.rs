@@ -24,7 +24,9 @@ use timely::worker::Worker;
 
 use crate::catalog::ir::Catalog;
 use crate::data::EventRow;
-use crate::dataflow::{user_key_in, Event, Ids, Question, ScoreRecord, UserKey, UserRecord};
+use crate::dataflow::{
+    user_key_in, Event, Ids, ModelRecord, Question, ScoreRecord, UserKey, UserRecord,
+};
 use crate::io::error::{InputError, RowError};
 use crate::live::changelog::{ChangeLog, LogChange, LogFormat, LogHeader, LoggedEdit, Round};
 use crate::live::definitions::{Build, Definitions, Edit, EditError};
@@ -630,12 +632,22 @@ impl<'c> Live<'c> {
                 self.next_seq += 1;
                 self.segmentation.user(user, record, at);
             }
+            LiveRecord::Model(row) => {
+                let record = ModelRecord {
+                    ts: row.ts,
+                    seq: self.next_seq,
+                    version: row.version,
+                };
+                self.next_seq += 1;
+                self.segmentation.model(row.model, record, at);
+            }
             LiveRecord::Score(row) => {
                 let user = self.key(&row.user_id);
                 let record = ScoreRecord {
                     model: row.model,
                     ts: row.ts,
                     score: row.score,
+                    version: row.version,
                 };
                 self.segmentation.score(user, record, at);
             }

@@ -22,20 +22,23 @@ use timely::progress::Antichain;
 use timely::worker::Worker;
 
 use crate::dataflow::{
-    name_memberships, render, Event, Ids, Inputs, Named, ScoreRecord, Timing, UserKey, UserRecord,
+    name_memberships, render, Event, Ids, Inputs, ModelRecord, Named, ScoreRecord, Timing, UserKey,
+    UserRecord,
 };
 use crate::live::definitions::Build;
 use crate::plan::Plan;
+use crate::value::Text;
 
 use super::changes::MembershipUpdate;
 
-type Kept<V> = TraceAgent<ValSpine<UserKey, V, u64, isize>>;
+type Kept<V, K = UserKey> = TraceAgent<ValSpine<K, V, u64, isize>>;
 
 /// The run's inputs arranged by user, and where versions' changes go.
 pub struct KeptInputs {
     users: Kept<UserRecord>,
     events: Kept<Event>,
     scores: Kept<ScoreRecord>,
+    models: Kept<ModelRecord, Text>,
     names: Kept<(String, bool)>,
     timing: Timing,
     /// Worker 0 gathers the versions' changes with the run's own.
@@ -48,6 +51,7 @@ pub struct ToKeep<'scope> {
     pub users: VecCollection<'scope, u64, (UserKey, UserRecord)>,
     pub events: VecCollection<'scope, u64, (UserKey, Event)>,
     pub scores: VecCollection<'scope, u64, (UserKey, ScoreRecord)>,
+    pub models: VecCollection<'scope, u64, (Text, ModelRecord)>,
     pub names: VecCollection<'scope, u64, (UserKey, (String, bool))>,
 }
 
@@ -64,6 +68,7 @@ impl KeptInputs {
             users: inputs.users.arrange_by_key_named("Kept: users").trace,
             events: inputs.events.arrange_by_key_named("Kept: events").trace,
             scores: inputs.scores.arrange_by_key_named("Kept: scores").trace,
+            models: inputs.models.arrange_by_key_named("Kept: models").trace,
             names: inputs.names.arrange_by_key_named("Kept: names").trace,
             timing,
             changes,
@@ -77,6 +82,7 @@ impl KeptInputs {
         compact(&mut self.users);
         compact(&mut self.events);
         compact(&mut self.scores);
+        compact(&mut self.models);
         compact(&mut self.names);
     }
 
@@ -87,10 +93,11 @@ impl KeptInputs {
         let timing = self.timing;
         let sink = self.changes.clone();
         let probe = self.probe.clone();
-        let (users, events, scores, names) = (
+        let (users, events, scores, models, names) = (
             &mut self.users,
             &mut self.events,
             &mut self.scores,
+            &mut self.models,
             &mut self.names,
         );
         worker.dataflow::<u64, _, _>(|scope| {
@@ -98,6 +105,7 @@ impl KeptInputs {
                 users: users.import(scope).as_collection(|k, v| (*k, v.clone())),
                 events: events.import(scope).as_collection(|k, v| (*k, v.clone())),
                 scores: scores.import(scope).as_collection(|k, v| (*k, v.clone())),
+                models: (models.import(scope)).as_collection(|k, v| (k.clone(), v.clone())),
                 queries: None,
                 timing,
             };
@@ -120,7 +128,7 @@ impl KeptInputs {
 }
 
 /// Compacts a trace up to what it holds complete.
-fn compact<V: Ord + Clone + 'static>(trace: &mut Kept<V>) {
+fn compact<K: Ord + Clone + 'static, V: Ord + Clone + 'static>(trace: &mut Kept<V, K>) {
     let mut upper = Antichain::new();
     trace.read_upper(&mut upper);
     trace.set_logical_compaction(upper.borrow());

@@ -17,7 +17,7 @@ use crate::value::{Text, Type, Value, MAX_TIME};
 
 use super::error::{cut_reason, InputError, RowError};
 
-/// The three input files.
+/// The input files.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum InputKind {
     /// `users.csv`: one row per user, attributes by column.
@@ -25,13 +25,20 @@ pub enum InputKind {
     /// `events.csv`: `user_id,ts,kind`, an optional `event_id` and the declared event
     /// columns.
     Events,
-    /// `scores.csv`: `user_id,model,score,ts` and an optional, unread `version`.
+    /// `scores.csv`: `user_id,model,score,ts` and an optional `version`.
     Scores,
+    /// `models.csv`: `model,version,ts`, switches of models' active versions.
+    Models,
 }
 
 impl InputKind {
-    /// The three inputs.
-    pub const ALL: [InputKind; 3] = [InputKind::Users, InputKind::Events, InputKind::Scores];
+    /// Every input.
+    pub const ALL: [InputKind; 4] = [
+        InputKind::Users,
+        InputKind::Events,
+        InputKind::Scores,
+        InputKind::Models,
+    ];
 
     /// The file's name in a data directory.
     pub fn file_name(self) -> &'static str {
@@ -39,6 +46,7 @@ impl InputKind {
             InputKind::Users => "users.csv",
             InputKind::Events => "events.csv",
             InputKind::Scores => "scores.csv",
+            InputKind::Models => "models.csv",
         }
     }
 
@@ -47,17 +55,18 @@ impl InputKind {
             InputKind::Users => &["user_id"],
             InputKind::Events => &["user_id", "ts", "kind"],
             InputKind::Scores => &["user_id", "model", "score", "ts"],
+            InputKind::Models => &["model", "version", "ts"],
         }
     }
 
     /// Columns a file may have: a users row's time (`ts`), an event's id at its source
-    /// (`event_id`), and columns the format defines but segflow does not read yet (a
-    /// score's `version`).
+    /// (`event_id`), a score's model `version`.
     fn optional(self) -> &'static [&'static str] {
         match self {
             InputKind::Users => &["ts"],
             InputKind::Scores => &["version"],
             InputKind::Events => &["event_id"],
+            InputKind::Models => &[],
         }
     }
 
@@ -65,7 +74,7 @@ impl InputKind {
         match self {
             InputKind::Users => &catalog.users,
             InputKind::Events => &catalog.events,
-            InputKind::Scores => &[],
+            InputKind::Scores | InputKind::Models => &[],
         }
     }
 }
@@ -81,6 +90,8 @@ pub struct Layout {
     user_time: Option<usize>,
     /// Position of an events file's `event_id` column, if it has one.
     event_id: Option<usize>,
+    /// Position of a scores file's `version` column, if it has one.
+    score_version: Option<usize>,
 }
 
 impl Layout {
@@ -116,6 +127,7 @@ impl Layout {
                     InputKind::Scores => {
                         "scores.csv has the columns user_id,model,score,ts[,version]".to_string()
                     }
+                    InputKind::Models => "models.csv has the columns model,version,ts".to_string(),
                     _ => format!(
                         "declare it in the catalog, e.g. `schema {}({name}: text)`",
                         if kind == InputKind::Users {
@@ -155,6 +167,7 @@ impl Layout {
             declared,
             user_time: optional(InputKind::Users, "ts"),
             event_id: optional(InputKind::Events, "event_id"),
+            score_version: optional(InputKind::Scores, "version"),
         })
     }
 
@@ -197,6 +210,20 @@ impl Layout {
         };
         let id = utf8(record, position, "event_id")?;
         Ok((!id.is_empty()).then(|| Text::from(id)))
+    }
+
+    /// A score's model version: `None` without a `version` column or with an empty
+    /// cell.
+    pub fn score_version(
+        &self,
+        record: &ByteRecord,
+        texts: &mut Interner,
+    ) -> Result<Option<Text>, RowError> {
+        let Some(position) = self.score_version else {
+            return Ok(None);
+        };
+        let version = utf8(record, position, "version")?;
+        Ok((!version.is_empty()).then(|| texts.intern(version)))
     }
 
     /// The declared columns' values, in schema order.

@@ -1,12 +1,13 @@
-//! Loading a data directory: `users.csv`, `events.csv`, `scores.csv`, each optional.
+//! Loading a data directory: `users.csv`, `events.csv`, `scores.csv`, `models.csv`,
+//! each optional.
 
 use std::path::Path;
 
 use rustc_hash::FxHashSet;
 
 use crate::catalog::ir::Catalog;
-use crate::data::{Dataset, EventRow, ScoreRow, UserRow};
-use crate::dataflow::{user_key, Event, ScoreRecord, UserKey, UserRecord};
+use crate::data::{Dataset, EventRow, ModelRow, ScoreRow, UserRow};
+use crate::dataflow::{user_key, Event, ModelRecord, ScoreRecord, UserKey, UserRecord};
 use crate::value::Text;
 
 use super::csv_file::CsvFile;
@@ -21,6 +22,8 @@ pub trait RowSink {
     fn event(&mut self, user: UserKey, event: Event, id: Option<Text>);
     /// A score of `user`.
     fn score(&mut self, user: UserKey, record: ScoreRecord);
+    /// A switch of `model`'s active version.
+    fn model(&mut self, model: Text, record: ModelRecord);
     /// The id string of a key, at least once per reader that sees the key.
     fn name(&mut self, user: UserKey, id: String);
 }
@@ -34,6 +37,8 @@ pub struct Rows {
     pub events: Vec<(UserKey, Event, Option<Text>)>,
     /// Scores with their users' keys, in the order read.
     pub scores: Vec<(UserKey, ScoreRecord)>,
+    /// Switches of active model versions, in the order read.
+    pub models: Vec<(Text, ModelRecord)>,
     /// The id string of every key, possibly more than once.
     pub names: Vec<(UserKey, String)>,
 }
@@ -47,6 +52,9 @@ impl RowSink for Rows {
     }
     fn score(&mut self, user: UserKey, record: ScoreRecord) {
         self.scores.push((user, record));
+    }
+    fn model(&mut self, model: Text, record: ModelRecord) {
+        self.models.push((model, record));
     }
     fn name(&mut self, user: UserKey, id: String) {
         self.names.push((user, id));
@@ -79,7 +87,7 @@ impl DataFiles {
         }
         if files.is_empty() {
             anyhow::bail!(
-                "data directory '{}' holds none of users.csv, events.csv, scores.csv",
+                "data directory '{}' holds none of users.csv, events.csv, scores.csv, models.csv",
                 dir.display()
             );
         }
@@ -144,6 +152,7 @@ impl DataFiles {
             let position = match kind {
                 InputKind::Events => layout.required_position(1),
                 InputKind::Scores => layout.required_position(3),
+                InputKind::Models => layout.required_position(2),
                 InputKind::Users => match layout.user_time_position() {
                     Some(position) => position,
                     None => continue,
@@ -178,6 +187,15 @@ impl RowParser {
         record: &csv::ByteRecord,
         sink: &mut (impl RowSink + ?Sized),
     ) -> Result<(), RowError> {
+        if kind == InputKind::Models {
+            let model = self.texts.intern(layout.required(record, 0, "model")?);
+            let version = self.texts.intern(layout.required(record, 1, "version")?);
+            let ts = parse_time(layout.required(record, 2, "ts")?, "ts")?;
+            // The byte offset orders the rows of one time as their lines do.
+            let seq = offset;
+            sink.model(model, ModelRecord { ts, seq, version });
+            return Ok(());
+        }
         let user_id = layout.required(record, 0, "user_id")?;
         let user = user_key(user_id);
         match kind {
@@ -205,8 +223,18 @@ impl RowParser {
                 let model = self.texts.intern(layout.required(record, 1, "model")?);
                 let score = parse_number(layout.required(record, 2, "score")?, "score")?;
                 let ts = parse_time(layout.required(record, 3, "ts")?, "ts")?;
-                sink.score(user, ScoreRecord { model, ts, score });
+                let version = layout.score_version(record, &mut self.texts)?;
+                sink.score(
+                    user,
+                    ScoreRecord {
+                        model,
+                        ts,
+                        score,
+                        version,
+                    },
+                );
             }
+            InputKind::Models => unreachable!("read above"),
         }
         if self.named.insert(user) {
             sink.name(user, user_id.to_string());
@@ -266,6 +294,7 @@ pub fn read_dataset_part<S: RowSink + ?Sized>(
             model,
             score,
             ts,
+            version,
         },
     ) in data.scores.iter().enumerate().filter(|(i, _)| mine(i))
     {
@@ -276,7 +305,17 @@ pub fn read_dataset_part<S: RowSink + ?Sized>(
                 model: model.clone(),
                 ts: *ts,
                 score: *score,
+                version: version.clone(),
             },
         );
+    }
+    let models = data.models.iter().enumerate().filter(|(i, _)| mine(i));
+    for (i, ModelRow { model, version, ts }) in models {
+        let record = ModelRecord {
+            ts: *ts,
+            seq: i as u64,
+            version: version.clone(),
+        };
+        sink.model(model.clone(), record);
     }
 }

@@ -52,7 +52,10 @@ impl Ledger {
                 _ => return Err(RowError::row("no earlier identical event to retract")),
             },
             LiveRecord::DeleteUser(id) => *self.erasures.entry(id.clone()).or_insert(0) += 1,
-            LiveRecord::User(_) | LiveRecord::Score(_) | LiveRecord::Clock(_) => {}
+            LiveRecord::User(_)
+            | LiveRecord::Score(_)
+            | LiveRecord::Model(_)
+            | LiveRecord::Clock(_) => {}
         }
         Ok(())
     }

@@ -21,7 +21,7 @@ use rust_decimal::Decimal;
 use serde_json::{Map, Value as Json};
 
 use crate::catalog::ir::{Catalog, Column};
-use crate::data::{EventRow, ScoreRow, UserRow};
+use crate::data::{EventRow, ModelRow, ScoreRow, UserRow};
 use crate::io::error::RowError;
 use crate::io::layout::{parse_number, parse_time, required, Interner};
 use crate::live::frontier::MAX_LIVE_SECONDS;
@@ -36,6 +36,8 @@ pub enum LiveRecord {
     User(UserRow),
     /// A model score for the user; the latest `ts` per model is current.
     Score(ScoreRow),
+    /// A switch of a model's active version from `ts` on.
+    Model(ModelRow),
     /// Removes one earlier event identical to this one.
     RetractEvent(EventRow),
     /// Erases the user: everything received for it so far stops counting.
@@ -50,6 +52,7 @@ impl LiveRecord {
         match self {
             LiveRecord::Event(e) | LiveRecord::RetractEvent(e) => Some(e.ts),
             LiveRecord::Score(s) => Some(s.ts),
+            LiveRecord::Model(m) => Some(m.ts),
             LiveRecord::Clock(ts) => Some(*ts),
             LiveRecord::User(u) => u.ts,
             LiveRecord::DeleteUser(_) => None,
@@ -100,6 +103,7 @@ impl<'c> RecordParser<'c> {
             "retract_event" => LiveRecord::RetractEvent(self.event(&mut object)?),
             "user" => LiveRecord::User(self.user(&mut object)?),
             "score" => LiveRecord::Score(self.score(&mut object)?),
+            "model" => LiveRecord::Model(self.model(&mut object)?),
             "delete_user" => LiveRecord::DeleteUser(user_id(&mut object)?),
             "clock" => LiveRecord::Clock(time(&mut object, "ts")?),
             other => {
@@ -107,7 +111,7 @@ impl<'c> RecordParser<'c> {
                     "type",
                     format!(
                         "unknown record type `{other}` (expected event, user, score, \
-                         retract_event, delete_user or clock)"
+                         model, retract_event, delete_user or clock)"
                     ),
                 ))
             }
@@ -156,12 +160,31 @@ impl<'c> RecordParser<'c> {
         Ok(UserRow { user_id, ts, attrs })
     }
 
+    /// A required string field, shared when repeated.
+    fn name(&mut self, object: &mut Map<String, Json>, field: &str) -> Result<Text, RowError> {
+        match object.remove(field) {
+            Some(Json::String(text)) => Ok(self.texts.intern(required(&text, field)?)),
+            Some(_) => Err(RowError::column(field, "must be a string")),
+            None => Err(RowError::row(format!("missing field `{field}`"))),
+        }
+    }
+
+    fn model(&mut self, object: &mut Map<String, Json>) -> Result<ModelRow, RowError> {
+        let model = self.name(object, "model")?;
+        let version = self.name(object, "version")?;
+        let ts = time(object, "ts")?;
+        Ok(ModelRow { model, version, ts })
+    }
+
     fn score(&mut self, object: &mut Map<String, Json>) -> Result<ScoreRow, RowError> {
         let user_id = user_id(object)?;
-        let model = match object.remove("model") {
-            Some(Json::String(model)) => self.texts.intern(required(&model, "model")?),
-            Some(_) => return Err(RowError::column("model", "must be a string")),
-            None => return Err(RowError::row("missing field `model`")),
+        let model = self.name(object, "model")?;
+        // Optional, as the `version` column of scores.csv: empty or null is none.
+        let version = match object.remove("version") {
+            None | Some(Json::Null) => None,
+            Some(Json::String(version)) if version.is_empty() => None,
+            Some(Json::String(version)) => Some(self.texts.intern(&version)),
+            Some(_) => return Err(RowError::column("version", "must be a string")),
         };
         let ts = time(object, "ts")?;
         let score = match object.remove("score") {
@@ -176,6 +199,7 @@ impl<'c> RecordParser<'c> {
             model,
             score,
             ts,
+            version,
         })
     }
 

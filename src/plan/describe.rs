@@ -46,7 +46,7 @@ pub fn summaries(catalog: &Catalog, plan: &Plan) -> Vec<SegmentSummary> {
                 let source = &plan.sources[plan.operands[operand].source];
                 inputs.insert(match source {
                     Source::Attr(_) => "users",
-                    Source::Score(_) => "scores",
+                    Source::Score(..) => "scores",
                     Source::Events { .. } => "events",
                 });
                 if source.selection().is_some_and(|s| s.within.is_some()) {
@@ -202,7 +202,7 @@ pub fn operand_label(catalog: &Catalog, plan: &Plan, operand: usize) -> String {
     let op = &plan.operands[operand];
     match (&plan.sources[op.source], op.read) {
         (Source::Attr(i), _) => format!("users.{}", catalog.users[*i].name),
-        (Source::Score(model), _) => format!("score('{model}')"),
+        (Source::Score(model, version), _) => version.call(model),
         (Source::Events { selection: sel, .. }, Read::Aggregate(func)) => {
             show::aggregate(catalog, func, sel.field, sel.filter.as_ref(), sel.within)
         }

@@ -44,7 +44,7 @@ pub fn explain(catalog: &Catalog, plan: &Plan) -> String {
                 }
                 text
             }
-            Source::Score(model) => format!("score('{model}')"),
+            Source::Score(model, version) => version.call(model),
             Source::Attr(column) => format!("users.{}", catalog.users[*column].name),
         };
         let place = match physical.placements[index] {

@@ -13,7 +13,7 @@ use crate::catalog::ir::{Aggregate, Catalog, Pred, ValueExpr};
 use super::atom::{Atom, Term, Test};
 use super::physical::{Explain, Physical};
 use super::set::SetNode;
-use super::source::{EventSelection, Family, Operand, Read, Source};
+use super::source::{EventSelection, Family, Operand, Read, ScoreVersion, Source};
 
 /// A lowered catalog and how to compute it.
 #[derive(Clone, Debug, Default)]
@@ -85,7 +85,10 @@ fn operand_parts(expr: &ValueExpr) -> Option<(Source, Read)> {
         | ValueExpr::Truth(_)
         | ValueExpr::Approx(_) => None,
         ValueExpr::Attr(i) => Some((Source::Attr(*i), Read::Value)),
-        ValueExpr::Score(model) => Some((Source::Score(model.clone()), Read::Value)),
+        ValueExpr::Score(model) => Some((
+            Source::Score(model.clone(), ScoreVersion::Active),
+            Read::Value,
+        )),
         ValueExpr::Agg(agg) => Some((aggregate_source(agg), Read::Aggregate(agg.func))),
     }
 }

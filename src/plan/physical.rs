@@ -212,7 +212,7 @@ impl Physical {
                         });
                         Placement::EventSlot(slots.len() as u32 - 1)
                     }
-                    Source::Score(_) => Placement::LatestScore,
+                    Source::Score(..) => Placement::LatestScore,
                     Source::Attr(_) => Placement::CurrentUser,
                 }
             })

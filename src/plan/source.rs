@@ -21,10 +21,32 @@ pub enum Source {
         /// The events the state is kept over, and the field it reads.
         selection: EventSelection,
     },
-    /// The latest score of a model.
-    Score(Arc<str>),
+    /// The latest score of a version of a model.
+    Score(Arc<str>, ScoreVersion),
     /// A `users` attribute, by column index.
     Attr(usize),
+}
+
+/// Which version of a model a score reads.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ScoreVersion {
+    /// The model's active version (any version while it has none).
+    Active,
+    /// This version, always.
+    Fixed(Arc<str>),
+}
+
+impl ScoreVersion {
+    /// `score('m')` or `score('m', 'v')`, as written.
+    pub fn call(&self, model: &str) -> String {
+        let quoted = |s: &str| format!("'{}'", s.replace('\'', "''"));
+        match self {
+            ScoreVersion::Active => format!("score({})", quoted(model)),
+            ScoreVersion::Fixed(version) => {
+                format!("score({}, {})", quoted(model), quoted(version))
+            }
+        }
+    }
 }
 
 /// The kind of state an event source keeps per user.
@@ -95,7 +117,7 @@ impl Source {
     pub fn selection(&self) -> Option<&EventSelection> {
         match self {
             Source::Events { selection, .. } => Some(selection),
-            Source::Score(_) | Source::Attr(_) => None,
+            Source::Score(..) | Source::Attr(_) => None,
         }
     }
 }

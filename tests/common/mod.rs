@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use proptest::prelude::*;
 use rust_decimal::Decimal;
-use segflow::data::{Dataset, EventRow, ScoreRow, UserRow};
+use segflow::data::{Dataset, EventRow, ModelRow, ScoreRow, UserRow};
 use segflow::value::{Text, Value};
 
 const SCHEMA: &str = "schema users(country: text, signup_ts: time, vip: bool, age: number)\n\
@@ -230,22 +230,44 @@ pub fn dataset() -> impl Strategy<Value = Dataset> {
             prop::sample::select(&["m1", "m2"][..]),
             prop::sample::select(&["0.1", "0.5", "0.7", "0.9"][..]),
             0..60u64,
+            prop::sample::select(&["", "v1", "v2"][..]),
         ),
         0..10,
     )
     .prop_map(|rows| {
         rows.into_iter()
-            .map(|(user_id, model, score, ts)| ScoreRow {
+            .map(|(user_id, model, score, ts, version)| ScoreRow {
                 user_id,
                 model: Text::from(model),
                 score: decimal(score),
                 ts,
+                version: (!version.is_empty()).then(|| Text::from(version)),
             })
             .collect::<Vec<_>>()
     });
-    (users, events, scores).prop_map(|(users, events, scores)| Dataset {
+    // Switches of the active version, sometimes to a version without scores (`v3`),
+    // sometimes two at one time (the later row wins).
+    let models = prop::collection::vec(
+        (
+            prop::sample::select(&["m1", "m2"][..]),
+            prop::sample::select(&["v1", "v2", "v3"][..]),
+            prop::sample::select(&[0u64, 10, 25, 40][..]),
+        ),
+        0..4,
+    )
+    .prop_map(|rows| {
+        rows.into_iter()
+            .map(|(model, version, ts)| ModelRow {
+                model: Text::from(model),
+                version: Text::from(version),
+                ts,
+            })
+            .collect::<Vec<_>>()
+    });
+    (users, events, scores, models).prop_map(|(users, events, scores, models)| Dataset {
         users,
         events,
         scores,
+        models,
     })
 }

@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use rust_decimal::Decimal;
 use segflow::catalog::ir::Catalog;
-use segflow::data::{Dataset, EventRow, ScoreRow, UserRow};
+use segflow::data::{Dataset, EventRow, ModelRow, ScoreRow, UserRow};
 use segflow::value::{Text, Type, Value};
 
 /// One CSV file as (column name -> position, rows); `None` if the file is absent.
@@ -84,6 +84,19 @@ pub fn load_dataset(dir: &Path, catalog: &Catalog) -> Dataset {
                 user_id: row[cols["user_id"]].to_string(),
                 model: Text::from(&row[cols["model"]]),
                 score: Decimal::from_str(&row[cols["score"]]).unwrap(),
+                ts: row[cols["ts"]].parse().unwrap(),
+                version: (cols.get("version"))
+                    .map(|&i| &row[i])
+                    .filter(|version| !version.is_empty())
+                    .map(Text::from),
+            });
+        }
+    }
+    if let Some((cols, rows)) = table(&dir.join("models.csv")) {
+        for row in rows {
+            data.models.push(ModelRow {
+                model: Text::from(&row[cols["model"]]),
+                version: Text::from(&row[cols["version"]]),
                 ts: row[cols["ts"]].parse().unwrap(),
             });
         }
