@@ -12,7 +12,10 @@
 //!   15 minutes interleaves them) and ~0.1% exact duplicate rows, as in real exports
 //!   (with [`GenOptions::event_ids`], an `event_id` column: a duplicate row keeps its
 //!   original's id, so deduplication sets it aside);
-//! - churn scores rescored several times (the latest `ts` wins) and `ltv_pred` scores.
+//! - churn scores rescored several times (the latest `ts` wins) and `ltv_pred` scores;
+//!   with [`GenOptions::model_versions`], the churn rows are version `v1`, every
+//!   churn-scored user also gets a `v2` score on the last scoring day, and `models.csv`
+//!   makes `v1` active from the start and `v2` from that day on.
 //!
 //! Determinism: every random choice comes from one [`ChaCha8Rng`] seeded from
 //! [`GenOptions::seed`] and consumed in a fixed order, and is mapped to values with integer
@@ -229,6 +232,9 @@ pub struct GenOptions {
     /// Whether `events.csv` has an `event_id` column (`e1`, `e2`, ...; a duplicate row
     /// has its original's id).
     pub event_ids: bool,
+    /// Whether scores carry model versions and `models.csv` switches churn from `v1`
+    /// to `v2` (see the module docs).
+    pub model_versions: bool,
 }
 
 impl GenOptions {
@@ -241,6 +247,7 @@ impl GenOptions {
             end_ts: DEFAULT_END_TS,
             days: 365,
             event_ids: false,
+            model_versions: false,
         }
     }
 
@@ -278,6 +285,8 @@ pub struct GenSummary {
     pub events: u64,
     /// Rows in `scores.csv`, header excluded.
     pub scores: u64,
+    /// Rows in `models.csv` (none without [`GenOptions::model_versions`]).
+    pub models: u64,
     /// Least `ts` over events and scores (0 when there are none).
     pub min_ts: u64,
     /// Greatest `ts` over events and scores (0 when there are none): a batch run's default
@@ -292,7 +301,11 @@ pub fn generate(options: &GenOptions, out: &Path) -> Result<GenSummary> {
     options.check()?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let mut users = CsvOut::create(out.join("users.csv"), "user_id,country,signup_ts,plan")?;
-    let mut scores = CsvOut::create(out.join("scores.csv"), "user_id,model,score,ts")?;
+    let scores_header = match options.model_versions {
+        false => "user_id,model,score,ts",
+        true => "user_id,model,score,ts,version",
+    };
+    let mut scores = CsvOut::create(out.join("scores.csv"), scores_header)?;
     let header = match options.event_ids {
         false => "user_id,ts,kind,amount,category",
         true => "user_id,ts,kind,amount,category,event_id",
@@ -305,12 +318,20 @@ pub fn generate(options: &GenOptions, out: &Path) -> Result<GenSummary> {
     drop(weights);
     gen.events(&mut people, &mut events)?;
 
+    let models = match options.model_versions {
+        false => None,
+        true => Some(gen.models(out)?),
+    };
     // Every file is complete before any replaces its namesake in `out`.
     let (users, events, scores) = (users.finish()?, events.finish()?, scores.finish()?);
     let summary = GenSummary {
         users: users.publish()?,
         events: events.publish()?,
         scores: scores.publish()?,
+        models: match models {
+            Some(models) => models.publish()?,
+            None => 0,
+        },
         min_ts: gen.ts_range.map_or(0, |r| r.0),
         max_ts: gen.ts_range.map_or(0, |r| r.1),
     };
@@ -461,14 +482,22 @@ impl<'o> Generator<'o> {
             return Ok(());
         }
         let rows = CHURN_ROWS[self.rng.pick(&CHURN_ROWS)].0;
-        self.score_rows(out, id, "churn", rows, |rng| {
+        let churn = move |rng: &mut Rng| {
             let u = rng.unit();
             if lapsed {
                 0.3 + 0.7 * u
             } else {
                 0.01 + 0.99 * u * u * u
             }
-        })?;
+        };
+        self.score_rows(out, id, "churn", rows, churn)?;
+        if self.options.model_versions {
+            // The new model scores every user once, on the last scoring day, an hour
+            // after the old one's run.
+            let value = churn(&mut self.rng);
+            let ts = self.last_scoring_day() + 3 * HOUR + self.rng.below(HOUR);
+            self.score_row(out, id, "churn", value, ts, "v2")?;
+        }
         if self.rng.chance(LTV_SCORED) {
             let rows = LTV_ROWS[self.rng.pick(&LTV_ROWS)].0;
             let level = (weight + 0.5) / (weight + 8.5);
@@ -476,6 +505,48 @@ impl<'o> Generator<'o> {
                 level * (0.5 + 0.5 * rng.unit())
             })?;
         }
+        Ok(())
+    }
+
+    /// The start of the last day with a scoring run.
+    fn last_scoring_day(&self) -> u64 {
+        self.span_start + (u64::from(self.options.days) - 1) * DAY
+    }
+
+    /// `models.csv`: churn `v1` active from the start, `v2` from the last scoring day
+    /// on, after its scores.
+    fn models(&mut self, out: &Path) -> Result<Written> {
+        let mut models = CsvOut::create(out.join("models.csv"), "model,version,ts")?;
+        let switch = self.last_scoring_day() + 5 * HOUR;
+        for (version, ts) in [("v1", self.span_start), ("v2", switch)] {
+            models.text("churn");
+            models.text(version);
+            models.num(ts);
+            models.end_row()?;
+            self.saw_ts(ts);
+        }
+        models.finish()
+    }
+
+    /// One score row (with its version cell when the options ask for versions).
+    fn score_row(
+        &mut self,
+        out: &mut CsvOut,
+        id: u64,
+        model: &str,
+        value: f64,
+        ts: u64,
+        version: &str,
+    ) -> Result<()> {
+        out.id(b'u', id, self.width);
+        out.text(model);
+        out.fixed((value.clamp(0.0, 1.0) * 10_000.0).round() as u64, 4);
+        out.num(ts);
+        if self.options.model_versions {
+            out.text(version);
+        }
+        out.end_row()?;
+        self.saw_ts(ts);
         Ok(())
     }
 
@@ -503,12 +574,8 @@ impl<'o> Generator<'o> {
             let value = score.map_or(fresh, |old| old + RESCORE_PULL * (fresh - old));
             score = Some(value);
             let ts = self.span_start + (days - 1 - 7 * run) * DAY + 2 * HOUR + self.rng.below(HOUR);
-            out.id(b'u', id, self.width);
-            out.text(model);
-            out.fixed((value.clamp(0.0, 1.0) * 10_000.0).round() as u64, 4);
-            out.num(ts);
-            out.end_row()?;
-            self.saw_ts(ts);
+            let version = if model == "churn" { "v1" } else { "" };
+            self.score_row(out, id, model, value, ts, version)?;
         }
         Ok(())
     }

@@ -1488,6 +1488,42 @@ fn generated_data_runs_and_is_deterministic() {
     );
 }
 
+/// `gen --model-versions`: churn scores of two versions and a switch in `models.csv`.
+/// Before the switch and after it, two workers give the reference evaluator's answer,
+/// and the switch moves users in and out of `churn_risk` (so versions are read).
+#[test]
+fn a_switch_of_model_versions_moves_exactly_the_users_the_reference_says() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path().join("data");
+    let output = segflow([
+        "gen",
+        "--users",
+        "400",
+        "--events",
+        "4000",
+        "--model-versions",
+        "--out",
+        &dir.display().to_string(),
+    ]);
+    assert_success(&output);
+    assert!(stdout(&output).contains("2 models rows"), "{}", stdout(&output));
+    let catalog = load_catalog(&[ecommerce()]);
+    let data = load_dataset(&dir, &catalog);
+    assert_eq!(data.models.len(), 2);
+    assert!(data.scores.iter().any(|s| s.version.as_deref() == Some("v2")));
+    let switch = data.models[1].ts;
+    let mut risky = Vec::new();
+    for as_of in [switch - 1, data.max_ts().unwrap()] {
+        let out = tmp.path().join(format!("out-{as_of}"));
+        let as_of_text = as_of.to_string();
+        assert_success(&run_cmd(&[&ecommerce()], &dir, &out, &["--as-of", &as_of_text, "-w", "2"]));
+        let members = member_files(&out);
+        assert_eq!(members, reference_members(&catalog, &data, as_of), "as of {as_of}");
+        risky.push(members["churn_risk"].clone());
+    }
+    assert_ne!(risky[0], risky[1], "the switch changed nobody's churn score");
+}
+
 #[test]
 fn a_run_over_its_memory_limit_stops_with_a_message_and_leaves_out_as_it_was() {
     let tmp = TempDir::new().unwrap();

@@ -22,6 +22,11 @@ pub struct GenArgs {
     /// original's id, so they are set aside as duplicates.
     #[arg(long)]
     pub event_ids: bool,
+    /// Give scores.csv a `version` column and write models.csv: churn scores are
+    /// version v1, every churn-scored user also gets a v2 score on the last scoring
+    /// day, and models.csv switches churn from v1 to v2 that day.
+    #[arg(long)]
+    pub model_versions: bool,
     /// Output directory.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -31,14 +36,16 @@ pub struct GenArgs {
 pub fn gen(args: GenArgs) -> anyhow::Result<()> {
     let options = GenOptions {
         event_ids: args.event_ids,
+        model_versions: args.model_versions,
         ..GenOptions::new(args.users, args.events, args.seed)
     };
     let summary = generate(&options, &args.out)?;
     println!(
-        "wrote {} users, {} events, {} scores to {} (ts {}..{})",
+        "wrote {} users, {} events, {} scores, {} models rows to {} (ts {}..{})",
         summary.users,
         summary.events,
         summary.scores,
+        summary.models,
         args.out.display(),
         summary.min_ts,
         summary.max_ts
