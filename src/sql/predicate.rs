@@ -17,7 +17,7 @@ use std::cmp::Ordering;
 
 use rust_decimal::Decimal;
 
-use crate::catalog::ir::{Catalog, EventField, EventOperand, EventPred};
+use crate::catalog::ir::{Catalog, EventField, EventOperand, EventPred, Pred, ValueExpr};
 use crate::value::{CmpOp, Value};
 
 use super::ctes::NOW;
@@ -225,6 +225,38 @@ pub(super) fn event_pred(catalog: &Catalog, pred: &EventPred) -> Result<Cond, Im
         }
         EventPred::Or(a, b) => combine(Prec::Or, event_pred(catalog, a)?, event_pred(catalog, b)?),
         EventPred::Not(p) => negate(event_pred(catalog, p)?),
+    })
+}
+
+/// A condition over per-user values: a segment's predicate, or the condition of an
+/// `if` or of a condition used as a number. `term` writes each value compared,
+/// `segment` each reference to a segment.
+pub(super) fn condition<E: From<Imprecise>>(
+    pred: &Pred,
+    term: &mut dyn FnMut(&ValueExpr) -> Result<Term, E>,
+    segment: &dyn Fn(usize) -> Result<Cond, E>,
+) -> Result<Cond, E> {
+    Ok(match pred {
+        Pred::Const(b) => constant(*b),
+        Pred::Cmp(l, op, r) => {
+            let l = term(l)?;
+            compare(&l, *op, &term(r)?)
+        }
+        Pred::In {
+            expr,
+            list,
+            negated,
+        } => in_list(&term(expr)?, list, *negated)?,
+        Pred::Segment(i) => segment(*i)?,
+        Pred::And(a, b) => {
+            let a = condition(a, term, segment)?;
+            combine(Prec::And, a, condition(b, term, segment)?)
+        }
+        Pred::Or(a, b) => {
+            let a = condition(a, term, segment)?;
+            combine(Prec::Or, a, condition(b, term, segment)?)
+        }
+        Pred::Not(p) => negate(condition(p, term, segment)?),
     })
 }
 

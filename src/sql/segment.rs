@@ -10,7 +10,7 @@ use crate::catalog::ir::{Catalog, Pred, Segment, ValueExpr};
 
 use super::ctes::{FEATURES, PARAMS};
 use super::error::SqlError;
-use super::predicate::{self, combine, negate, Cond, Imprecise, Prec};
+use super::predicate::{self, Cond, Imprecise, Prec};
 use super::values::Values;
 
 /// Calls `f` on `pred` and on every predicate inside it.
@@ -96,23 +96,12 @@ impl SegmentWriter<'_> {
     }
 
     fn pred(&self, pred: &Pred) -> Result<Cond, Imprecise> {
-        Ok(match pred {
-            Pred::Const(b) => predicate::constant(*b),
-            Pred::Cmp(l, op, r) => {
-                predicate::compare(&self.values.term(l)?, *op, &self.values.term(r)?)
-            }
-            Pred::In {
-                expr,
-                list,
-                negated,
-            } => predicate::in_list(&self.values.term(expr)?, list, *negated)?,
-            Pred::Segment(i) => (
-                format!("user_id IN (SELECT user_id FROM {})", self.names[*i]),
+        let in_segment = |i: usize| {
+            Ok((
+                format!("user_id IN (SELECT user_id FROM {})", self.names[i]),
                 Prec::Cmp,
-            ),
-            Pred::And(a, b) => combine(Prec::And, self.pred(a)?, self.pred(b)?),
-            Pred::Or(a, b) => combine(Prec::Or, self.pred(a)?, self.pred(b)?),
-            Pred::Not(p) => negate(self.pred(p)?),
-        })
+            ))
+        };
+        predicate::condition(pred, &mut |value| self.values.term(value), &in_segment)
     }
 }
