@@ -6,6 +6,8 @@ prints them, runs the query of `segflow sql` as of a time, and writes
 OUT/members/<segment>.csv and OUT/sizes.csv in the format of `segflow run`, so that the
 two outputs can be compared byte for byte. With --repeat K it evaluates the query K
 times from scratch and prints the timings as JSON (the peer column of a benchmark).
+With --features FILE it also writes every user's values, the query's `features` table,
+as CSV: why each user is, or is not, in each segment.
 
     python3 benches/duckdb_peer.py --segflow target/release/segflow \\
         --data datasets/sample --as-of 1767000000 --out out-duckdb dataflows/ecommerce.seg
@@ -87,6 +89,12 @@ def decimal_places(cell):
 
 def load(con, data):
     """Fills the typed tables from DATA/{users,events,scores}.csv; returns row counts."""
+    models = data / "models.csv"
+    if models.is_file() and len(models.read_text(encoding="utf-8").splitlines()) > 1:
+        sys.exit(
+            f"error: {models}: switches of a model's active version are not expressed by "
+            "segflow sql yet"
+        )
     present = [t for t in TABLES if (data / f"{t}.csv").is_file()]
     if not present:
         sys.exit(f"error: {data} holds none of users.csv, events.csv, scores.csv")
@@ -137,6 +145,28 @@ def load(con, data):
         counts[table] = con.execute(f"SELECT count(*) FROM {raw}").fetchone()[0]
         con.execute(f"DROP TABLE {raw}")
     return counts
+
+
+def features_query(query):
+    """The query's CTEs, ending with `SELECT * FROM features` (every value as text, one
+    row per user) instead of the query's final SELECT: its first line that starts with
+    `SELECT` (the lines of CTEs are indented, or name a CTE, or are comments)."""
+    lines = query.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("SELECT "):
+            ctes = "\n".join(lines[:i])
+            return f"{ctes}\nSELECT COLUMNS(*)::VARCHAR FROM features ORDER BY user_id"
+    sys.exit("error: the query has no final SELECT; is it from `segflow sql`?")
+
+
+def write_features(con, query, params, path):
+    """PATH: the `features` table as CSV, NULL as an empty field."""
+    result = con.execute(features_query(query), params)
+    header = [d[0] for d in result.description]
+    lines = [",".join(csv_field(h) for h in header)]
+    for row in result.fetchall():
+        lines.append(",".join("" if v is None else csv_field(v) for v in row))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def csv_field(text):
@@ -191,6 +221,8 @@ def main():
     parser.add_argument("--repeat", type=int, default=0, metavar="K",
                         help="evaluate K times from scratch and print the timings as JSON")
     parser.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
+    parser.add_argument("--features", type=Path, metavar="FILE",
+                        help="also write every user's values (the features table) as CSV")
     args = parser.parse_args()
 
     query = segflow(args.segflow, "sql", *map(str, args.catalogs))
@@ -222,6 +254,8 @@ def main():
     ).fetchall()
 
     members = write_results(args.out, segments, rows) if args.out else None
+    if args.features:
+        write_features(con, query, params, args.features)
     if args.repeat:
         print(json.dumps({
             "peer": "duckdb",
