@@ -1,7 +1,8 @@
 //! `segflow sql` run by DuckDB (`benches/duckdb_peer.py`) must give exactly what segflow
 //! gives: byte-identical output files to `segflow run` on the sample data and on
-//! hand-made edge cases, and the reference evaluator's members on random catalogs and
-//! data.
+//! hand-made edge cases, the reference evaluator's members on random catalogs and
+//! data, and, for computed values (arithmetic, functions), the reference evaluator's
+//! value of every feature for every user (the peer's `--features` table).
 //!
 //! DuckDB is a Python package, not a Rust dependency. The tests run the peer with the
 //! Python [`segflow::bench::python`] finds: `SEGFLOW_PYTHON`, else the virtual
@@ -11,17 +12,22 @@
 //! print a SKIPPED line and pass.
 
 mod common;
+mod loader;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
-use segflow::catalog::{self, ir::Catalog};
+use segflow::catalog::ir::{AggFunc, Catalog, Pred, ValueExpr};
+use segflow::catalog::{self, show};
 use segflow::data::Dataset;
-use segflow::reference;
+use segflow::reference::{self, Snapshot};
+use segflow::sql;
+use segflow::value::Value;
 use tempfile::TempDir;
 
 fn root() -> PathBuf {
@@ -59,8 +65,8 @@ fn duckdb_available() -> bool {
     false
 }
 
-/// Runs the DuckDB peer over `data`, writing into `out`.
-fn peer(catalogs: &[&Path], data: &Path, as_of: Option<u64>, out: &Path) {
+/// Runs the DuckDB peer over `data` with `args`.
+fn peer_with(catalogs: &[&Path], data: &Path, as_of: Option<u64>, args: &[&OsStr]) {
     let mut command = Command::new(segflow::bench::python());
     command
         .arg(root().join("benches/duckdb_peer.py"))
@@ -68,14 +74,82 @@ fn peer(catalogs: &[&Path], data: &Path, as_of: Option<u64>, out: &Path) {
         .arg(env!("CARGO_BIN_EXE_segflow"))
         .arg("--data")
         .arg(data)
-        .arg("--out")
-        .arg(out)
+        .args(args)
         .args(catalogs)
         .current_dir(root());
     if let Some(t) = as_of {
         command.arg("--as-of").arg(t.to_string());
     }
     succeed(command.output().unwrap());
+}
+
+/// Runs the DuckDB peer over `data`, writing into `out`.
+fn peer(catalogs: &[&Path], data: &Path, as_of: Option<u64>, out: &Path) {
+    peer_with(catalogs, data, as_of, &["--out".as_ref(), out.as_os_str()]);
+}
+
+/// The peer's `features` table over `data` as of `as_of`: its header, and one row of
+/// values (as DuckDB writes them as text; empty: NULL) per user.
+fn peer_values(catalog: &Path, data: &Path, as_of: u64) -> (Vec<String>, Vec<csv::StringRecord>) {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("features.csv");
+    peer_with(
+        &[catalog],
+        data,
+        Some(as_of),
+        &["--features".as_ref(), path.as_os_str()],
+    );
+    let mut reader = csv::Reader::from_path(&path).unwrap();
+    let header = reader.headers().unwrap().iter().map(String::from).collect();
+    let rows = reader.records().map(Result::unwrap).collect();
+    (header, rows)
+}
+
+/// Whether the SQL's text of a value is segflow's value: numbers equal to the last
+/// digit (trailing zeros aside), doubles to the bit.
+fn same_value(segflow: &Value, sql: &str) -> bool {
+    match segflow {
+        Value::Null => sql.is_empty(),
+        Value::Number(n) => {
+            let sql = match sql.contains('.') {
+                true => sql.trim_end_matches('0').trim_end_matches('.'),
+                false => sql,
+            };
+            sql == n.normalize().to_string()
+        }
+        Value::Float(x) => sql.parse::<f64>().is_ok_and(|y| y == x.get()),
+        Value::Bool(_) | Value::Time(_) | Value::Text(_) => sql == segflow.to_string(),
+    }
+}
+
+/// Checks the value of each of `values` (the column that holds it, and the value) in
+/// the peer's `features` table against the reference evaluator's, for every user of
+/// the universe; returns how many values it compared.
+fn assert_same_values(
+    catalog: &Catalog,
+    data: &Dataset,
+    as_of: u64,
+    table: &(Vec<String>, Vec<csv::StringRecord>),
+    values: &[(String, &ValueExpr)],
+) -> usize {
+    let (header, rows) = table;
+    let snapshot = Snapshot::new(catalog, data, as_of);
+    assert_eq!(rows.len(), snapshot.universe().count(), "as of {as_of}");
+    let mut compared = 0;
+    for (name, expr) in values {
+        let column = header.iter().position(|h| h == name);
+        let column = column.unwrap_or_else(|| panic!("no column {name} in {header:?}"));
+        for row in rows {
+            let (user, sql) = (&row[0], &row[column]);
+            let expected = snapshot.value(expr, user);
+            assert!(
+                same_value(&expected, sql),
+                "{name} of {user} as of {as_of}: segflow says {expected:?}, SQL {sql:?}"
+            );
+            compared += 1;
+        }
+    }
+    compared
 }
 
 /// Runs `segflow run` over `data`, writing into `out`.
@@ -138,13 +212,208 @@ fn the_sample_gives_segflow_runs_output_byte_for_byte() {
     if !duckdb_available() {
         return;
     }
-    let catalog = root().join("dataflows/ecommerce.seg");
     let sample = root().join("datasets/sample");
-    // Early (few users, windows full of nothing), mid-history, and the default (the
-    // last ts), where every segment is non-empty.
-    for as_of in [Some(1_750_000_000), Some(1_765_000_000), None] {
-        assert_same_output(&[&catalog], &sample, as_of);
+    // The reference catalog, and the hybrid one (ratios, a logistic model, `if`,
+    // `coalesce`, `greatest`). Early (few users, windows full of nothing),
+    // mid-history, and the default (the last ts), where every segment is non-empty.
+    for catalog in ["dataflows/ecommerce.seg", "dataflows/hybrid.seg"] {
+        let catalog = root().join(catalog);
+        for as_of in [Some(1_750_000_000), Some(1_765_000_000), None] {
+            assert_same_output(&[&catalog], &sample, as_of);
+        }
     }
+}
+
+/// Every computation of the language over the sample: exact arithmetic (with the
+/// rounding of results of many places, and products longer than DuckDB holds),
+/// doubles (division by zero, logarithms and roots of non-positive numbers, `exp`
+/// overflowing, `logistic` at its extremes, overflowing products), `least`,
+/// `greatest` and `coalesce` over missing values, exact and approximate numbers, times
+/// and texts, `if` over a negated condition, conditions as numbers, and averages inside
+/// computations. At three times, the output is `segflow run`'s byte for byte, and every
+/// feature's value is the reference evaluator's for every user.
+#[test]
+fn computations_give_segflows_values_and_members_on_the_sample() {
+    if !duckdb_available() {
+        return;
+    }
+    let text = "schema users(country: text, signup_ts: time, plan: text)\n\
+        schema events(amount: number, category: text)\n\
+        feature purchases = count(events where kind = 'purchase')\n\
+        feature ltv = sum(events.amount where kind = 'purchase')\n\
+        feature refunds = sum(events.amount where kind = 'refund')\n\
+        feature views = count(events where kind = 'view')\n\
+        feature basket = avg(events.amount where kind = 'purchase')\n\
+        feature mid = median(events.amount)\n\
+        feature top = max(events.amount)\n\
+        feature churn = score('churn')\n\
+        feature net = ltv - refunds\n\
+        feature scaled = -net * 1.5 + abs(refunds - 20)\n\
+        feature negneg = -(-purchases)\n\
+        feature cubic = top * top * top\n\
+        feature quartic = cubic * churn\n\
+        feature bulk = basket * purchases\n\
+        feature shifted = basket + 1000\n\
+        feature halved = basket * 0.5\n\
+        feature quarter = basket * 0.5 * 0.5\n\
+        feature spend_risk = basket * churn\n\
+        feature basket_ltv = basket * ltv\n\
+        feature mid_risk = mid * churn\n\
+        feature flags = (purchases > 3) + (churn > 0.5) * 2\n\
+        feature rate = refunds / ltv\n\
+        feature per_view = purchases / views\n\
+        feature log_ltv = ln(ltv)\n\
+        feature log_net = ln(net)\n\
+        feature root = sqrt(refunds)\n\
+        feature grow = exp(purchases * 100)\n\
+        feature tiny = exp(-purchases * 1000)\n\
+        feature squash = logistic(net)\n\
+        feature squash_down = logistic(-ltv * 10)\n\
+        feature huge = exp(700) * exp(purchases * 10)\n\
+        feature mixed = ltv / 3 + basket\n\
+        feature distance = abs(rate - 0.5)\n\
+        feature lo = least(ltv, refunds * 2, 50)\n\
+        feature hi = greatest(top, churn, 0.5)\n\
+        feature fallback = coalesce(churn, basket, 0)\n\
+        feature fallback_rate = coalesce(rate, churn, 0.5)\n\
+        feature latest = greatest(max(events.ts), users.signup_ts)\n\
+        feature who = coalesce(users.plan, users.country, 'none')\n\
+        feature pick = if(users.country = 'US' and not churn > 0.5, ltv, refunds)\n\
+        feature pick_rate = if(churn > 0.5, rate, 0)\n\
+        model lr = logistic(0.5 * churn - 0.001 * ltv + 0.2 * (purchases > 2))\n\
+        segment net_pos = net > 0\n\
+        segment scaled_low = scaled < -100 and negneg > 1\n\
+        segment cubic_big = cubic > 1000000 or quartic >= 100000\n\
+        segment bulk_is_ltv = bulk = ltv\n\
+        segment shifted_high = shifted > 1100\n\
+        segment halves = halved > 25 and quarter < 50\n\
+        segment risky_spend = spend_risk > 10 or basket_ltv > 100000\n\
+        segment mid_risky = mid_risk > 5\n\
+        segment flagged = flags >= 2\n\
+        segment refunders = rate > 0.1\n\
+        segment no_rate = not rate > 0.1 and not rate <= 0.1\n\
+        segment viewers = per_view < 0.5\n\
+        segment logs = log_ltv > 5 or log_net < 2\n\
+        segment roots = root > 3\n\
+        segment grows = grow > 10000000000 and tiny = 0\n\
+        segment squashed = squash > 0.99 or squash_down = 0\n\
+        segment huges = huge > 0\n\
+        segment mixes = mixed > 100 and distance < 0.4\n\
+        segment lows = lo < 20\n\
+        segment his = hi > 1\n\
+        segment falls = fallback > 0.5 and fallback_rate > 0.3\n\
+        segment late = latest >= 1760000000\n\
+        segment pros = who = 'pro'\n\
+        segment picks = pick > 100 and pick_rate >= 0\n\
+        segment modelled = lr > 0.5\n\
+        segment inline = (ltv - refunds) / greatest(purchases, 1) > 50 and -abs(refunds) < -10\n\
+        segment doubled = purchases * 2 in (2, 4, 6)\n\
+        segment above_average = basket * 2 > avg(events.amount)\n\
+        segment average_if = if(basket > 50, 1, 0) = 1\n\
+        segment approx_average = basket > ln(ltv + 1)\n\
+        segment recent_signup = if(users.signup_ts > 1760000000, users.signup_ts, least(users.signup_ts, users.signup_ts)) > now - 30d\n";
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("computations.seg");
+    write(&path, text);
+    let sample = root().join("datasets/sample");
+    let catalog = catalog::load(std::slice::from_ref(&path)).unwrap();
+    let data = loader::load_dataset(&sample, &catalog);
+    let values: Vec<(String, &ValueExpr)> = catalog
+        .features
+        .iter()
+        .map(|f| (f.name.clone(), &f.expr))
+        .collect();
+    for as_of in [1_750_000_000, 1_765_000_000, data.max_ts().unwrap()] {
+        assert_same_output(&[&path], &sample, Some(as_of));
+        let table = peer_values(&path, &sample, as_of);
+        assert_same_values(&catalog, &data, as_of, &table, &values);
+    }
+}
+
+/// Averages inside computations take segflow's quotient — 28 places while they fit 96
+/// bits (below 7.92...), fewer above, rounded half to even — and results of many places
+/// are rounded as segflow rounds them: `10 / 3` is 3.333...3 (28 places), and times 3
+/// it is 10 again (9.999...9 has 29 digits, more than 96 bits hold), while `1 / 3`
+/// times 3 stays 0.999...9.
+#[test]
+fn averages_in_computations_are_segflows_quotients() {
+    if !duckdb_available() {
+        return;
+    }
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("averages.seg");
+    write(
+        &path,
+        "schema events(amount: number)\n\
+         feature basket = avg(events.amount)\n\
+         feature n = count(events.amount)\n\
+         feature total = sum(events.amount)\n\
+         feature doubled = basket * 2\n\
+         feature back = basket * n\n\
+         feature plus = basket + 1000\n\
+         feature minus = 0.000000001 - basket\n\
+         feature half = basket * 0.5\n\
+         feature scaled = basket * min(events.amount)\n\
+         feature ratio = basket / 3\n\
+         feature chosen = coalesce(basket, 0)\n\
+         feature rooted = sqrt(basket)\n\
+         segment whole = back = total\n\
+         segment ones = back = 1\n\
+         segment plus_big = plus > 1003\n\
+         segment halves = half > 0.166666666\n\
+         segment scaled_big = scaled > 0.05\n\
+         segment ratio_third = ratio > 1.111111111\n",
+    );
+    let data = dir.path().join("data");
+    fs::create_dir(&data).unwrap();
+    let mut events = String::from("user_id,ts,kind,amount\n");
+    let users: &[(&str, &[&str])] = &[
+        ("third", &["1", "0", "0"]),
+        ("ten_thirds", &["10", "0", "0"]),
+        ("seventh", &["1", "0", "0", "0", "0", "0", "0"]),
+        ("minus_third", &["-1", "0", "0"]),
+        ("minus_ten", &["-10", "0", "0"]),
+        ("large", &["123456789.123456788", "0", "0"]),
+        ("largest", &["9999999999.999999999", "0", "0"]),
+        ("halves", &["9999990000.000000001", "0"]),
+        ("nano", &["0.000000001", "0", "0", "0", "0", "0", "0"]),
+        ("below_limit", &["23.768448754", "0", "0"]),
+        ("above_limit", &["23.768448755", "0", "0"]),
+        (
+            "mixed",
+            &["0.10", "0.25", "2.50", "1", "0.5", "0.10", "0.25"],
+        ),
+        ("cents", &["19.99", "5.01", "0.07"]),
+        ("none", &[""]),
+    ];
+    for (user, amounts) in users {
+        for (ts, amount) in amounts.iter().enumerate() {
+            events.push_str(&format!("{user},{ts},buy,{amount}\n"));
+        }
+    }
+    write(&data.join("events.csv"), &events);
+    assert_same_output(&[&path], &data, None);
+    let catalog = catalog::load(std::slice::from_ref(&path)).unwrap();
+    let dataset = loader::load_dataset(&data, &catalog);
+    let as_of = dataset.max_ts().unwrap();
+    let values: Vec<(String, &ValueExpr)> = catalog
+        .features
+        .iter()
+        .map(|f| (f.name.clone(), &f.expr))
+        .collect();
+    let table = peer_values(&path, &data, as_of);
+    assert_same_values(&catalog, &dataset, as_of, &table, &values);
+    // What they agree on: segflow's own rounding.
+    let snapshot = Snapshot::new(&catalog, &dataset, as_of);
+    let back = &catalog.features[4].expr;
+    assert_eq!(
+        snapshot.value(back, "ten_thirds").to_string(),
+        "10.000000000000000000000000000"
+    );
+    assert_eq!(
+        snapshot.value(back, "third").to_string(),
+        "0.9999999999999999999999999999"
+    );
 }
 
 /// A thousand segments, a chain of references among them: the query nests deeper than
@@ -407,6 +676,45 @@ fn members(out: &Path, catalog: &Catalog) -> BTreeMap<String, BTreeSet<String>> 
         .collect()
 }
 
+/// The sides of the comparisons in `pred`.
+fn operands<'p>(pred: &'p Pred, out: &mut Vec<&'p ValueExpr>) {
+    match pred {
+        Pred::Cmp(l, _, r) => out.extend([l, r]),
+        Pred::In { expr, .. } => out.push(expr),
+        Pred::And(a, b) | Pred::Or(a, b) => {
+            operands(a, out);
+            operands(b, out);
+        }
+        Pred::Not(p) => operands(p, out),
+        Pred::Const(_) | Pred::Segment(_) => {}
+    }
+}
+
+/// The values compared in the segments of `catalog` that the peer's `features` table
+/// holds in a column named as written: all but constants, `now`, conversions to a
+/// double (written where they are compared) and averages (a sum and a count).
+fn compared_values(catalog: &Catalog) -> Vec<(String, &ValueExpr)> {
+    let mut values = Vec::new();
+    for segment in &catalog.segments {
+        operands(&segment.pred, &mut values);
+    }
+    let mut named: Vec<(String, &ValueExpr)> = Vec::new();
+    for value in values {
+        let in_column = match value {
+            ValueExpr::Const(_) | ValueExpr::Now(_) | ValueExpr::Approx(_) => false,
+            ValueExpr::Agg(agg) => agg.func != AggFunc::Avg,
+            _ => true,
+        };
+        let name = show::value(catalog, value);
+        if in_column && !named.iter().any(|(n, _)| *n == name) {
+            named.push((name, value));
+        }
+    }
+    named
+}
+
+/// Random catalogs (arithmetic and functions among them) over random data: the
+/// members are the reference evaluator's, and so is every value compared.
 #[test]
 fn random_catalogs_and_data_agree_with_the_reference() {
     if !duckdb_available() {
@@ -414,20 +722,28 @@ fn random_catalogs_and_data_agree_with_the_reference() {
     }
     let mut runner = TestRunner::deterministic();
     let cases = (common::catalog_text(), common::dataset(), 0..70u64);
-    for _ in 0..12 {
+    let (mut compared, mut refused) = (0, 0);
+    for _ in 0..24 {
         let (text, mut data, as_of) = cases.new_tree(&mut runner).unwrap().current();
-        // `segflow sql` does not express users rows' own times, nor model versions, yet.
+        // `segflow sql` does not express users rows' own times, nor switches of a
+        // model's active version (without them every version counts), yet.
         for user in &mut data.users {
             user.ts = None;
         }
         data.models.clear();
-        for score in &mut data.scores {
-            score.version = None;
-        }
         let dir = TempDir::new().unwrap();
         let path = dir.path().join("random.seg");
         write(&path, &text);
         let catalog = catalog::load(std::slice::from_ref(&path)).unwrap();
+        // What `segflow sql` refuses (a product of two averages) it says so of.
+        if let Err(error) = sql::compile(&catalog, sql::AsOf::At(as_of)) {
+            assert!(
+                matches!(error, sql::SqlError::Unsupported { .. }),
+                "{error}\n{text}"
+            );
+            refused += 1;
+            continue;
+        }
         write_dataset(dir.path(), &catalog, &data);
         let out = dir.path().join("out");
         peer(&[&path], dir.path(), Some(as_of), &out);
@@ -436,7 +752,14 @@ fn random_catalogs_and_data_agree_with_the_reference() {
             reference::evaluate(&catalog, &data, as_of),
             "as of {as_of}, catalog:\n{text}\ndata: {data:?}"
         );
+        let table = peer_values(&path, dir.path(), as_of);
+        let values = compared_values(&catalog);
+        compared += assert_same_values(&catalog, &data, as_of, &table, &values);
     }
+    assert!(
+        compared > 0 && refused < 6,
+        "{compared} values compared, {refused} refused"
+    );
 }
 
 #[test]

@@ -10,7 +10,8 @@
 //! - `users_now`, `events_now`, `scores_now`: what is visible at `now`;
 //! - `universe`: every user known at `now`;
 //! - `event_values`, `latest_scores`, `score_values`, `features`: one row per user, one
-//!   column per value (`values`);
+//!   column per value (`values`), those computed from others (arithmetic, functions)
+//!   in stages before `features` (`compute`);
 //! - one CTE per segment, in dependency order (`segment`), conditions in two-valued
 //!   logic (`predicate`);
 //! - the union of the segments, sorted by segment and user id.
@@ -18,6 +19,7 @@
 //! Where SQL and segflow differ (NULL, decimal division, row order), the choices are
 //! recorded in docs/DESIGN.md ("SQL").
 
+mod compute;
 mod ctes;
 mod error;
 mod ident;
@@ -29,7 +31,7 @@ mod values;
 
 use std::fmt::Write;
 
-use crate::catalog::ir::{Catalog, ValueExpr};
+use crate::catalog::ir::Catalog;
 
 pub use error::SqlError;
 pub use number::{NUMBER, SCALE};
@@ -55,15 +57,16 @@ pub enum AsOf {
 
 /// The query giving every segment's members at the as-of time.
 pub fn compile(catalog: &Catalog, as_of: AsOf) -> Result<String, SqlError> {
-    refuse_arithmetic(catalog)?;
     let tables = tables::tables(catalog)?;
-    let mut values = Values::new();
+    let mut values = Values::new(catalog);
     for feature in &catalog.features {
-        values.add(catalog, &feature.expr, Some(&feature.name));
+        let context = format!("feature `{}`", feature.name);
+        values.add(catalog, &feature.expr, &context)?;
     }
     for segment in &catalog.segments {
+        let context = format!("segment `{}`", segment.name);
         for expr in segment::values_of(&segment.pred) {
-            values.add(catalog, expr, None);
+            values.add(catalog, expr, &context)?;
         }
     }
     let mut ctes = Idents::with(&[
@@ -77,6 +80,9 @@ pub fn compile(catalog: &Catalog, as_of: AsOf) -> Result<String, SqlError> {
         SCORE_VALUES,
         FEATURES,
     ]);
+    for stage in values.stage_names() {
+        ctes.claim(&stage);
+    }
     let names: Vec<String> = catalog
         .segments
         .iter()
@@ -100,43 +106,6 @@ pub fn compile(catalog: &Catalog, as_of: AsOf) -> Result<String, SqlError> {
     let _ = writeln!(out, "WITH\n{}", parts.join(",\n"));
     out.push_str(&union(catalog, &names));
     Ok(out)
-}
-
-/// Refuses catalogs that compute with values (arithmetic, functions, `if`).
-fn refuse_arithmetic(catalog: &Catalog) -> Result<(), SqlError> {
-    let computed = |expr: &ValueExpr| {
-        let mut found = false;
-        expr.visit(&mut |v| {
-            found |= !matches!(
-                v,
-                ValueExpr::Const(_)
-                    | ValueExpr::Now(_)
-                    | ValueExpr::Attr(_)
-                    | ValueExpr::Score(_)
-                    | ValueExpr::Agg(_)
-            )
-        });
-        found
-    };
-    for feature in &catalog.features {
-        if computed(&feature.expr) {
-            let context = format!("feature `{}`", feature.name);
-            return Err(SqlError::Unsupported {
-                context,
-                what: "arithmetic or functions of values",
-            });
-        }
-    }
-    for segment in &catalog.segments {
-        if segment::values_of(&segment.pred).into_iter().any(computed) {
-            let context = format!("segment `{}`", segment.name);
-            return Err(SqlError::Unsupported {
-                context,
-                what: "arithmetic or functions of values",
-            });
-        }
-    }
-    Ok(())
 }
 
 /// The comment that starts the statement a long query needs run before it, in DuckDB;

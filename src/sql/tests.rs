@@ -263,3 +263,169 @@ fn a_catalog_without_segments_gives_no_rows() {
     assert!(sql.ends_with("WHERE FALSE;\n"), "{sql}");
     assert!(sql.contains("\n-- segments: \n"));
 }
+
+#[test]
+fn computed_values_are_columns_of_stages_before_features() {
+    let sql = sql("feature total = sum(events.amount)\n\
+         feature net = total - 5\n\
+         feature twice = net * 2\n\
+         segment s = twice > 10 and total * 3 < 100\n");
+    // The values read from the data first, then one stage per level of nesting, each
+    // reading the columns of the stages before it.
+    assert!(cte(&sql, "features_0").contains("coalesce(event_values.\"total\", 0) AS \"total\""));
+    assert_eq!(
+        cte(&sql, "features_1"),
+        "  SELECT *,\n    \"total\" - 5 AS \"net\",\n    \
+         \"total\" * 3 AS \"sum(events.amount) * 3\"\n  FROM features_0"
+    );
+    assert_eq!(
+        cte(&sql, "features"),
+        "  SELECT *,\n    \"net\" * 2 AS \"twice\"\n  FROM features_1"
+    );
+    assert_eq!(
+        condition(&sql, "\"s\""),
+        "\"twice\" > 10 AND \"sum(events.amount) * 3\" < 100"
+    );
+    // Without computed values, `features` is the first and only one.
+    assert!(!self::sql("segment s = count(events) > 1\n").contains("features_0"));
+}
+
+#[test]
+fn undefined_doubles_are_null_not_infinite() {
+    let sql = sql("feature n = count(events)\n\
+         feature total = sum(events.amount)\n\
+         feature rate = total / n\n\
+         feature logs = ln(total)\n\
+         feature root = sqrt(users.age)\n\
+         feature grow = exp(n)\n\
+         feature squash = logistic(total)\n\
+         feature product = rate * rate\n\
+         segment s = rate > 0.5 or logs > 1 or root > 1 or grow > 1 or squash > 0.5 or product > 1\n");
+    let values = cte(&sql, "features_1");
+    // Exact numbers convert to doubles through their text.
+    let total = "CAST(CAST(\"total\" AS VARCHAR) AS DOUBLE)";
+    assert!(values.contains(&format!(
+        "nullif(nullif({total} / nullif(CAST(\"n\" AS DOUBLE), 0), CAST('inf' AS DOUBLE)), \
+         CAST('-inf' AS DOUBLE)) AS \"rate\""
+    )));
+    // 0 and below become 0, then NULL.
+    assert!(values.contains(&format!("ln(nullif(greatest({total}, 0), 0)) AS \"logs\"")));
+    assert!(values.contains(
+        "sqrt(nullif(greatest(CAST(CAST(\"users.age\" AS VARCHAR) AS DOUBLE), 0), 0)) AS \"root\""
+    ));
+    assert!(
+        values.contains("nullif(exp(CAST(\"n\" AS DOUBLE)), CAST('inf' AS DOUBLE)) AS \"grow\"")
+    );
+    // In segflow's order: exp(1000) is inf, 1 / (1 + inf) is 0.
+    assert!(values.contains(&format!("1 / (1 + exp(-{total})) AS \"squash\"")));
+    assert!(cte(&sql, "features").contains(
+        "nullif(nullif(\"rate\" * \"rate\", CAST('inf' AS DOUBLE)), CAST('-inf' AS DOUBLE)) \
+         AS \"product\""
+    ));
+    // Float literals are the nearest doubles.
+    assert!(
+        condition(&sql, "\"s\"").starts_with("coalesce(\"rate\" > CAST('0.5' AS DOUBLE), false)")
+    );
+}
+
+#[test]
+fn choices_share_one_scale_and_conditions_two_values() {
+    let sql = sql("feature total = sum(events.amount)\n\
+         feature mid = median(events.amount)\n\
+         feature lo = least(total, mid, 0)\n\
+         feature pick = if(users.country = 'US' and not users.vip, total, mid)\n\
+         feature flags = (count(events) > 3) + (total > 5) * 2\n\
+         feature twice = count(events) * count(events)\n\
+         feature negated = -(-count(events))\n\
+         segment s = lo < 1 and pick > 1 and flags > 1 and twice > 1 and negated > 1\n");
+    let values = cte(&sql, "features");
+    // A median has 10 places: the rest are cast to them.
+    assert!(values.contains(
+        "least(CAST(\"total\" AS DECIMAL(38, 10)), \"mid\", CAST(0 AS DECIMAL(38, 10))) AS \"lo\""
+    ));
+    assert!(values.contains(
+        "CASE WHEN coalesce(\"users.country\" = 'US', false) AND NOT coalesce(\"users.vip\" = TRUE, \
+         false) THEN CAST(\"total\" AS DECIMAL(38, 10)) ELSE \"mid\" END AS \"pick\""
+    ));
+    assert!(values.contains(
+        "CASE WHEN \"count(events)\" > 3 THEN 1 ELSE 0 END + \
+         CAST(CASE WHEN \"total\" > 5 THEN 1 ELSE 0 END AS DECIMAL(38, 0)) * 2 AS \"flags\""
+    ));
+    // Integers are multiplied as decimals (DuckDB's BIGINT overflows at 2^63).
+    assert!(values
+        .contains("CAST(\"count(events)\" AS DECIMAL(38, 0)) * \"count(events)\" AS \"twice\""));
+    // Never `--`, which starts a comment.
+    assert!(values.contains("-(-\"count(events)\") AS \"negated\""));
+}
+
+#[test]
+fn averages_in_computations_are_segflows_quotients() {
+    let sql = sql("feature basket = avg(events.amount)\n\
+         feature doubled = basket * 2\n\
+         segment s = doubled > 1 and basket > 2\n");
+    // Compared directly, an average is still its sum and count.
+    assert!(condition(&sql, "\"s\"")
+        .ends_with("coalesce(\"basket (sum)\" > 2 * \"basket (count)\", false)"));
+    assert!(sql.contains(
+        "CAST(replace(CAST(\"basket (sum)\" AS VARCHAR), '.', '') AS HUGEINT) \
+         AS \"basket (numerator)\""
+    ));
+    assert!(sql.contains(
+        "(\"basket (numerator)\" // \"basket (count)\") * 10000000000000000000 + \
+         ((\"basket (numerator)\" % \"basket (count)\") * 10000000000000000000) // \
+         \"basket (count)\" AS \"basket (digits)\""
+    ));
+    assert!(sql.contains("\n      ELSE 10000000000\n    END AS \"basket (unit)\""));
+    assert!(sql.contains("AS DECIMAL(38, 0)) * 0.0000000000000000000000000001 AS \"basket\""));
+    // 28 places times an integer: rounded as segflow rounds beyond 96 bits.
+    assert!(sql.contains("\"basket\" * 2 AS \"doubled (exact)\""));
+    assert!(sql.contains(
+        "WHEN abs(\"doubled (exact)\") <= 7.9228162514264337593543950335 THEN \"doubled (exact)\""
+    ));
+    assert!(sql.contains(
+        "WHEN abs(\"doubled (exact)\") < 79.2281625142643375935439503355 THEN \
+         CAST(round_even(\"doubled (exact)\", 27) AS DECIMAL(38, 28))"
+    ));
+}
+
+#[test]
+fn long_products_are_rounded_from_two_exact_parts() {
+    let sql = sql("feature basket = avg(events.amount)\n\
+         feature risk = basket * score('churn')\n\
+         segment s = risk > 1\n");
+    // 28 + 9 places: the part of basket to 18 places times the score, and the rest.
+    assert!(sql.contains(
+        "trunc(\"basket\", 18) * \"score('churn')\" + trunc((\"basket\" - trunc(\"basket\", 18)) \
+         * \"score('churn')\", 27) AS \"risk (high)\""
+    ));
+    assert!(sql.contains(
+        "(\"basket\" - trunc(\"basket\", 18)) * \"score('churn')\" - trunc((\"basket\" - \
+         trunc(\"basket\", 18)) * \"score('churn')\", 27) AS \"risk (low)\""
+    ));
+    assert!(sql.contains(
+        "THEN CAST(\"risk (high)\" + round_even(\"risk (low)\", 28) AS DECIMAL(38, 28))"
+    ));
+}
+
+#[test]
+fn products_sql_cannot_hold_are_refused_naming_the_definition() {
+    let error = compile(
+        &catalog("feature basket = avg(events.amount)\nfeature square = basket * basket\n"),
+        AsOf::Param,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&error, SqlError::Unsupported { context, .. } if context == "feature `square`"),
+        "{error:?}"
+    );
+    assert!(error.to_string().starts_with(
+        "feature `square` uses a product of numbers with more than 38 decimal places"
+    ));
+    // A literal of more places than SQL keeps, inside a computation.
+    let error = compile(
+        &catalog("segment s = count(events) * 0.0000000001 > 1\n"),
+        AsOf::Param,
+    )
+    .unwrap_err();
+    assert!(matches!(error, SqlError::Precision { context, .. } if context == "segment `s`"));
+}

@@ -12,84 +12,179 @@
 //! `FILTER (WHERE ...)` (the `where` clause and the window). SQL aggregates skip NULL,
 //! as segflow's do; `count`, `sum` and `count_distinct` of nothing become 0, while
 //! `min`, `max`, `avg`, scores and attributes stay NULL (missing).
+//!
+//! Values computed from others (arithmetic, functions, `if`: see `compute`) are columns
+//! too, added in stages: `features_0` holds the values read from the data, each of
+//! `features_1`, `features_2`, ... adds the columns computed from the stages before it,
+//! and the last stage is `features`. Every computed column thus reads named columns of
+//! an earlier stage. Within one `SELECT`, DuckDB would expand a column alias into its
+//! whole expression wherever it is used, so a value used several times by a value used
+//! several times would grow exponentially; across stages it is computed once.
 
 use std::collections::HashMap;
 use std::fmt::Write;
 
 use crate::catalog::ir::{AggFunc, Aggregate, Catalog, ValueExpr};
 use crate::catalog::show;
+use crate::value::Type;
 
+use super::compute::Kind;
 use super::ctes::{
     EVENTS_NOW, EVENT_VALUES, FEATURES, LATEST_SCORES, NOW, PARAMS, SCORES_NOW, SCORE_VALUES,
     UNIVERSE, USERS_NOW,
 };
 use super::error::SqlError;
 use super::ident::{quote_str, Idents};
+use super::number::SCALE;
 use super::predicate::{self, combine, Cond, Imprecise, Prec, Term};
 use super::tables;
 
 /// Where a value lives in `features`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Column {
+pub(super) enum Column {
     /// One column holds the value.
     Value(String),
-    /// An average, kept as its exact sum and its count (never divided).
-    Avg { sum: String, count: String },
+    /// An average, kept as its exact sum and its count: comparisons never divide.
+    /// `quotient` is the column of segflow's quotient, with its stage, once a
+    /// computation needs it.
+    Avg {
+        sum: String,
+        count: String,
+        quotient: Option<(String, usize)>,
+    },
+    /// A conversion to a double, written where it is used rather than kept in a column
+    /// (a column would show the same number under the same name).
+    Inline(String),
 }
 
 /// A value and its column(s).
 #[derive(Debug)]
-struct Entry {
-    expr: ValueExpr,
+pub(super) struct Entry {
+    pub expr: ValueExpr,
     /// The feature's name, or the value as written.
-    label: String,
-    column: Column,
+    pub label: String,
+    pub column: Column,
+    /// How SQL types the value (for an average, its quotient).
+    pub kind: Kind,
+    /// Whether it can be missing (NULL).
+    pub nullable: bool,
+    /// The stage of `features` that computes it: 0 for values read from the data.
+    pub stage: usize,
 }
 
 /// The per-user values of a catalog, in order of first use.
 #[derive(Debug)]
 pub(super) struct Values {
-    entries: Vec<Entry>,
-    index: HashMap<ValueExpr, usize>,
-    columns: Idents,
+    pub entries: Vec<Entry>,
+    pub index: HashMap<ValueExpr, usize>,
+    pub columns: Idents,
+    /// The feature that names each value defined by a feature (the first of several).
+    pub names: HashMap<ValueExpr, String>,
+    /// The computed columns, `SQL AS name`, of each stage after the first:
+    /// `stages[k]` belongs to stage `k + 1`.
+    pub stages: Vec<Vec<String>>,
 }
 
 impl Values {
-    pub fn new() -> Values {
+    pub fn new(catalog: &Catalog) -> Values {
+        let mut names = HashMap::new();
+        for feature in &catalog.features {
+            names
+                .entry(feature.expr.clone())
+                .or_insert_with(|| feature.name.clone());
+        }
         Values {
             entries: Vec::new(),
             index: HashMap::new(),
             columns: Idents::with(&["user_id"]),
+            names,
+            stages: Vec::new(),
         }
     }
 
-    /// Gives `expr` a column named `name`, or after its catalog text when unnamed.
+    /// Gives `expr` its column(s), and every value it is computed from theirs.
     /// Constants and `now` are written inline and get none; a value seen before keeps
-    /// its first column.
-    pub fn add(&mut self, catalog: &Catalog, expr: &ValueExpr, name: Option<&str>) {
-        if matches!(expr, ValueExpr::Const(_) | ValueExpr::Now(_)) || self.index.contains_key(expr)
-        {
-            return;
+    /// its first column. `context` names the definition in errors.
+    pub fn add(
+        &mut self,
+        catalog: &Catalog,
+        expr: &ValueExpr,
+        context: &str,
+    ) -> Result<(), SqlError> {
+        match expr {
+            ValueExpr::Const(_) | ValueExpr::Now(_) => {}
+            _ if self.index.contains_key(expr) => {}
+            ValueExpr::Attr(_) | ValueExpr::Score(_) | ValueExpr::Agg(_) => {
+                self.base(catalog, expr);
+            }
+            ValueExpr::Approx(_) => {
+                let label = show::value(catalog, expr);
+                let sql = self
+                    .build(catalog, expr, &label)
+                    .map_err(|e| e.within(context))?;
+                let column = Column::Inline(sql.text);
+                self.register(expr, label, column, sql.kind, sql.nullable, sql.stage);
+            }
+            _ => {
+                let label = self.label(catalog, expr);
+                self.computed(catalog, expr, label)
+                    .map_err(|e| e.within(context))?;
+            }
         }
-        let label = match name {
-            Some(name) => name.to_string(),
+        Ok(())
+    }
+
+    /// The name a value's column wants: its feature's, or the value as written.
+    pub fn label(&self, catalog: &Catalog, expr: &ValueExpr) -> String {
+        match self.names.get(expr) {
+            Some(name) => name.clone(),
             None => show::value(catalog, expr),
-        };
+        }
+    }
+
+    /// Records a value's column(s); returns its index.
+    pub fn register(
+        &mut self,
+        expr: &ValueExpr,
+        label: String,
+        column: Column,
+        kind: Kind,
+        nullable: bool,
+        stage: usize,
+    ) -> usize {
+        let index = self.entries.len();
+        self.index.insert(expr.clone(), index);
+        self.entries.push(Entry {
+            expr: expr.clone(),
+            label,
+            column,
+            kind,
+            nullable,
+            stage,
+        });
+        index
+    }
+
+    /// The column(s) of a value read from the data (an attribute, a score, an
+    /// aggregate), added if new; returns its index.
+    pub fn base(&mut self, catalog: &Catalog, expr: &ValueExpr) -> usize {
+        if let Some(&index) = self.index.get(expr) {
+            return index;
+        }
+        let label = self.label(catalog, expr);
         let column = match expr {
             ValueExpr::Agg(Aggregate {
                 func: AggFunc::Avg, ..
             }) => Column::Avg {
                 sum: self.columns.claim(&format!("{label} (sum)")),
                 count: self.columns.claim(&format!("{label} (count)")),
+                quotient: None,
             },
             _ => Column::Value(self.columns.claim(&label)),
         };
-        self.index.insert(expr.clone(), self.entries.len());
-        self.entries.push(Entry {
-            expr: expr.clone(),
-            label,
-            column,
-        });
+        let never_missing = matches!(expr, ValueExpr::Agg(a) if defaults_to_zero(a.func));
+        let kind = base_kind(catalog, expr);
+        self.register(expr, label, column, kind, !never_missing, 0)
     }
 
     /// `expr` as a comparison operand in a query over `features` (and `params`).
@@ -100,26 +195,26 @@ impl Values {
         Ok(match expr {
             ValueExpr::Const(v) => predicate::constant_term(v)?,
             ValueExpr::Now(offset) => predicate::now_term(*offset),
-            ValueExpr::Attr(_) | ValueExpr::Score(_) | ValueExpr::Agg(_) => {
-                let never_missing = matches!(expr, ValueExpr::Agg(a) if defaults_to_zero(a.func));
-                match &self.entries[self.index[expr]].column {
-                    Column::Value(name) => Term {
-                        nullable: !never_missing,
-                        ..Term::known(name.clone())
+            _ => {
+                let entry = &self.entries[self.index[expr]];
+                match &entry.column {
+                    Column::Value(sql) | Column::Inline(sql) => Term {
+                        nullable: entry.nullable,
+                        ..Term::known(sql.clone())
                     },
-                    Column::Avg { sum, count } => Term {
+                    Column::Avg { sum, count, .. } => Term {
                         per: Some(count.clone()),
                         ..Term::column(sum.clone())
                     },
                 }
             }
-            ValueExpr::Neg(_)
-            | ValueExpr::Arith(..)
-            | ValueExpr::Func(..)
-            | ValueExpr::If(..)
-            | ValueExpr::Truth(_)
-            | ValueExpr::Approx(_) => unreachable!("`compile` refuses arithmetic"),
         })
+    }
+
+    /// The names of the CTEs that compute the values, beyond the fixed ones: the
+    /// stages before `features`, when values are computed.
+    pub fn stage_names(&self) -> Vec<String> {
+        (0..self.stages.len()).map(stage_name).collect()
     }
 
     /// The event aggregates, as `(SQL aggregate, column)` pairs (two for an average).
@@ -135,7 +230,7 @@ impl Values {
             let call = |func: &str, arg: &str| format!("{func}({arg}){filter}");
             let arg = field.as_deref().unwrap_or("*");
             match (&entry.column, agg.func) {
-                (Column::Avg { sum, count }, _) => {
+                (Column::Avg { sum, count, .. }, _) => {
                     out.push((call("sum", arg), sum.as_str()));
                     out.push((call("count", arg), count.as_str()));
                 }
@@ -158,6 +253,7 @@ impl Values {
                     };
                     out.push((sql, name.as_str()));
                 }
+                (Column::Inline(_), _) => unreachable!("aggregates have columns"),
             }
         }
         Ok(out)
@@ -192,7 +288,30 @@ impl Values {
         {
             joins.push(USERS_NOW);
         }
-        ctes.push(self.features(catalog, &joins));
+        let first = if self.stages.is_empty() {
+            FEATURES.to_string()
+        } else {
+            stage_name(0)
+        };
+        ctes.push(self.features(catalog, &first, &joins));
+        for (k, columns) in self.stages.iter().enumerate() {
+            let name = match k + 1 == self.stages.len() {
+                true => FEATURES.to_string(),
+                false => stage_name(k + 1),
+            };
+            let comment = match k {
+                0 => {
+                    "-- values computed from the values above (arithmetic, functions, if), as \
+                      segflow\n-- computes them, each stage reading the stages before it\n"
+                }
+                _ => "",
+            };
+            ctes.push(format!(
+                "{comment}{name} AS (\n  SELECT *,\n    {}\n  FROM {}\n)",
+                columns.join(",\n    "),
+                stage_name(k)
+            ));
+        }
         Ok(ctes)
     }
 
@@ -218,9 +337,10 @@ impl Values {
         cte
     }
 
-    /// `features`: the universe joined with the tables of values (`joins`), one column
-    /// per value, `count`, `sum` and `count_distinct` of nothing made 0.
-    fn features(&self, catalog: &Catalog, joins: &[&str]) -> String {
+    /// `name` (`features`, or `features_0` when values are computed after it): the
+    /// universe joined with the tables of values (`joins`), one column per value read
+    /// from the data, `count`, `sum` and `count_distinct` of nothing made 0.
+    fn features(&self, catalog: &Catalog, name: &str, joins: &[&str]) -> String {
         let mut select = vec![format!("{UNIVERSE}.user_id")];
         for entry in &self.entries {
             match (&entry.expr, &entry.column) {
@@ -230,7 +350,7 @@ impl Values {
                 (ValueExpr::Agg(_), Column::Value(name)) => {
                     select.push(format!("{EVENT_VALUES}.{name}"))
                 }
-                (ValueExpr::Agg(_), Column::Avg { sum, count }) => {
+                (ValueExpr::Agg(_), Column::Avg { sum, count, .. }) => {
                     select.push(format!("{EVENT_VALUES}.{sum}"));
                     select.push(format!("{EVENT_VALUES}.{count}"));
                 }
@@ -241,12 +361,13 @@ impl Values {
                     let column = tables::column(&catalog.users[*i]);
                     select.push(format!("{USERS_NOW}.{column} AS {name}"));
                 }
-                _ => unreachable!("only averages have two columns; constants have none"),
+                // Computed values: in the stages after this one, or inline.
+                _ => {}
             }
         }
         let mut cte = format!(
             "-- one row per user of the universe, one column per value (NULL: missing)\n\
-             {FEATURES} AS (\n  SELECT {}\n  FROM {UNIVERSE}",
+             {name} AS (\n  SELECT {}\n  FROM {UNIVERSE}",
             select.join(",\n    ")
         );
         for join in joins {
@@ -257,6 +378,36 @@ impl Values {
         }
         cte.push_str("\n)");
         cte
+    }
+}
+
+/// The CTE of stage `k` before the last (which is `features`).
+fn stage_name(k: usize) -> String {
+    format!("{FEATURES}_{k}")
+}
+
+/// How SQL types a value read from the data: numbers are `DECIMAL(38, 9)`, except a
+/// median (`(a + b) * 0.5`: 10 places) and an average (its quotient: 28); counts are
+/// integers.
+fn base_kind(catalog: &Catalog, expr: &ValueExpr) -> Kind {
+    let of_type = |ty: Type| match ty {
+        Type::Number => Kind::Decimal(SCALE),
+        Type::Text | Type::Time | Type::Bool => Kind::Other,
+    };
+    match expr {
+        ValueExpr::Attr(i) => of_type(catalog.users[*i].ty),
+        ValueExpr::Score(_) => Kind::Decimal(SCALE),
+        ValueExpr::Agg(agg) => match agg.func {
+            AggFunc::Count | AggFunc::CountDistinct => Kind::Int,
+            AggFunc::Sum => Kind::Decimal(SCALE),
+            AggFunc::Median => Kind::Decimal(SCALE + 1),
+            AggFunc::Avg => Kind::Decimal(super::compute::MAX_PLACES),
+            AggFunc::Min | AggFunc::Max => match agg.field {
+                Some(field) => of_type(catalog.event_field_type(field)),
+                None => Kind::Other,
+            },
+        },
+        _ => Kind::Other,
     }
 }
 
