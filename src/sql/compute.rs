@@ -33,11 +33,9 @@ use crate::catalog::show;
 use crate::value::Value;
 
 use super::error::SqlError;
+use super::number::{Kind, MAX_PLACES};
 use super::predicate::{self, Cond, Imprecise, Term};
 use super::values::{Column, Values};
-
-/// The most places of segflow's decimals, and of an average's quotient in SQL.
-pub(super) const MAX_PLACES: u32 = 28;
 
 /// Results with this many places or more are rounded as segflow rounds them
 /// ([`Values::fit`]): their 96 bits hold less than 10^10.
@@ -59,30 +57,6 @@ const LONG_PRODUCT: &str = "a product of numbers with more than 38 decimal place
 /// The construct refused where `now` or a segment is inside a value (the checker refuses
 /// both first).
 const NOT_A_VALUE: &str = "`now` or a segment inside a computed value";
-
-/// How SQL types a value.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub(super) enum Kind {
-    /// An exact integer: a count, a condition as a number, an integer literal.
-    Int,
-    /// An exact decimal with this many places.
-    Decimal(u32),
-    /// An approximate number: `DOUBLE`.
-    Double,
-    /// A time, a text or a bool.
-    Other,
-}
-
-impl Kind {
-    /// The places of an exact number.
-    fn scale(self) -> Option<u32> {
-        match self {
-            Kind::Int => Some(0),
-            Kind::Decimal(scale) => Some(scale),
-            Kind::Double | Kind::Other => None,
-        }
-    }
-}
 
 /// How tightly an SQL expression binds, for parentheses.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -171,8 +145,40 @@ impl Refusal {
 }
 
 impl Values {
+    /// Gives `expr` its column(s), and every value it is computed from theirs.
+    /// Constants and `now` are written inline and get none; a value seen before keeps
+    /// its first column. `context` names the definition in errors.
+    pub(super) fn add(
+        &mut self,
+        catalog: &Catalog,
+        expr: &ValueExpr,
+        context: &str,
+    ) -> Result<(), SqlError> {
+        match expr {
+            ValueExpr::Const(_) | ValueExpr::Now(_) => {}
+            _ if self.index.contains_key(expr) => {}
+            ValueExpr::Attr(_) | ValueExpr::Score(_) | ValueExpr::Agg(_) => {
+                self.base(catalog, expr);
+            }
+            ValueExpr::Approx(_) => {
+                let label = show::value(catalog, expr);
+                let sql = self
+                    .build(catalog, expr, &label)
+                    .map_err(|e| e.within(context))?;
+                let column = Column::Inline(sql.text);
+                self.register(expr, label, column, sql.kind, sql.nullable, sql.stage);
+            }
+            _ => {
+                let label = self.label(catalog, expr);
+                self.computed(catalog, expr, label)
+                    .map_err(|e| e.within(context))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Gives the computed value `expr` a column named `label`; returns the column.
-    pub(super) fn computed(
+    fn computed(
         &mut self,
         catalog: &Catalog,
         expr: &ValueExpr,
@@ -271,12 +277,7 @@ impl Values {
 
     /// A computation, written out; the columns it needs of its own are named after
     /// `label`.
-    pub(super) fn build(
-        &mut self,
-        catalog: &Catalog,
-        expr: &ValueExpr,
-        label: &str,
-    ) -> Result<Sql, Refusal> {
+    fn build(&mut self, catalog: &Catalog, expr: &ValueExpr, label: &str) -> Result<Sql, Refusal> {
         match expr {
             ValueExpr::Neg(x) => Ok(negate(&self.sql(catalog, x)?)),
             ValueExpr::Approx(x) => Ok(approximate(self.sql(catalog, x)?)),
@@ -517,7 +518,7 @@ impl Values {
     /// - the average: `digits` rounded to `unit`, half to even (half is decided by
     ///   what is left of `digits` and `rest`), as a DECIMAL(38, 28) — averages of 10^10
     ///   or more stop the query with an overflow error.
-    pub(super) fn quotient(&mut self, index: usize) -> Sql {
+    fn quotient(&mut self, index: usize) -> Sql {
         let (label, sum, count) = match &self.entries[index].column {
             Column::Avg { sum, count, .. } => (self.entries[index].label.clone(), sum, count),
             _ => unreachable!("only averages have quotients"),

@@ -28,14 +28,13 @@ use crate::catalog::ir::{AggFunc, Aggregate, Catalog, ValueExpr};
 use crate::catalog::show;
 use crate::value::Type;
 
-use super::compute::Kind;
 use super::ctes::{
     EVENTS_NOW, EVENT_VALUES, FEATURES, LATEST_SCORES, NOW, PARAMS, SCORES_NOW, SCORE_VALUES,
     UNIVERSE, USERS_NOW,
 };
 use super::error::SqlError;
 use super::ident::{quote_str, Idents};
-use super::number::SCALE;
+use super::number::{Kind, MAX_PLACES, SCALE};
 use super::predicate::{self, combine, Cond, Imprecise, Prec, Term};
 use super::tables;
 
@@ -100,38 +99,6 @@ impl Values {
             names,
             stages: Vec::new(),
         }
-    }
-
-    /// Gives `expr` its column(s), and every value it is computed from theirs.
-    /// Constants and `now` are written inline and get none; a value seen before keeps
-    /// its first column. `context` names the definition in errors.
-    pub fn add(
-        &mut self,
-        catalog: &Catalog,
-        expr: &ValueExpr,
-        context: &str,
-    ) -> Result<(), SqlError> {
-        match expr {
-            ValueExpr::Const(_) | ValueExpr::Now(_) => {}
-            _ if self.index.contains_key(expr) => {}
-            ValueExpr::Attr(_) | ValueExpr::Score(_) | ValueExpr::Agg(_) => {
-                self.base(catalog, expr);
-            }
-            ValueExpr::Approx(_) => {
-                let label = show::value(catalog, expr);
-                let sql = self
-                    .build(catalog, expr, &label)
-                    .map_err(|e| e.within(context))?;
-                let column = Column::Inline(sql.text);
-                self.register(expr, label, column, sql.kind, sql.nullable, sql.stage);
-            }
-            _ => {
-                let label = self.label(catalog, expr);
-                self.computed(catalog, expr, label)
-                    .map_err(|e| e.within(context))?;
-            }
-        }
-        Ok(())
     }
 
     /// The name a value's column wants: its feature's, or the value as written.
@@ -401,7 +368,7 @@ fn base_kind(catalog: &Catalog, expr: &ValueExpr) -> Kind {
             AggFunc::Count | AggFunc::CountDistinct => Kind::Int,
             AggFunc::Sum => Kind::Decimal(SCALE),
             AggFunc::Median => Kind::Decimal(SCALE + 1),
-            AggFunc::Avg => Kind::Decimal(super::compute::MAX_PLACES),
+            AggFunc::Avg => Kind::Decimal(MAX_PLACES),
             AggFunc::Min | AggFunc::Max => match agg.field {
                 Some(field) => of_type(catalog.event_field_type(field)),
                 None => Kind::Other,
