@@ -255,7 +255,12 @@ fn the_hybrid_catalog_on_the_sample_equals_the_reference() {
         let tmp = TempDir::new().unwrap();
         let out = tmp.path().join("out");
         let as_of_text = as_of.to_string();
-        let output = run_cmd(&[&hybrid], &sample(), &out, &["--as-of", &as_of_text, "-w", "2"]);
+        let output = run_cmd(
+            &[&hybrid],
+            &sample(),
+            &out,
+            &["--as-of", &as_of_text, "-w", "2"],
+        );
         assert_success(&output);
         assert_consistent_output(&out, &catalog);
         let reference = reference_members(&catalog, &data, as_of);
@@ -1506,22 +1511,41 @@ fn a_switch_of_model_versions_moves_exactly_the_users_the_reference_says() {
         &dir.display().to_string(),
     ]);
     assert_success(&output);
-    assert!(stdout(&output).contains("2 models rows"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("2 models rows"),
+        "{}",
+        stdout(&output)
+    );
     let catalog = load_catalog(&[ecommerce()]);
     let data = load_dataset(&dir, &catalog);
     assert_eq!(data.models.len(), 2);
-    assert!(data.scores.iter().any(|s| s.version.as_deref() == Some("v2")));
+    assert!(data
+        .scores
+        .iter()
+        .any(|s| s.version.as_deref() == Some("v2")));
     let switch = data.models[1].ts;
     let mut risky = Vec::new();
     for as_of in [switch - 1, data.max_ts().unwrap()] {
         let out = tmp.path().join(format!("out-{as_of}"));
         let as_of_text = as_of.to_string();
-        assert_success(&run_cmd(&[&ecommerce()], &dir, &out, &["--as-of", &as_of_text, "-w", "2"]));
+        assert_success(&run_cmd(
+            &[&ecommerce()],
+            &dir,
+            &out,
+            &["--as-of", &as_of_text, "-w", "2"],
+        ));
         let members = member_files(&out);
-        assert_eq!(members, reference_members(&catalog, &data, as_of), "as of {as_of}");
+        assert_eq!(
+            members,
+            reference_members(&catalog, &data, as_of),
+            "as of {as_of}"
+        );
         risky.push(members["churn_risk"].clone());
     }
-    assert_ne!(risky[0], risky[1], "the switch changed nobody's churn score");
+    assert_ne!(
+        risky[0], risky[1],
+        "the switch changed nobody's churn score"
+    );
 }
 
 #[test]

@@ -123,7 +123,8 @@ impl BatchInput for DataFiles {
 impl BatchInput for Dataset {
     fn identity(&self) -> String {
         let (users, events, scores) = (self.users.len(), self.events.len(), self.scores.len());
-        format!("{users} users, {events} events, {scores} scores")
+        let models = self.models.len();
+        format!("{users} users, {events} events, {scores} scores, {models} models rows")
     }
     fn max_ts(&self, index: usize, parts: usize) -> Option<u64> {
         let mine = |i: &usize| i % parts == index;
@@ -142,7 +143,10 @@ impl BatchInput for Dataset {
         let users = (self.users.iter().enumerate())
             .filter(|(i, _)| mine(i))
             .filter_map(|(_, u)| u.ts);
-        events.chain(scores).chain(users).max()
+        let models = (self.models.iter().enumerate())
+            .filter(|(i, _)| mine(i))
+            .map(|(_, m)| m.ts);
+        events.chain(scores).chain(users).chain(models).max()
     }
     fn read(&self, index: usize, parts: usize, sink: &mut dyn RowSink) -> Vec<InputError> {
         read_dataset_part(self, index, parts, sink);
