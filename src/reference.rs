@@ -37,7 +37,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rust_decimal::Decimal;
 
 use crate::catalog::ir::{
-    AggFunc, Aggregate, Catalog, EventField, EventOperand, EventPred, Pred, ValueExpr,
+    AggFunc, Aggregate, Catalog, EventField, EventOperand, EventPred, Pred, ScoreVersion, ValueExpr,
 };
 use crate::data::{Dataset, EventRow, ScoreRow, UserRow};
 use crate::value::{self, Text, Value};
@@ -178,7 +178,7 @@ impl<'a> Snapshot<'a> {
                 Some(row) => row.attrs[*i].clone(),
                 None => Value::Null,
             },
-            ValueExpr::Score(model) => self.score(model, user),
+            ValueExpr::Score(model, version) => self.score(model, version, user),
             ValueExpr::Agg(aggregate) => self.aggregate(aggregate, user),
             // Arithmetic and functions over the values above.
             ValueExpr::Neg(_)
@@ -193,10 +193,13 @@ impl<'a> Snapshot<'a> {
     }
 
     /// `score('model')`: the visible score of that model's active version (of any
-    /// version while it has none) with the greatest `ts` (ties: the greater score);
-    /// missing when the user has none.
-    fn score(&self, model: &str, user: &str) -> Value {
-        let version = self.active.get(model).copied();
+    /// version while it has none), or `score('model', 'v')`: of version `v`, with the
+    /// greatest `ts` (ties: the greater score); missing when the user has none.
+    fn score(&self, model: &str, version: &ScoreVersion, user: &str) -> Value {
+        let version = match version {
+            ScoreVersion::Active => self.active.get(model).copied(),
+            ScoreVersion::Fixed(version) => Some(&**version),
+        };
         let mut latest: Option<&ScoreRow> = None;
         for row in self.scores.get(user).into_iter().flatten() {
             if &*row.model != model {
@@ -746,7 +749,7 @@ mod tests {
 
     #[test]
     fn latest_visible_score_wins_and_ties_take_the_greater_score() {
-        let churn = ValueExpr::Score(Arc::from("churn"));
+        let churn = ValueExpr::Score(Arc::from("churn"), ScoreVersion::Active);
         let cat = catalog(vec![(
             "churn_risk",
             cmp(churn.clone(), CmpOp::Gt, num("0.7")),

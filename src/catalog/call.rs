@@ -8,10 +8,10 @@
 
 use std::sync::Arc;
 
-use super::ast::{Args, EventsArg, ExprKind, Ident, Literal, Table};
+use super::ast::{Args, EventsArg, Expr, ExprKind, Ident, Literal, Table};
 use super::diagnostic::{Checked, Reports};
 use super::event;
-use super::ir::{AggFunc, Aggregate, EventField, ValueExpr};
+use super::ir::{AggFunc, Aggregate, EventField, ScoreVersion, ValueExpr};
 use super::schema::listing;
 use super::scope::Scope;
 use super::source::Span;
@@ -72,17 +72,31 @@ pub(crate) fn check(
     Ok(Called::Value(ValueExpr::Agg(aggregate), ty))
 }
 
-/// `score('model')`.
+/// `score('model')` (the model's active version) or `score('model', 'version')`.
 fn score(args: &Args, span: Span, reports: &mut Reports) -> Checked<Called> {
+    let quoted = |expr: &Expr| match &expr.kind {
+        ExprKind::Lit(Literal::Str(text)) if !text.is_empty() => {
+            Some(Arc::<str>::from(text.as_str()))
+        }
+        _ => None,
+    };
     if let Args::Values(values) = args {
-        if let [value] = values.as_slice() {
-            if let ExprKind::Lit(Literal::Str(model)) = &value.kind {
-                let model: Arc<str> = model.as_str().into();
-                return Ok(Called::Value(ValueExpr::Score(model), Type::Number));
-            }
+        let called = match values.as_slice() {
+            [model] => quoted(model).map(|model| (model, ScoreVersion::Active)),
+            [model, version] => quoted(model)
+                .zip(quoted(version))
+                .map(|(model, version)| (model, ScoreVersion::Fixed(version))),
+            _ => None,
+        };
+        if let Some((model, version)) = called {
+            return Ok(Called::Value(
+                ValueExpr::Score(model, version),
+                Type::Number,
+            ));
         }
     }
-    let message = "`score` takes one model name in quotes, e.g. `score('churn')`";
+    let message = "`score` takes a model name in quotes and optionally a version, e.g. \
+                   `score('churn')` (its active version) or `score('churn', 'v3')`";
     Err(reports.error(span, message, ""))
 }
 

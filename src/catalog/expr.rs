@@ -578,7 +578,7 @@ impl<'s, 'a> PredChecker<'s, 'a> {
 /// is computed over the rows of the users that have one.
 fn missing_without_data(value: &ValueExpr) -> bool {
     match value {
-        ValueExpr::Now(_) | ValueExpr::Attr(_) | ValueExpr::Score(_) => true,
+        ValueExpr::Now(_) | ValueExpr::Attr(_) | ValueExpr::Score(..) => true,
         ValueExpr::Const(_) | ValueExpr::Truth(_) => false,
         ValueExpr::Agg(agg) => !matches!(
             agg.func,

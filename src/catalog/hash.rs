@@ -16,7 +16,9 @@ use std::fmt::Write;
 
 use sha2::{Digest, Sha256};
 
-use super::ir::{Aggregate, Column, EventField, EventOperand, EventPred, Pred, ValueExpr};
+use super::ir::{
+    Aggregate, Column, EventField, EventOperand, EventPred, Pred, ScoreVersion, ValueExpr,
+};
 use crate::value::Value;
 
 /// The hash of every segment; `order` lists each segment after the ones it references.
@@ -134,9 +136,15 @@ impl Canonical<'_> {
                 self.column(self.users, *i);
                 self.put(")");
             }
-            ValueExpr::Score(model) => {
+            ValueExpr::Score(model, version) => {
                 self.put("(score ");
                 self.quoted(model);
+                // The active version adds nothing: definitions written before versions
+                // keep their hashes.
+                if let ScoreVersion::Fixed(version) = version {
+                    self.put(" ");
+                    self.quoted(version);
+                }
                 self.put(")");
             }
             ValueExpr::Agg(aggregate) => self.aggregate(aggregate),

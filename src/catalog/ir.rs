@@ -138,6 +138,28 @@ pub struct Aggregate {
     pub within: Option<u64>,
 }
 
+/// Which version of a model a score reads.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ScoreVersion {
+    /// The model's active version (any version while it has none).
+    Active,
+    /// This version, always.
+    Fixed(Arc<str>),
+}
+
+impl ScoreVersion {
+    /// `score('m')` or `score('m', 'v')`, as written.
+    pub fn call(&self, model: &str) -> String {
+        let quoted = |s: &str| format!("'{}'", s.replace('\'', "''"));
+        match self {
+            ScoreVersion::Active => format!("score({})", quoted(model)),
+            ScoreVersion::Fixed(version) => {
+                format!("score({}, {})", quoted(model), quoted(version))
+            }
+        }
+    }
+}
+
 /// A per-user value at logical time `now`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ValueExpr {
@@ -148,8 +170,9 @@ pub enum ValueExpr {
     Now(i64),
     /// `users.ATTR`, by index into [`Catalog::users`].
     Attr(usize),
-    /// `score('model')`: the latest score of that model at or before `now`.
-    Score(Arc<str>),
+    /// `score('model')` or `score('model', 'version')`: the latest score of that
+    /// model's version at or before `now`.
+    Score(Arc<str>, ScoreVersion),
     /// An aggregate over the user's events with `ts <= now` (and within its window).
     Agg(Aggregate),
     /// `-x` of a number.
@@ -186,7 +209,7 @@ impl ValueExpr {
             ValueExpr::Const(v) => matches!(v, Value::Float(_)),
             ValueExpr::Now(_)
             | ValueExpr::Attr(_)
-            | ValueExpr::Score(_)
+            | ValueExpr::Score(..)
             | ValueExpr::Agg(_)
             | ValueExpr::Truth(_) => false,
         }
@@ -214,7 +237,7 @@ impl ValueExpr {
             ValueExpr::Const(_)
             | ValueExpr::Now(_)
             | ValueExpr::Attr(_)
-            | ValueExpr::Score(_)
+            | ValueExpr::Score(..)
             | ValueExpr::Agg(_) => leaf(self),
         }
     }
@@ -224,7 +247,7 @@ impl ValueExpr {
     pub fn is_per_user(&self) -> bool {
         matches!(
             self,
-            ValueExpr::Attr(_) | ValueExpr::Score(_) | ValueExpr::Agg(_)
+            ValueExpr::Attr(_) | ValueExpr::Score(..) | ValueExpr::Agg(_)
         )
     }
 
@@ -243,7 +266,7 @@ impl ValueExpr {
             ValueExpr::Const(_)
             | ValueExpr::Now(_)
             | ValueExpr::Attr(_)
-            | ValueExpr::Score(_)
+            | ValueExpr::Score(..)
             | ValueExpr::Agg(_) => {}
             ValueExpr::Neg(x) | ValueExpr::Approx(x) => x.visit(each),
             ValueExpr::Arith(l, _, r) => {

@@ -20,7 +20,7 @@ pub fn value(catalog: &Catalog, expr: &ValueExpr) -> String {
             format!("now {sign} {}", duration(offset.unsigned_abs()))
         }
         ValueExpr::Attr(i) => format!("users.{}", catalog.users[*i].name),
-        ValueExpr::Score(model) => format!("score({})", literal(&Value::Text(model.clone()))),
+        ValueExpr::Score(model, version) => version.call(model),
         ValueExpr::Agg(a) => aggregate(catalog, a.func, a.field, a.filter.as_ref(), a.within),
         // The conversion to a double is implicit in the language.
         ValueExpr::Approx(x) => value(catalog, x),
@@ -162,6 +162,7 @@ pub fn literal(value: &Value) -> String {
 mod tests {
     use super::*;
     use crate::catalog::check_sources;
+    use crate::catalog::ir::ScoreVersion;
 
     #[test]
     fn durations_are_shown_in_their_largest_exact_unit() {
@@ -189,7 +190,10 @@ mod tests {
         assert_eq!(value(&catalog, &ValueExpr::Now(-1_209_600)), "now - 2w");
         assert_eq!(value(&catalog, &ValueExpr::Now(45)), "now + 45s");
         assert_eq!(
-            value(&catalog, &ValueExpr::Score("it's".into())),
+            value(
+                &catalog,
+                &ValueExpr::Score("it's".into(), ScoreVersion::Active)
+            ),
             "score('it''s')"
         );
     }

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use rust_decimal::Decimal;
 
 use super::ir::{
-    AggFunc, Aggregate, Catalog, EventField, EventOperand, EventPred, Pred, ValueExpr,
+    AggFunc, Aggregate, Catalog, EventField, EventOperand, EventPred, Pred, ScoreVersion, ValueExpr,
 };
 use super::{check_sources, load, CatalogError, Diagnostic};
 use crate::arith::{ArithOp, Func};
@@ -155,7 +155,10 @@ fn the_reference_catalog_checks() {
             ("churn", Type::Number),
         ]
     );
-    assert_eq!(catalog.features[5].expr, ValueExpr::Score("churn".into()));
+    assert_eq!(
+        catalog.features[5].expr,
+        ValueExpr::Score("churn".into(), ScoreVersion::Active)
+    );
     assert_eq!(catalog.features[2].expr, count_purchases(Some(30 * 86_400)));
     assert_eq!(catalog.segments.len(), 7);
     assert_eq!(catalog.segments[4].loc.to_string(), "t.seg:16:9");
@@ -204,7 +207,11 @@ fn the_reference_catalog_checks() {
     );
     assert_eq!(
         seg(&catalog, "churn_risk"),
-        Pred::Cmp(ValueExpr::Score("churn".into()), CmpOp::Gt, num("0.7"))
+        Pred::Cmp(
+            ValueExpr::Score("churn".into(), ScoreVersion::Active),
+            CmpOp::Gt,
+            num("0.7")
+        )
     );
 }
 
@@ -560,6 +567,26 @@ fn aggregate_over_undeclared_field() {
 }
 
 #[test]
+fn a_score_reads_the_active_or_a_fixed_version() {
+    let catalog = check_sources(&[(
+        "t.seg",
+        "feature a = score('churn')\nfeature b = score('churn', 'v3')",
+    )])
+    .unwrap();
+    assert_eq!(
+        catalog.features[0].expr,
+        ValueExpr::Score("churn".into(), ScoreVersion::Active)
+    );
+    assert_eq!(
+        catalog.features[1].expr,
+        ValueExpr::Score("churn".into(), ScoreVersion::Fixed("v3".into()))
+    );
+}
+
+const SCORE_ARGS: &str = "1:13: `score` takes a model name in quotes and optionally a version, \
+                          e.g. `score('churn')` (its active version) or `score('churn', 'v3')`";
+
+#[test]
 fn aggregate_misuse() {
     let cases = [
         ("feature f = sum(events)", "1:13: `sum(events)` needs a field: write `sum(events.FIELD ...)`"),
@@ -568,7 +595,10 @@ fn aggregate_misuse() {
         ("feature f = median(events)", "1:13: `median(events)` needs a field: write `median(events.FIELD ...)`"),
         ("feature f = max(events.refunded)", "1:24: `max` cannot aggregate `events.refunded`: it is bool, which has no order"),
         ("feature f = count(purchases)", "1:13: `count` aggregates events: write `count(events [where ...] [within ...])`"),
-        ("feature f = score(churn)", "1:13: `score` takes one model name in quotes, e.g. `score('churn')`"),
+        ("feature f = score(churn)", SCORE_ARGS),
+        ("feature f = score('churn', v3)", SCORE_ARGS),
+        ("feature f = score('churn', '')", SCORE_ARGS),
+        ("feature f = score('churn', 'v3', 'v4')", SCORE_ARGS),
         ("feature f = exists(events)", "1:13: `exists(...)` is a condition, not a value: use it in a segment, or count with `count(...)`"),
     ];
     for (text, expected) in cases {

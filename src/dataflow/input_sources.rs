@@ -12,7 +12,7 @@ use super::inputs::Inputs;
 use super::least::least_per_key;
 use super::model_scores::{active_versions, selected_scores};
 use super::records::UserKey;
-use crate::plan::ScoreVersion;
+use crate::catalog::ir::ScoreVersion;
 
 /// A collection of `(user, value)` rows, one per user at most.
 pub type OperandRows<'scope> = VecCollection<'scope, u64, (UserKey, Value)>;

@@ -25,7 +25,7 @@ use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::vec::Broadcast;
 use timely::dataflow::operators::ToStream;
 
-use crate::plan::ScoreVersion;
+use crate::catalog::ir::ScoreVersion;
 use crate::value::Text;
 
 use super::least::least_per_key;

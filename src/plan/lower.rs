@@ -13,7 +13,7 @@ use crate::catalog::ir::{Aggregate, Catalog, Pred, ValueExpr};
 use super::atom::{Atom, Term, Test};
 use super::physical::{Explain, Physical};
 use super::set::SetNode;
-use super::source::{EventSelection, Family, Operand, Read, ScoreVersion, Source};
+use super::source::{EventSelection, Family, Operand, Read, Source};
 
 /// A lowered catalog and how to compute it.
 #[derive(Clone, Debug, Default)]
@@ -85,10 +85,9 @@ fn operand_parts(expr: &ValueExpr) -> Option<(Source, Read)> {
         | ValueExpr::Truth(_)
         | ValueExpr::Approx(_) => None,
         ValueExpr::Attr(i) => Some((Source::Attr(*i), Read::Value)),
-        ValueExpr::Score(model) => Some((
-            Source::Score(model.clone(), ScoreVersion::Active),
-            Read::Value,
-        )),
+        ValueExpr::Score(model, version) => {
+            Some((Source::Score(model.clone(), version.clone()), Read::Value))
+        }
         ValueExpr::Agg(agg) => Some((aggregate_source(agg), Read::Aggregate(agg.func))),
     }
 }
@@ -218,7 +217,7 @@ impl Builder {
                 boxed(self, otherwise),
             ),
             ValueExpr::Truth(cond) => Term::Truth(Box::new(self.test(cond))),
-            ValueExpr::Attr(_) | ValueExpr::Score(_) | ValueExpr::Agg(_) => {
+            ValueExpr::Attr(_) | ValueExpr::Score(..) | ValueExpr::Agg(_) => {
                 Term::Operand(self.operand(expr).expect("per-user value has an operand"))
             }
         }

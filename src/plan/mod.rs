@@ -27,4 +27,4 @@ pub use physical::{
     Decision, EventSlot, Explain, Keep, Physical, Placement, Reader, TemporalFilter,
 };
 pub use set::SetNode;
-pub use source::{EventSelection, Family, Operand, Read, ScoreVersion, Source};
+pub use source::{EventSelection, Family, Operand, Read, Source};

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use crate::catalog::ir::{AggFunc, EventField, EventPred};
+use crate::catalog::ir::{AggFunc, EventField, EventPred, ScoreVersion};
 use crate::value::Value;
 
 /// Per-user state kept by the dataflow, from which operands read their values.
@@ -25,28 +25,6 @@ pub enum Source {
     Score(Arc<str>, ScoreVersion),
     /// A `users` attribute, by column index.
     Attr(usize),
-}
-
-/// Which version of a model a score reads.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ScoreVersion {
-    /// The model's active version (any version while it has none).
-    Active,
-    /// This version, always.
-    Fixed(Arc<str>),
-}
-
-impl ScoreVersion {
-    /// `score('m')` or `score('m', 'v')`, as written.
-    pub fn call(&self, model: &str) -> String {
-        let quoted = |s: &str| format!("'{}'", s.replace('\'', "''"));
-        match self {
-            ScoreVersion::Active => format!("score({})", quoted(model)),
-            ScoreVersion::Fixed(version) => {
-                format!("score({}, {})", quoted(model), quoted(version))
-            }
-        }
-    }
 }
 
 /// The kind of state an event source keeps per user.

@@ -157,7 +157,7 @@ impl Values {
         match expr {
             ValueExpr::Const(_) | ValueExpr::Now(_) => {}
             _ if self.index.contains_key(expr) => {}
-            ValueExpr::Attr(_) | ValueExpr::Score(_) | ValueExpr::Agg(_) => {
+            ValueExpr::Attr(_) | ValueExpr::Score(..) | ValueExpr::Agg(_) => {
                 self.base(catalog, expr);
             }
             ValueExpr::Approx(_) => {
@@ -235,7 +235,7 @@ impl Values {
         match expr {
             ValueExpr::Const(value) => literal(value),
             ValueExpr::Now(_) => Err(Refusal::Unsupported(NOT_A_VALUE)),
-            ValueExpr::Attr(_) | ValueExpr::Score(_) | ValueExpr::Agg(_) => {
+            ValueExpr::Attr(_) | ValueExpr::Score(..) | ValueExpr::Agg(_) => {
                 let index = self.base(catalog, expr);
                 Ok(self.entry(index))
             }
@@ -338,7 +338,7 @@ impl Values {
             ValueExpr::Const(_)
             | ValueExpr::Now(_)
             | ValueExpr::Attr(_)
-            | ValueExpr::Score(_)
+            | ValueExpr::Score(..)
             | ValueExpr::Agg(_) => self.sql(catalog, expr),
         }
     }

@@ -240,7 +240,9 @@ impl Values {
             .entries
             .iter()
             .filter_map(|e| match (&e.expr, &e.column) {
-                (ValueExpr::Score(model), Column::Value(name)) => Some((&**model, name.as_str())),
+                (ValueExpr::Score(model, _), Column::Value(name)) => {
+                    Some((&**model, name.as_str()))
+                }
                 _ => None,
             })
             .collect();
@@ -321,7 +323,7 @@ impl Values {
                     select.push(format!("{EVENT_VALUES}.{sum}"));
                     select.push(format!("{EVENT_VALUES}.{count}"));
                 }
-                (ValueExpr::Score(_), Column::Value(name)) => {
+                (ValueExpr::Score(..), Column::Value(name)) => {
                     select.push(format!("{SCORE_VALUES}.{name}"))
                 }
                 (ValueExpr::Attr(i), Column::Value(name)) => {
@@ -363,7 +365,7 @@ fn base_kind(catalog: &Catalog, expr: &ValueExpr) -> Kind {
     };
     match expr {
         ValueExpr::Attr(i) => of_type(catalog.users[*i].ty),
-        ValueExpr::Score(_) => Kind::Decimal(SCALE),
+        ValueExpr::Score(..) => Kind::Decimal(SCALE),
         ValueExpr::Agg(agg) => match agg.func {
             AggFunc::Count | AggFunc::CountDistinct => Kind::Int,
             AggFunc::Sum => Kind::Decimal(SCALE),
