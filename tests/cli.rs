@@ -610,6 +610,61 @@ fn bad_rows_are_set_aside_with_on_error_skip() {
     }
 }
 
+/// A models.csv row that switches to a version scores.csv does not hold (a typo in a
+/// deployment would otherwise make every score of the model missing) is a bad row on
+/// its `version`; skipped, the model keeps its active version.
+#[test]
+fn a_switch_to_a_version_without_scores_is_a_bad_row() {
+    let tmp = TempDir::new().unwrap();
+    let catalog = tmp.path().join("c.seg");
+    write(
+        &catalog,
+        "segment risky = score('churn') > 0.5\nsegment risky_v2 = score('churn', 'v2') > 0.5\n",
+    );
+    let data = tmp.path().join("data");
+    write(
+        &data.join("scores.csv"),
+        "user_id,model,score,ts,version\nu1,churn,0.9,5,v1\nu2,churn,0.2,5,v1\n\
+         u2,churn,0.8,6,v2\nu3,churn,0.7,6,\n",
+    );
+    write(
+        &data.join("models.csv"),
+        "model,version,ts\nchurn,v1,7\nchurn,v3,8\nfraud,v1,8\n",
+    );
+    let out = tmp.path().join("out");
+    let err = assert_failure(&run_cmd(&[&catalog], &data, &out, &["-w", "2"]));
+    let models = data.join("models.csv").display().to_string();
+    assert!(
+        err.contains(&format!(
+            "{models}:3: column `version`: model `churn` has no scores of version `v3`"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("2 bad row(s) in all"), "{err}");
+
+    assert_success(&run_cmd(
+        &[&catalog],
+        &data,
+        &out,
+        &["--on-error", "skip", "-w", "2"],
+    ));
+    let rejects: Vec<(String, String)> = rejects_file(&out)
+        .into_iter()
+        .map(|r| (r["line"].clone(), r["column"].clone()))
+        .collect();
+    assert_eq!(
+        rejects,
+        [
+            ("3".into(), "version".into()),
+            ("4".into(), "version".into())
+        ]
+    );
+    let members = member_files(&out);
+    // v1 stays active: u1's 0.9 counts, u2's v1 score is 0.2, u3's has no version.
+    assert_eq!(members["risky"], ["u1"]);
+    assert_eq!(members["risky_v2"], ["u2"]);
+}
+
 #[test]
 fn bad_rows_in_users_and_scores_are_reported_too() {
     let tmp = TempDir::new().unwrap();

@@ -8,7 +8,8 @@
 //! When a record takes effect is the documented rule of `segflow::live::frontier`,
 //! restated here on its own: at its event time if that is still open, else at the
 //! frontier, which follows the watermark and moves one tick past each applied record
-//! once every earlier tick is final.
+//! once every earlier tick is final. Rejected: a retraction of no event present, a
+//! switch to a version of which no score was read before.
 
 mod common;
 
@@ -26,7 +27,7 @@ use segflow::engine::tail::{run_tail, TailOptions};
 use segflow::live::changelog::LogFormat;
 use segflow::live::frontier::{parse_tick, ClockKind, TICKS_PER_SECOND as T};
 use segflow::reference;
-use segflow::value::Value;
+use segflow::value::{Text, Value};
 use serde_json::{json, Map, Value as Json};
 
 /// One live record as the test generates it.
@@ -179,6 +180,12 @@ fn effect_ticks(ops: &[Op], backfill: &Dataset, lateness: u64) -> (Vec<Option<u6
             .or_default()
             .push(e.clone());
     }
+    // A switch must name a version of which a score was read before it.
+    let mut scored: BTreeSet<(Text, Text)> = backfill
+        .scores
+        .iter()
+        .filter_map(|s| Some((s.model.clone(), s.version.clone()?)))
+        .collect();
     let mut ticks = Vec::new();
     for op in ops {
         match op {
@@ -207,7 +214,18 @@ fn effect_ticks(ops: &[Op], backfill: &Dataset, lateness: u64) -> (Vec<Option<u6
             Op::Delete(id) => {
                 present.remove(id);
             }
-            Op::User(_) | Op::Score(_) | Op::Model(_) => {}
+            Op::Score(s) => {
+                if let Some(version) = &s.version {
+                    scored.insert((s.model.clone(), version.clone()));
+                }
+            }
+            Op::Model(m) => {
+                if !scored.contains(&(m.model.clone(), m.version.clone())) {
+                    ticks.push(None);
+                    continue;
+                }
+            }
+            Op::User(_) => {}
         }
         let at = op.ts().map_or(now, |ts| (ts * T).max(now));
         ticks.push(Some(at));

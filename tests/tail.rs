@@ -172,6 +172,52 @@ fn a_log_of_another_catalog_is_refused() {
     );
 }
 
+/// A switch to a version of which no score was read is a rejected line; a switch to
+/// a version with scores makes it the one `score('churn')` reads.
+#[test]
+fn a_switch_to_a_version_without_scores_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let (live, log) = (dir.path().join("live"), dir.path().join("changes.csv"));
+    fs::create_dir(&live).unwrap();
+    let lines = [
+        r#"{"type":"score","user_id":"u0000001","model":"churn","score":"0.95","ts":1767225583,"version":"v2"}"#,
+        r#"{"type":"model","model":"churn","version":"v3","ts":1767225584}"#,
+        r#"{"type":"model","model":"churn","version":"v2","ts":1767225585}"#,
+    ];
+    fs::write(live.join("a.jsonl"), lines.join("\n") + "\n").unwrap();
+    let mut args = tail_args(&live, &log);
+    args.push("--once".into());
+    let output = segflow(&args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rejects = fs::read_to_string(dir.path().join("changes.csv.rejects.csv")).unwrap();
+    let place = format!(
+        "{},2,version,model `churn` has no scores of version `v3`",
+        live.join("a.jsonl").display()
+    );
+    assert!(rejects.contains(&place), "{rejects}");
+    // From the switch to v2 on, u0000001's v2 score is the only churn score.
+    let records = changes(&log);
+    let at_switch: Vec<&String> = records
+        .iter()
+        .filter(|r| r.starts_with("1767225585,churn_risk,"))
+        .collect();
+    assert!(!at_switch.is_empty(), "{records:?}");
+    assert!(
+        at_switch.iter().all(|r| r.ends_with(",-1")),
+        "{at_switch:?}"
+    );
+    let risky_before = records
+        .iter()
+        .filter(|r| r.contains(",churn_risk,"))
+        .filter(|r| r.ends_with(",1"))
+        .count();
+    assert_eq!(risky_before - 1, at_switch.len(), "{records:?}");
+}
+
 /// A live line over the limit is a rejected line, and the lines after it are read.
 #[test]
 fn a_line_over_the_limit_is_rejected_and_the_stream_goes_on() {

@@ -9,6 +9,7 @@ use timely::worker::Worker;
 use crate::dataflow::{Event, Ids, ModelRecord, ScoreRecord, Timing, UserKey, UserRecord};
 use crate::io::error::InputError;
 use crate::io::load::RowSink;
+use crate::io::scored::ScoredVersions;
 use crate::live::frontier::{MAX_LIVE_SECONDS, TICKS_PER_SECOND};
 use crate::live::ledger::fingerprint;
 use crate::plan::Plan;
@@ -43,6 +44,8 @@ pub struct Loaded {
     pub rows: u64,
     /// Fingerprints of the backfill's events, for checking `retract_event`s.
     pub fingerprints: Vec<u64>,
+    /// The versions of the backfill's scores, for checking `model` records.
+    pub scored: ScoredVersions,
     pub rejects: Vec<InputError>,
 }
 
@@ -101,6 +104,7 @@ pub fn load_backfill(
             time: None,
             rows: 0,
             fingerprints: Vec::new(),
+            scored: ScoredVersions::default(),
             rejects: Vec::new(),
         });
     };
@@ -121,11 +125,13 @@ pub fn load_backfill(
             progress: progress.clone(),
         },
         fingerprints: Vec::new(),
+        scored: ScoredVersions::default(),
     };
     let rejects = input.read(index, peers, &mut sink);
     let Fingerprinting {
         loading,
         fingerprints,
+        scored,
     } = sink;
     let counts = loading.counts;
     let summaries = all_gather(
@@ -150,18 +156,21 @@ pub fn load_backfill(
         });
     }
     let fingerprints = gather_to_first(worker, fingerprints).unwrap_or_default();
+    let scored = gather_to_first(worker, scored.pairs()).unwrap_or_default();
     Ok(Loaded {
         time: Some(time),
         rows: summaries.iter().map(|(_, n)| n).sum(),
         fingerprints,
+        scored: scored.into_iter().collect(),
         rejects,
     })
 }
 
-/// A backfill sink that also notes each event's fingerprint.
+/// A backfill sink that also notes each event's fingerprint and each score's version.
 struct Fingerprinting<'a, 'w> {
     loading: Loading<'a, 'w>,
     fingerprints: Vec<u64>,
+    scored: ScoredVersions,
 }
 
 impl RowSink for Fingerprinting<'_, '_> {
@@ -174,6 +183,9 @@ impl RowSink for Fingerprinting<'_, '_> {
         self.loading.event(user, event, id);
     }
     fn score(&mut self, user: UserKey, record: ScoreRecord) {
+        if let Some(version) = &record.version {
+            self.scored.note(&record.model, version);
+        }
         self.loading.score(user, record);
     }
     fn model(&mut self, model: Text, record: ModelRecord) {

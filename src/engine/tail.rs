@@ -307,7 +307,7 @@ impl<'c> Live<'c> {
             backfill_rejects: loaded.rejects,
             incarnations: FxHashMap::default(),
             named: FxHashSet::default(),
-            ledger: Ledger::new(loaded.fingerprints),
+            ledger: Ledger::new(loaded.fingerprints, loaded.scored),
             next_seq: 1 << 63,
             pending: Vec::new(),
             pending_known: Vec::new(),

@@ -212,6 +212,11 @@ impl Layout {
         Ok((!id.is_empty()).then(|| Text::from(id)))
     }
 
+    /// Where a scores file's `version` column sits in a record, if it has one.
+    pub fn score_version_position(&self) -> Option<usize> {
+        self.score_version
+    }
+
     /// A score's model version: `None` without a `version` column or with an empty
     /// cell.
     pub fn score_version(

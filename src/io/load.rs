@@ -13,6 +13,7 @@ use crate::value::Text;
 use super::csv_file::CsvFile;
 use super::error::{InputError, RowError};
 use super::layout::{parse_number, parse_time, InputKind, Interner, Layout};
+use super::scored::ScoredVersions;
 
 /// Where parsed rows go: straight into a dataflow's inputs, or into memory.
 pub trait RowSink {
@@ -64,6 +65,9 @@ impl RowSink for Rows {
 /// The data directory's files, opened and with headers checked against the catalog.
 pub struct DataFiles {
     files: Vec<(InputKind, CsvFile, Layout)>,
+    /// The versions scores.csv holds, which models.csv rows must name (read only when
+    /// there is a models.csv).
+    scored: ScoredVersions,
 }
 
 impl DataFiles {
@@ -91,7 +95,12 @@ impl DataFiles {
                 dir.display()
             );
         }
-        Ok(DataFiles { files })
+        let scored = if files.iter().any(|(kind, ..)| *kind == InputKind::Models) {
+            scored_versions(&files)
+        } else {
+            ScoredVersions::default()
+        };
+        Ok(DataFiles { files, scored })
     }
 
     /// Parses part `index` of `parts` of every file into `sink`; returns the rows that
@@ -102,7 +111,11 @@ impl DataFiles {
         parts: usize,
         sink: &mut S,
     ) -> Vec<InputError> {
-        let mut parser = RowParser::default();
+        let mut parser = RowParser {
+            texts: Interner::default(),
+            named: FxHashSet::default(),
+            scored: &self.scored,
+        };
         let mut rejects = Vec::new();
         for (kind, file, layout) in &self.files {
             file.for_each_row(
@@ -171,14 +184,44 @@ impl DataFiles {
     }
 }
 
-/// Turns CSV records into keyed rows, sharing repeated strings.
-#[derive(Default)]
-struct RowParser {
-    texts: Interner,
-    named: FxHashSet<UserKey>,
+/// The (model, version) of every scores.csv row that names both.
+fn scored_versions(files: &[(InputKind, CsvFile, Layout)]) -> ScoredVersions {
+    let mut scored = ScoredVersions::default();
+    let mut texts = Interner::default();
+    for (kind, file, layout) in files {
+        let (InputKind::Scores, Some(version)) = (kind, layout.score_version_position()) else {
+            continue;
+        };
+        let model = layout.required_position(1);
+        fn cell(record: &csv::ByteRecord, position: usize) -> Option<&str> {
+            let text = std::str::from_utf8(record.get(position).unwrap_or_default()).ok();
+            text.filter(|t| !t.is_empty())
+        }
+        file.for_each_row(
+            0,
+            1,
+            |_offset, record| {
+                if let (Some(model), Some(version)) = (cell(record, model), cell(record, version)) {
+                    scored.note(&texts.intern(model), &texts.intern(version));
+                }
+                Ok(())
+            },
+            // Bad rows are reported when the rows are read in full.
+            |_error| {},
+        );
+    }
+    scored
 }
 
-impl RowParser {
+/// Turns CSV records into keyed rows, sharing repeated strings.
+struct RowParser<'a> {
+    texts: Interner,
+    named: FxHashSet<UserKey>,
+    /// The versions a models.csv row may switch to.
+    scored: &'a ScoredVersions,
+}
+
+impl RowParser<'_> {
     fn parse(
         &mut self,
         kind: InputKind,
@@ -191,6 +234,7 @@ impl RowParser {
             let model = self.texts.intern(layout.required(record, 0, "model")?);
             let version = self.texts.intern(layout.required(record, 1, "version")?);
             let ts = parse_time(layout.required(record, 2, "ts")?, "ts")?;
+            self.scored.check(&model, &version)?;
             // The byte offset orders the rows of one time as their lines do.
             let seq = offset;
             sink.model(model, ModelRecord { ts, seq, version });

@@ -6,4 +6,5 @@ pub mod layout;
 pub mod lines;
 pub mod load;
 pub mod output;
+pub mod scored;
 pub mod staging;

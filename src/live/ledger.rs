@@ -8,6 +8,10 @@
 //! live run (`live::prefetch`), so that worker 0, which also feeds the dataflow and
 //! does its share of the work, only applies them.
 //!
+//! A `model` record must switch to a version whose scores were read before it (see
+//! [`ScoredVersions`]): the ledger notes the versions of the backfill's scores and of
+//! every `score` record.
+//!
 //! A user's events are fingerprinted with the user's current key, which changes when
 //! the id is erased (`delete_user`): the events of an erased user can no longer be
 //! retracted. So the ledger counts each id's erasures, as the applying side does to
@@ -20,19 +24,23 @@ use rustc_hash::{FxHashMap, FxHasher};
 use crate::data::EventRow;
 use crate::dataflow::{user_key_in, Event, UserKey};
 use crate::io::error::RowError;
+use crate::io::scored::ScoredVersions;
 
 use super::record::LiveRecord;
 
-/// Every event present, by fingerprint, and how many times each id was erased.
+/// Every event present, by fingerprint, how many times each id was erased, and the
+/// versions of each model's scores.
 #[derive(Default)]
 pub struct Ledger {
     events: FxHashMap<u64, u32>,
     erasures: FxHashMap<String, u64>,
+    scored: ScoredVersions,
 }
 
 impl Ledger {
-    /// A ledger of the backfill's events, by fingerprint ([`fingerprint`]).
-    pub fn new(backfill: Vec<u64>) -> Ledger {
+    /// A ledger of the backfill's events, by fingerprint ([`fingerprint`]), and of
+    /// the versions of its scores.
+    pub fn new(backfill: Vec<u64>, scored: ScoredVersions) -> Ledger {
         let mut events = FxHashMap::with_capacity_and_hasher(backfill.len(), Default::default());
         for print in backfill {
             *events.entry(print).or_insert(0) += 1;
@@ -40,10 +48,12 @@ impl Ledger {
         Ledger {
             events,
             erasures: FxHashMap::default(),
+            scored,
         }
     }
 
-    /// Notes `record`, or refuses it: a retraction that matches no event present.
+    /// Notes `record`, or refuses it: a retraction that matches no event present, a
+    /// switch to a version without scores.
     pub fn admit(&mut self, record: &LiveRecord) -> Result<(), RowError> {
         match record {
             LiveRecord::Event(row) => *self.events.entry(self.print(row)).or_insert(0) += 1,
@@ -52,10 +62,13 @@ impl Ledger {
                 _ => return Err(RowError::row("no earlier identical event to retract")),
             },
             LiveRecord::DeleteUser(id) => *self.erasures.entry(id.clone()).or_insert(0) += 1,
-            LiveRecord::User(_)
-            | LiveRecord::Score(_)
-            | LiveRecord::Model(_)
-            | LiveRecord::Clock(_) => {}
+            LiveRecord::Score(row) => {
+                if let Some(version) = &row.version {
+                    self.scored.note(&row.model, version);
+                }
+            }
+            LiveRecord::Model(row) => self.scored.check(&row.model, &row.version)?,
+            LiveRecord::User(_) | LiveRecord::Clock(_) => {}
         }
         Ok(())
     }
@@ -98,7 +111,10 @@ mod tests {
     fn a_retraction_takes_one_earlier_identical_event_of_the_current_incarnation() {
         let backfilled = row("u1", 5, "10");
         let event = Event::new(5, "purchase".into(), backfilled.fields.clone());
-        let mut ledger = Ledger::new(vec![fingerprint(user_key_in("u1", 0), &event, None)]);
+        let mut ledger = Ledger::new(
+            vec![fingerprint(user_key_in("u1", 0), &event, None)],
+            ScoredVersions::default(),
+        );
         let retract = |r: &EventRow| LiveRecord::RetractEvent(r.clone());
         // The backfill's event, once.
         assert_eq!(ledger.admit(&retract(&backfilled)), Ok(()));
