@@ -17,6 +17,8 @@
 //! - `least` and `greatest` skip missing arguments (missing only when all are), as SQL's
 //!   do; `coalesce` is the first argument that is not missing.
 //! - `logistic(x)` is `1 / (1 + exp(-x))`, computed in that order.
+//! - `days_since(x)` of a time `x` at `now` is the exact whole number
+//!   `floor((now - x) / 86400)` ([`days_since`]): it changes at `x + k × 86400` only.
 
 use std::cmp::Ordering;
 
@@ -170,6 +172,24 @@ impl Func {
     }
 }
 
+/// Seconds in a day, the unit of [`days_since`].
+pub const DAY: i64 = 86_400;
+
+/// `days_since(x)` at `now` (seconds): whole days from the time `x` to `now`, rounded
+/// down (negative while `x` is ahead); missing when `x` is.
+pub fn days_since(x: &Value, now: i64) -> Value {
+    match x {
+        Value::Time(x) => whole_days(*x, now, DAY),
+        _ => Value::Null,
+    }
+}
+
+/// Whole days of `day` seconds from `x` to `now`, rounded down.
+pub fn whole_days(x: i64, now: i64, day: i64) -> Value {
+    let days = (i128::from(now) - i128::from(x)).div_euclid(i128::from(day));
+    Value::Number(Decimal::from_i128_with_scale(days, 0))
+}
+
 /// `-x`: exact when `x` is.
 pub fn negate(value: &Value) -> Value {
     match value {
@@ -221,6 +241,20 @@ pub fn truth(holds: bool) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_since_counts_whole_days_rounded_down() {
+        let days = |x: i64, now: i64| days_since(&Value::Time(x), now);
+        let n = |k: i64| Value::Number(Decimal::from(k));
+        assert_eq!(days(1_000, 1_000), n(0));
+        assert_eq!(days(1_000, 1_000 + DAY - 1), n(0));
+        assert_eq!(days(1_000, 1_000 + DAY), n(1));
+        assert_eq!(days(1_000, 1_000 + 90 * DAY + 5), n(90));
+        assert_eq!(days(1_000, 999), n(-1), "a time ahead of now");
+        assert_eq!(days(1_000, 1_000 - DAY), n(-1));
+        assert_eq!(days(1_000, 999 - DAY), n(-2));
+        assert_eq!(days_since(&Value::Null, 5), Value::Null);
+    }
     use std::str::FromStr;
 
     fn n(text: &str) -> Value {

@@ -36,6 +36,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rust_decimal::Decimal;
 
+use crate::arith;
 use crate::catalog::ir::{
     AggFunc, Aggregate, Catalog, EventField, EventOperand, EventPred, Pred, ScoreVersion, ValueExpr,
 };
@@ -180,6 +181,7 @@ impl<'a> Snapshot<'a> {
             },
             ValueExpr::Score(model, version) => self.score(model, version, user),
             ValueExpr::Agg(aggregate) => self.aggregate(aggregate, user),
+            ValueExpr::DaysSince(x) => arith::days_since(&self.value(x, user), self.now as i64),
             // Arithmetic and functions over the values above.
             ValueExpr::Neg(_)
             | ValueExpr::Arith(..)

@@ -340,12 +340,33 @@ fn run(
     dir
 }
 
+/// Which times `check` compares, besides every tick that changed something and every
+/// op's tick.
+enum Checks {
+    /// The end of every second.
+    EverySecond,
+    /// Each second of `phases` (modulo a day), just before it starts and at its start:
+    /// where a `days_since` of those times moves.
+    DayBoundaries(BTreeSet<u64>),
+}
+
 fn check(
     text: &str,
     backfill: Dataset,
     ops: Vec<Op>,
     lateness: u64,
     workers: usize,
+) -> Result<(), TestCaseError> {
+    check_at(text, backfill, ops, lateness, workers, Checks::EverySecond)
+}
+
+fn check_at(
+    text: &str,
+    backfill: Dataset,
+    ops: Vec<Op>,
+    lateness: u64,
+    workers: usize,
+    at: Checks,
 ) -> Result<(), TestCaseError> {
     let catalog = catalog::check_sources(&[("random.seg", text)]).unwrap();
     let dir = run(&catalog, &backfill, &ops, lateness, workers);
@@ -366,10 +387,19 @@ fn check(
     );
     prop_assert!(changes.iter().all(|c| c.3 == 1 || c.3 == -1));
 
-    // Checked at every tick that changed something and at the end of every second.
     let start = backfill.max_ts().unwrap_or(0);
     let mut checks: BTreeSet<u64> = changes.iter().map(|c| c.0).collect();
-    checks.extend((start..frontier / T).map(|s| (s + 1) * T - 1));
+    match at {
+        Checks::EverySecond => checks.extend((start..frontier / T).map(|s| (s + 1) * T - 1)),
+        Checks::DayBoundaries(phases) => {
+            for phase in phases {
+                let first = start - start % DAY + phase;
+                for second in (first..frontier / T + 1).step_by(DAY as usize) {
+                    checks.extend([(second * T).saturating_sub(1), second * T]);
+                }
+            }
+        }
+    }
     checks.extend(ticks.iter().flatten().copied());
     for tick in checks
         .into_iter()
@@ -428,5 +458,76 @@ proptest! {
     ) {
         let ops = stream(&backfill, &pool, &kinds, &picks, shift);
         check(&text, backfill, ops, lateness, workers)?;
+    }
+}
+
+/// Segments that move with the days since users' times, with no input at all.
+const DAYS_CATALOG: &str = "\
+schema users(country: text, signup_ts: time, vip: bool, age: number)
+schema events(amount: number, category: text)
+feature last_seen = max(events.ts)
+model lapse = days_since(last_seen) - 2 * count(events where kind = 'buy')
+segment quiet = days_since(last_seen) >= 2
+segment new_users = days_since(users.signup_ts) < 3 and days_since(min(events.ts)) >= 1
+segment lapsing = lapse > 1
+";
+
+/// Seconds in a day.
+const DAY: u64 = 86_400;
+
+/// Stretches a dataset's times (events, signups, scores, switches) over days, to odd
+/// seconds of the day.
+fn stretched(mut data: Dataset) -> Dataset {
+    let stretch = |ts: u64| ts * STRETCH;
+    for event in &mut data.events {
+        event.ts = stretch(event.ts);
+    }
+    for user in &mut data.users {
+        user.ts = user.ts.map(stretch);
+        if let Value::Time(signup) = &mut user.attrs[1] {
+            *signup *= STRETCH as i64;
+        }
+    }
+    for score in &mut data.scores {
+        score.ts = stretch(score.ts);
+    }
+    for model in &mut data.models {
+        model.ts = stretch(model.ts);
+    }
+    data
+}
+
+/// How far apart `stretched` puts consecutive seconds: a little over seven hours.
+const STRETCH: u64 = 7 * 3600 + 13;
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Live runs over weeks: `days_since` moves memberships at day boundaries, checked
+    /// against the reference just before and at each boundary of every time in the data.
+    #[test]
+    fn days_since_moves_memberships_at_day_boundaries(
+        backfill in dataset(),
+        pool in dataset(),
+        kinds in prop::collection::vec(0..10u8, 0..20),
+        picks in prop::collection::vec(0..1000usize, 1..20),
+        shift in 0..40u64,
+        workers in prop::sample::select(&[1usize, 3][..]),
+    ) {
+        let (backfill, pool) = (stretched(backfill), stretched(pool));
+        let mut ops = stream(&backfill, &pool, &kinds, &picks, shift * STRETCH);
+        // Then the clock runs on for a few days.
+        let last = ops.iter().filter_map(Op::ts).chain(backfill.max_ts()).max().unwrap_or(0);
+        ops.push(Op::Clock(last + 4 * DAY));
+        let mut phases = BTreeSet::new();
+        let times = (backfill.events.iter()).chain(&pool.events).map(|e| e.ts as i64);
+        let signups = (backfill.users.iter()).chain(&pool.users).filter_map(|u| match u.attrs[1] {
+            Value::Time(signup) => Some(signup),
+            _ => None,
+        });
+        for time in times.chain(signups) {
+            phases.insert(time.rem_euclid(DAY as i64) as u64);
+        }
+        check_at(DAYS_CATALOG, backfill, ops, 0, workers, Checks::DayBoundaries(phases))?;
     }
 }

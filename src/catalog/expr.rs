@@ -427,6 +427,9 @@ impl<'s, 'a> PredChecker<'s, 'a> {
             let value = ValueExpr::If(Box::new(cond?), Box::new(then), Box::new(otherwise));
             return Ok((value, ty));
         }
+        if name == "days_since" {
+            return self.days_since(args, span);
+        }
         let func = Func::from_name(name).expect("a value function");
         if func.is_unary() {
             let [arg] = args.as_slice() else {
@@ -452,6 +455,33 @@ impl<'s, 'a> PredChecker<'s, 'a> {
             return Err(self.reports.error(span, message, ""));
         }
         Ok((ValueExpr::Func(func, values), ty))
+    }
+
+    /// `days_since(x)`: `x` a time read per user, an attribute or an aggregate (a
+    /// feature that is one), so that the dataflow can keep each user's `x` and count
+    /// the days as the clock passes their boundaries.
+    fn days_since(&mut self, args: &[Expr], span: Span) -> Checked<(ValueExpr, Type)> {
+        const USAGE: &str = "`days_since` takes one time read per user: a `users` attribute \
+                             or an aggregate of events (or a feature that is one), e.g. \
+                             `days_since(max(events.ts))`";
+        let [arg] = args else {
+            return Err(self.reports.error(span, USAGE, ""));
+        };
+        let side = self.nest(|c| c.value(arg))?;
+        match side.operand {
+            Operand::Typed(value @ (ValueExpr::Attr(_) | ValueExpr::Agg(_)), Type::Time) => {
+                Ok((ValueExpr::DaysSince(Box::new(value)), Type::Number))
+            }
+            Operand::Typed(_, ty) if ty != Type::Time => {
+                let written = self.scope.sources.snippet(arg.span);
+                let message = format!(
+                    "`days_since` needs a time; `{written}` is {}",
+                    typing::a(ty)
+                );
+                Err(self.reports.error(arg.span, message, "not a time"))
+            }
+            _ => Err(self.reports.error(arg.span, USAGE, "")),
+        }
     }
 
     /// Values that must share one type (the choices of `if`, `least`, `greatest`,
@@ -584,7 +614,9 @@ fn missing_without_data(value: &ValueExpr) -> bool {
             agg.func,
             AggFunc::Count | AggFunc::Sum | AggFunc::CountDistinct
         ),
-        ValueExpr::Neg(x) | ValueExpr::Approx(x) => missing_without_data(x),
+        ValueExpr::Neg(x) | ValueExpr::Approx(x) | ValueExpr::DaysSince(x) => {
+            missing_without_data(x)
+        }
         ValueExpr::Arith(l, _, r) => missing_without_data(l) || missing_without_data(r),
         ValueExpr::Func(func, args) if func.is_unary() => missing_without_data(&args[0]),
         ValueExpr::Func(_, args) => args.iter().all(missing_without_data),
@@ -596,7 +628,7 @@ fn missing_without_data(value: &ValueExpr) -> bool {
 
 /// Whether `name(...)` is a function of values rather than an aggregate or `score`.
 fn is_value_function(name: &str) -> bool {
-    name == "if" || Func::from_name(name).is_some()
+    name == "if" || name == "days_since" || Func::from_name(name).is_some()
 }
 
 /// The same number, approximate: an exact literal becomes the nearest double, any

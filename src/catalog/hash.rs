@@ -148,6 +148,7 @@ impl Canonical<'_> {
                 self.put(")");
             }
             ValueExpr::Agg(aggregate) => self.aggregate(aggregate),
+            ValueExpr::DaysSince(x) => self.call("days_since", std::slice::from_ref(&**x)),
             ValueExpr::Neg(x) => self.call("neg", std::slice::from_ref(&**x)),
             ValueExpr::Approx(x) => self.call("approx", std::slice::from_ref(&**x)),
             ValueExpr::Arith(l, op, r) => self.binary(op.symbol(), &**l, &**r, Self::value_expr),

@@ -175,6 +175,11 @@ pub enum ValueExpr {
     Score(Arc<str>, ScoreVersion),
     /// An aggregate over the user's events with `ts <= now` (and within its window).
     Agg(Aggregate),
+    /// `days_since(x)` of a per-user time read from the data (an attribute or an
+    /// aggregate): the whole days from `x` to `now`, `floor((now - x) / 86400)`, a
+    /// number that changes only at the day boundaries after `x` (negative while `x`
+    /// is ahead of `now`).
+    DaysSince(Box<ValueExpr>),
     /// `-x` of a number.
     Neg(Box<ValueExpr>),
     /// `left op right` of two numbers ([`ArithOp::apply`]).
@@ -211,6 +216,7 @@ impl ValueExpr {
             | ValueExpr::Attr(_)
             | ValueExpr::Score(..)
             | ValueExpr::Agg(_)
+            | ValueExpr::DaysSince(_)
             | ValueExpr::Truth(_) => false,
         }
     }
@@ -238,16 +244,17 @@ impl ValueExpr {
             | ValueExpr::Now(_)
             | ValueExpr::Attr(_)
             | ValueExpr::Score(..)
-            | ValueExpr::Agg(_) => leaf(self),
+            | ValueExpr::Agg(_)
+            | ValueExpr::DaysSince(_) => leaf(self),
         }
     }
 
     /// Whether this is a per-user value read from the data (an attribute, a score, an
-    /// aggregate) rather than a constant, `now` or a computation.
+    /// aggregate, the days since one) rather than a constant, `now` or a computation.
     pub fn is_per_user(&self) -> bool {
         matches!(
             self,
-            ValueExpr::Attr(_) | ValueExpr::Score(..) | ValueExpr::Agg(_)
+            ValueExpr::Attr(_) | ValueExpr::Score(..) | ValueExpr::Agg(_) | ValueExpr::DaysSince(_)
         )
     }
 
@@ -268,7 +275,7 @@ impl ValueExpr {
             | ValueExpr::Attr(_)
             | ValueExpr::Score(..)
             | ValueExpr::Agg(_) => {}
-            ValueExpr::Neg(x) | ValueExpr::Approx(x) => x.visit(each),
+            ValueExpr::Neg(x) | ValueExpr::Approx(x) | ValueExpr::DaysSince(x) => x.visit(each),
             ValueExpr::Arith(l, _, r) => {
                 l.visit(each);
                 r.visit(each);

@@ -22,6 +22,7 @@ pub fn value(catalog: &Catalog, expr: &ValueExpr) -> String {
         ValueExpr::Attr(i) => format!("users.{}", catalog.users[*i].name),
         ValueExpr::Score(model, version) => version.call(model),
         ValueExpr::Agg(a) => aggregate(catalog, a.func, a.field, a.filter.as_ref(), a.within),
+        ValueExpr::DaysSince(x) => format!("days_since({})", value(catalog, x)),
         // The conversion to a double is implicit in the language.
         ValueExpr::Approx(x) => value(catalog, x),
         ValueExpr::Neg(x) => format!("-{}", operand(catalog, x)),

@@ -583,6 +583,62 @@ fn a_score_reads_the_active_or_a_fixed_version() {
     );
 }
 
+#[test]
+fn days_since_counts_from_a_time_read_per_user() {
+    let catalog = check_sources(&[(
+        "t.seg",
+        "schema users(signup_ts: time)\n\
+         feature last_seen = max(events.ts)\n\
+         model m = 0.5 * days_since(last_seen) + days_since(users.signup_ts)\n\
+         segment s = days_since(last_seen) > 90",
+    )])
+    .unwrap();
+    let days = |expr: &ValueExpr| matches!(expr, ValueExpr::DaysSince(x) if x.is_per_user());
+    let ValueExpr::Arith(l, _, r) = &catalog.features[1].expr else {
+        panic!("{:?}", catalog.features[1].expr)
+    };
+    assert!(
+        matches!(&**l, ValueExpr::Arith(_, _, x) if days(x)),
+        "{l:?}"
+    );
+    assert!(days(r), "{r:?}");
+    let Pred::Cmp(left, ..) = &catalog.segments[0].pred else {
+        panic!()
+    };
+    assert!(days(left));
+    const USAGE: &str = "`days_since` takes one time read per user: a `users` attribute or an \
+                         aggregate of events (or a feature that is one), e.g. \
+                         `days_since(max(events.ts))`";
+    const NOW_INSIDE: &str = "`now` can only be compared directly, as in `last_seen < now - 30d`; \
+                              not inside arithmetic, a function or `if`";
+    let cases = [
+        (
+            "segment s = days_since(now) > 1",
+            format!("1:24: {NOW_INSIDE}"),
+        ),
+        (
+            "segment s = days_since(now - 3d) > 1",
+            format!("1:24: {NOW_INSIDE}"),
+        ),
+        ("feature f = days_since()", format!("1:13: {USAGE}")),
+        (
+            "feature f = days_since(users.signup_ts, users.signup_ts)",
+            format!("1:13: {USAGE}"),
+        ),
+        (
+            "feature f = days_since(coalesce(users.signup_ts, max(events.ts)))",
+            format!("1:24: {USAGE}"),
+        ),
+        (
+            "feature f = days_since(purchases)",
+            "1:24: `days_since` needs a time; `purchases` is a number".to_string(),
+        ),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(error(text).0, expected, "{text}");
+    }
+}
+
 const SCORE_ARGS: &str = "1:13: `score` takes a model name in quotes and optionally a version, \
                           e.g. `score('churn')` (its active version) or `score('churn', 'v3')`";
 

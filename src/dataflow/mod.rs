@@ -9,6 +9,7 @@
 
 mod accum;
 mod capabilities;
+mod day_clock;
 mod dedup;
 mod dense_map;
 mod evaluate;
@@ -38,6 +39,7 @@ pub use named::{name_memberships, Ids, Named};
 pub use records::{user_key, user_key_in, Event, ModelRecord, ScoreRecord, UserKey, UserRecord};
 pub use timing::Timing;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use differential_dataflow::collection::concatenate;
@@ -46,6 +48,9 @@ use timely::dataflow::Stream;
 
 use crate::plan::{Interval, Placement, Plan, Source, TemporalFilter};
 
+use crate::arith::DAY;
+
+use day_clock::day_clock;
 use evaluate::evaluate;
 use event_sources::{event_sources, EventOutputs};
 use explain::answer_queries;
@@ -115,10 +120,28 @@ pub fn render<'scope>(plan: &Plan, inputs: Inputs<'scope>) -> Rendered<'scope> {
             }
         }
     }
+    let mut rows = Rows {
+        plan,
+        events: &events,
+        input_sources,
+        timing: inputs.timing,
+        clocks: HashMap::new(),
+    };
+    for (index, placement) in plan.physical.placements.iter().enumerate() {
+        let Placement::DayClock { .. } = placement else {
+            continue;
+        };
+        if let Some(reader) = plan.physical.readers[index].first() {
+            let readers = readers.clone();
+            let days = rows.operand(reader.operand);
+            facts.push(days.flat_map(move |(user, days)| {
+                let facts = readers.facts(index, |_| Some(days.clone()));
+                facts.into_iter().map(move |fact| (user, fact))
+            }));
+        }
+    }
     for filter in &plan.physical.temporal {
-        let rows = filter
-            .over
-            .map(|operand| operand_rows(plan, operand, &events, &mut input_sources));
+        let rows = filter.over.map(|operand| rows.operand(operand));
         facts.push(now_facts(
             plan,
             filter,
@@ -130,8 +153,7 @@ pub fn render<'scope>(plan: &Plan, inputs: Inputs<'scope>) -> Rendered<'scope> {
     let answers = match (&inputs.queries, plan.physical.explained.is_empty()) {
         (Some(queries), false) => {
             let values = (plan.physical.explained.iter()).map(|&operand| {
-                operand_rows(plan, operand, &events, &mut input_sources)
-                    .map(move |(user, value)| (user, (operand as u32, value)))
+                (rows.operand(operand)).map(move |(user, value)| (user, (operand as u32, value)))
             });
             let values = concatenate(scope, values.collect::<Vec<_>>());
             let arranged = values.arrange_by_key_named("OperandValues");
@@ -161,27 +183,42 @@ fn presence<'scope>(
     )
 }
 
-/// An operand's values as a collection, one row per user that has one, from where the
-/// plan placed its source.
-fn operand_rows<'scope>(
-    plan: &Plan,
-    operand: usize,
-    events: &EventOutputs<'scope>,
-    input_sources: &mut InputSources<'scope>,
-) -> OperandRows<'scope> {
-    let source = plan.operands[operand].source;
-    match (plan.physical.placements[source], &plan.sources[source]) {
-        (Placement::EventSlot(_), _) => {
-            let wanted = operand as u32;
-            (events.rows.clone())
-                .flat_map(move |((o, user), value)| (o == wanted).then_some((user, value)))
-        }
-        (Placement::LatestScore, Source::Score(model, version)) => {
-            input_sources.latest_score(model.clone(), version.clone())
-        }
-        (Placement::CurrentUser, Source::Attr(column)) => input_sources.attribute(*column),
-        (placement, source) => {
-            unreachable!("the plan places {source:?} as {placement:?} yet wants its rows")
+/// Operands' values as collections, from where the plan placed their sources.
+struct Rows<'a, 'scope> {
+    plan: &'a Plan,
+    events: &'a EventOutputs<'scope>,
+    input_sources: InputSources<'scope>,
+    timing: Timing,
+    /// The day clocks rendered, by source: each is rendered once.
+    clocks: HashMap<usize, OperandRows<'scope>>,
+}
+
+impl<'scope> Rows<'_, 'scope> {
+    /// An operand's values, one row per user that has one.
+    fn operand(&mut self, operand: usize) -> OperandRows<'scope> {
+        let plan = self.plan;
+        let source = plan.operands[operand].source;
+        match (plan.physical.placements[source], &plan.sources[source]) {
+            (Placement::EventSlot(_), _) => {
+                let wanted = operand as u32;
+                (self.events.rows.clone())
+                    .flat_map(move |((o, user), value)| (o == wanted).then_some((user, value)))
+            }
+            (Placement::LatestScore, Source::Score(model, version)) => self
+                .input_sources
+                .latest_score(model.clone(), version.clone()),
+            (Placement::CurrentUser, Source::Attr(column)) => self.input_sources.attribute(*column),
+            (Placement::DayClock { time }, _) => {
+                if let Some(days) = self.clocks.get(&source) {
+                    return days.clone();
+                }
+                let days = day_clock(self.operand(time), self.timing, DAY);
+                self.clocks.insert(source, days.clone());
+                days
+            }
+            (placement, source) => {
+                unreachable!("the plan places {source:?} as {placement:?} yet wants its rows")
+            }
         }
     }
 }

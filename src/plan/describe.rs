@@ -44,12 +44,9 @@ pub fn summaries(catalog: &Catalog, plan: &Plan) -> Vec<SegmentSummary> {
             let mut inputs = BTreeSet::new();
             for &operand in &footprint.operands {
                 let source = &plan.sources[plan.operands[operand].source];
-                inputs.insert(match source {
-                    Source::Attr(_) => "users",
-                    Source::Score(..) => "scores",
-                    Source::Events { .. } => "events",
-                });
-                if source.selection().is_some_and(|s| s.within.is_some()) {
+                inputs.insert(source.input());
+                let windowed = source.selection().is_some_and(|s| s.within.is_some());
+                if windowed || matches!(source, Source::DaysSince { .. }) {
                     footprint.uses_now = true;
                 }
             }
@@ -207,6 +204,10 @@ pub fn operand_label(catalog: &Catalog, plan: &Plan, operand: usize) -> String {
             show::aggregate(catalog, func, sel.field, sel.filter.as_ref(), sel.within)
         }
         (Source::Events { .. }, Read::Value) => unreachable!("an event source is aggregated"),
+        (Source::DaysSince { of, read }, _) => {
+            let time = (plan.operand_reading(of, *read)).expect("the days' time has an operand");
+            format!("days_since({})", operand_label(catalog, plan, time))
+        }
     }
 }
 

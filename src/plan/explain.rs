@@ -30,27 +30,12 @@ pub fn explain(catalog: &Catalog, plan: &Plan) -> String {
     );
     let _ = writeln!(out, "\nsources:");
     for (index, source) in plan.sources.iter().enumerate() {
-        let what = match source {
-            Source::Events { family, selection } => {
-                let mut text = format!("{} of events", family.name());
-                if let Some(field) = selection.field {
-                    let _ = write!(text, ".{}", catalog.event_field_name(field));
-                }
-                if let Some(filter) = &selection.filter {
-                    let _ = write!(text, " where {}", show::event_pred(catalog, filter));
-                }
-                if let Some(within) = selection.within {
-                    let _ = write!(text, " within {}", show::duration(within));
-                }
-                text
-            }
-            Source::Score(model, version) => version.call(model),
-            Source::Attr(column) => format!("users.{}", catalog.users[*column].name),
-        };
+        let what = source_text(catalog, source);
         let place = match physical.placements[index] {
             Placement::Unread => "unread: not rendered".to_string(),
             Placement::LatestScore => "latest score per user".to_string(),
             Placement::CurrentUser => "current users row per user".to_string(),
+            Placement::DayClock { time } => format!("day clock over the rows of operand {time}"),
             Placement::EventSlot(slot) => {
                 let slot_plan = &physical.slots[slot as usize];
                 let reads: Vec<_> = slot_plan.reads.iter().map(|f| f.name()).collect();
@@ -185,5 +170,32 @@ fn term_text(catalog: &Catalog, plan: &Plan, term: &Term) -> String {
             text(otherwise)
         ),
         Term::Truth(test) => format!("({})", test_text(catalog, plan, test)),
+    }
+}
+
+/// What a source keeps, as the plan explains it.
+fn source_text(catalog: &Catalog, source: &Source) -> String {
+    match source {
+        Source::Events { family, selection } => {
+            let mut text = format!("{} of events", family.name());
+            if let Some(field) = selection.field {
+                let _ = write!(text, ".{}", catalog.event_field_name(field));
+            }
+            if let Some(filter) = &selection.filter {
+                let _ = write!(text, " where {}", show::event_pred(catalog, filter));
+            }
+            if let Some(within) = selection.within {
+                let _ = write!(text, " within {}", show::duration(within));
+            }
+            text
+        }
+        Source::Score(model, version) => version.call(model),
+        Source::Attr(column) => format!("users.{}", catalog.users[*column].name),
+        Source::DaysSince { of, read } => match read {
+            Read::Aggregate(func) => {
+                format!("days since {} of {}", func.name(), source_text(catalog, of))
+            }
+            Read::Value => format!("days since {}", source_text(catalog, of)),
+        },
     }
 }

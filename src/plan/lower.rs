@@ -68,7 +68,12 @@ impl Plan {
     /// and expressions the plan does not hold.
     pub fn operand_of(&self, expr: &ValueExpr) -> Option<usize> {
         let (source, read) = operand_parts(expr)?;
-        let source = self.sources.iter().position(|s| *s == source)?;
+        self.operand_reading(&source, read)
+    }
+
+    /// The operand that reads `source` as `read`, if the plan has it.
+    pub fn operand_reading(&self, source: &Source, read: Read) -> Option<usize> {
+        let source = self.sources.iter().position(|s| s == source)?;
         (self.operands.iter()).position(|o| o.source == source && o.read == read)
     }
 }
@@ -89,6 +94,11 @@ fn operand_parts(expr: &ValueExpr) -> Option<(Source, Read)> {
             Some((Source::Score(model.clone(), version.clone()), Read::Value))
         }
         ValueExpr::Agg(agg) => Some((aggregate_source(agg), Read::Aggregate(agg.func))),
+        ValueExpr::DaysSince(x) => {
+            let (of, read) = operand_parts(x)?;
+            let of = Box::new(of);
+            Some((Source::DaysSince { of, read }, Read::Value))
+        }
     }
 }
 
@@ -124,7 +134,11 @@ impl Builder {
     }
 
     /// The operand for a per-user value expression; `None` for constants and `now`.
+    /// The days since a time need the time's operand too: the day clock reads its rows.
     fn operand(&mut self, expr: &ValueExpr) -> Option<usize> {
+        if let ValueExpr::DaysSince(x) = expr {
+            self.operand(x);
+        }
         let (source, read) = operand_parts(expr)?;
         let operand = Operand {
             source: self.source(source),
@@ -217,7 +231,10 @@ impl Builder {
                 boxed(self, otherwise),
             ),
             ValueExpr::Truth(cond) => Term::Truth(Box::new(self.test(cond))),
-            ValueExpr::Attr(_) | ValueExpr::Score(..) | ValueExpr::Agg(_) => {
+            ValueExpr::Attr(_)
+            | ValueExpr::Score(..)
+            | ValueExpr::Agg(_)
+            | ValueExpr::DaysSince(_) => {
                 Term::Operand(self.operand(expr).expect("per-user value has an operand"))
             }
         }

@@ -4,8 +4,8 @@
 //! says *how*, so that `src/dataflow/` renders it without deciding anything:
 //!
 //! - where each source lives ([`Placement`]): a slot of the event sources' operator,
-//!   the latest-score or current-user operators over the inputs, or nowhere when
-//!   nothing reads it;
+//!   the latest-score or current-user operators over the inputs, a day clock over a
+//!   time's rows (`days_since`), or nowhere when nothing reads it;
 //! - each event slot's family, selection, what its state keeps in a batch run
 //!   ([`Keep`]), the aggregates read from it and the operands it emits as rows;
 //! - how each atom is decided ([`Decision`]): by the reader of its one operand's source
@@ -62,6 +62,12 @@ pub enum Placement {
     /// Each user's current `users` row: an arrangement of the rows and the
     /// least-per-key operator over it (shared by every attribute).
     CurrentUser,
+    /// The days since a time, counted by a day clock over the rows of the operand
+    /// that reads the time (which its source emits as rows).
+    DayClock {
+        /// The time's operand.
+        time: usize,
+    },
 }
 
 /// One event source in the event sources' operator.
@@ -185,6 +191,25 @@ impl Physical {
                 wanted.push(operand);
             }
         }
+        // The day clock of a time that is read counts days over the time's rows.
+        let mut day_clocks = vec![None; sources.len()];
+        for (index, source) in sources.iter().enumerate() {
+            let Source::DaysSince { of, read } = source else {
+                continue;
+            };
+            if readers[index].is_empty() && rows[index].is_empty() {
+                continue;
+            }
+            let of = sources.iter().position(|s| s == &**of);
+            let time = (operands.iter())
+                .position(|o| Some(o.source) == of && o.read == *read)
+                .expect("the days' time has an operand");
+            day_clocks[index] = Some(time);
+            let wanted = &mut rows[operands[time].source];
+            if !wanted.contains(&time) {
+                wanted.push(time);
+            }
+        }
         let mut slots = Vec::new();
         let placements = (sources.iter().enumerate())
             .map(|(index, source)| {
@@ -214,6 +239,9 @@ impl Physical {
                     }
                     Source::Score(..) => Placement::LatestScore,
                     Source::Attr(_) => Placement::CurrentUser,
+                    Source::DaysSince { .. } => Placement::DayClock {
+                        time: day_clocks[index].expect("a read day clock has its time"),
+                    },
                 }
             })
             .collect();

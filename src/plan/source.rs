@@ -4,7 +4,8 @@
 //! and exact sum) or the multiset of a field's values. Every aggregate reads one
 //! family ([`Family::of`]), so `count`, `sum` and `avg` of one selection share its
 //! totals, and `min`, `max`, `count_distinct` and `median` of one field share its
-//! values. Scores and attributes are read from their input rows.
+//! values. Scores and attributes are read from their input rows; the days since a time
+//! from the rows of the operand that reads the time.
 
 use std::sync::Arc;
 
@@ -25,6 +26,14 @@ pub enum Source {
     Score(Arc<str>, ScoreVersion),
     /// A `users` attribute, by column index.
     Attr(usize),
+    /// The whole days since a per-user time (`days_since(x)`), kept by the day clock
+    /// from the rows of the operand that reads `of` as `read`.
+    DaysSince {
+        /// The source of the time.
+        of: Box<Source>,
+        /// How the time is read from it.
+        read: Read,
+    },
 }
 
 /// The kind of state an event source keeps per user.
@@ -91,11 +100,21 @@ pub struct Operand {
 }
 
 impl Source {
+    /// The input its rows come from: `users`, `events` or `scores`.
+    pub fn input(&self) -> &'static str {
+        match self {
+            Source::Attr(_) => "users",
+            Source::Score(..) => "scores",
+            Source::Events { .. } => "events",
+            Source::DaysSince { of, .. } => of.input(),
+        }
+    }
+
     /// The selection of an event source.
     pub fn selection(&self) -> Option<&EventSelection> {
         match self {
             Source::Events { selection, .. } => Some(selection),
-            Source::Score(..) | Source::Attr(_) => None,
+            Source::Score(..) | Source::Attr(_) | Source::DaysSince { .. } => None,
         }
     }
 }

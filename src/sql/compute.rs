@@ -335,6 +335,7 @@ impl Values {
                 let text = format!("CASE WHEN {} THEN 1 ELSE 0 END", cond.text);
                 Ok(Sql::of(text, Kind::Int, false, Strength::Atom, &[&cond]))
             }
+            ValueExpr::DaysSince(_) => Err(Refusal::Unsupported("`days_since`")),
             ValueExpr::Const(_)
             | ValueExpr::Now(_)
             | ValueExpr::Attr(_)
