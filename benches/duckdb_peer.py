@@ -26,13 +26,14 @@ from pathlib import Path
 
 import duckdb
 
-TABLES = ("users", "events", "scores")
-# Columns a file may carry that the tables leave out (read, not used, by segflow too).
-IGNORED = {"scores": {"version"}}
-# Columns a file may leave out: NULL in the table (an event without an id).
-OPTIONAL = {"events": {"event_id"}}
-# The users table's row-order column: the last row of a user wins.
+TABLES = ("users", "events", "scores", "models")
+# Columns a file may leave out: NULL in the table (an event without an id, a score
+# without a model version).
+OPTIONAL = {"events": {"event_id"}, "scores": {"version"}}
+# The row-order column of the users and models tables, filled with the row's position
+# in the file: the last row of a user wins, and of a model's switches at one time.
 ROW = "_row"
+ORDERED = {"users", "models"}
 # Decimal places of `segflow sql` numbers, DECIMAL(38, 9).
 SCALE = 9
 
@@ -88,16 +89,11 @@ def decimal_places(cell):
 
 
 def load(con, data):
-    """Fills the typed tables from DATA/{users,events,scores}.csv; returns row counts."""
-    models = data / "models.csv"
-    if models.is_file() and len(models.read_text(encoding="utf-8").splitlines()) > 1:
-        sys.exit(
-            f"error: {models}: switches of a model's active version are not expressed by "
-            "segflow sql yet"
-        )
+    """Fills the typed tables from DATA/{users,events,scores,models}.csv; returns row
+    counts."""
     present = [t for t in TABLES if (data / f"{t}.csv").is_file()]
     if not present:
-        sys.exit(f"error: {data} holds none of users.csv, events.csv, scores.csv")
+        sys.exit(f"error: {data} holds none of users.csv, events.csv, scores.csv, models.csv")
     counts = {}
     for table in present:
         path = data / f"{table}.csv"
@@ -110,8 +106,8 @@ def load(con, data):
         )
         header = [r[0] for r in con.execute(f"DESCRIBE {raw}").fetchall()]
         typed = [(r[0], r[1]) for r in con.execute(f"DESCRIBE {table}").fetchall()]
-        wanted = [(name, ty) for name, ty in typed if not (table == "users" and name == ROW)]
-        known = {name for name, _ in wanted} | IGNORED.get(table, set())
+        wanted = [(name, ty) for name, ty in typed if not (table in ORDERED and name == ROW)]
+        known = {name for name, _ in wanted}
         for name in header:
             if table == "users" and name == "ts":
                 sys.exit(
@@ -138,7 +134,7 @@ def load(con, data):
         values = [
             cast(name, ty) if name in header else f"CAST(NULL AS {ty})" for name, ty in wanted
         ]
-        if table == "users":
+        if table in ORDERED:
             # rowid follows the file's order: DuckDB preserves insertion order.
             values.append("rowid")
         con.execute(f"INSERT INTO {table} SELECT {', '.join(values)} FROM {raw}")
@@ -216,7 +212,7 @@ def main():
                         help="the segflow binary (default: $SEGFLOW or `segflow`)")
     parser.add_argument("--data", required=True, type=Path)
     parser.add_argument("--as-of", type=int,
-                        help="logical time; default: the greatest ts in events and scores")
+                        help="logical time; default: the greatest ts in events, scores and models")
     parser.add_argument("--out", type=Path, help="write members/ and sizes.csv here")
     parser.add_argument("--repeat", type=int, default=0, metavar="K",
                         help="evaluate K times from scratch and print the timings as JSON")

@@ -9,6 +9,7 @@ pub const EVENTS_NOW: &str = "events_now";
 pub const SCORES_NOW: &str = "scores_now";
 pub const UNIVERSE: &str = "universe";
 pub const EVENT_VALUES: &str = "event_values";
+pub const ACTIVE_VERSIONS: &str = "active_versions";
 pub const LATEST_SCORES: &str = "latest_scores";
 pub const SCORE_VALUES: &str = "score_values";
 pub const FEATURES: &str = "features";

@@ -9,9 +9,9 @@
 //! - `params`: the as-of time `now`, a parameter `$as_of` or a literal;
 //! - `users_now`, `events_now`, `scores_now`: what is visible at `now`;
 //! - `universe`: every user known at `now`;
-//! - `event_values`, `latest_scores`, `score_values`, `features`: one row per user, one
-//!   column per value (`values`), those computed from others (arithmetic, functions)
-//!   in stages before `features` (`compute`);
+//! - `event_values`, `active_versions`, `latest_scores`, `score_values`, `features`: one
+//!   row per user, one column per value (`values`), those computed from others
+//!   (arithmetic, functions) in stages before `features` (`compute`);
 //! - one CTE per segment, in dependency order (`segment`), conditions in two-valued
 //!   logic (`predicate`);
 //! - the union of the segments, sorted by segment and user id.
@@ -38,8 +38,8 @@ pub use number::{NUMBER, SCALE};
 pub use tables::create_tables;
 
 use ctes::{
-    EVENTS_NOW, EVENT_VALUES, FEATURES, LATEST_SCORES, NOW, PARAMS, SCORES_NOW, SCORE_VALUES,
-    UNIVERSE, USERS_NOW,
+    ACTIVE_VERSIONS, EVENTS_NOW, EVENT_VALUES, FEATURES, LATEST_SCORES, NOW, PARAMS, SCORES_NOW,
+    SCORE_VALUES, UNIVERSE, USERS_NOW,
 };
 use ident::{quote_str, Idents};
 use segment::SegmentWriter;
@@ -49,7 +49,7 @@ use values::Values;
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum AsOf {
     /// The named parameter `$as_of` (BIGINT seconds); NULL means the greatest `ts` in
-    /// `events` and `scores` (0 when both are empty), as `segflow run` does.
+    /// `events`, `scores` and `models` (0 when all are empty), as `segflow run` does.
     Param,
     /// A fixed time, written into the query.
     At(u64),
@@ -76,6 +76,7 @@ pub fn compile(catalog: &Catalog, as_of: AsOf) -> Result<String, SqlError> {
         SCORES_NOW,
         UNIVERSE,
         EVENT_VALUES,
+        ACTIVE_VERSIONS,
         LATEST_SCORES,
         SCORE_VALUES,
         FEATURES,
@@ -133,8 +134,9 @@ fn header(catalog: &Catalog, tables: &[tables::Table], as_of: AsOf) -> String {
     }
     match as_of {
         AsOf::Param => out.push_str(
-            "-- As of the parameter $as_of (BIGINT seconds; NULL: the greatest ts in events and\n\
-             -- scores), e.g. PREPARE segments AS <query>; EXECUTE segments(as_of := 1700000000);\n",
+            "-- As of the parameter $as_of (BIGINT seconds; NULL: the greatest ts in events,\n\
+             -- scores and models), e.g. PREPARE segments AS <query>;\n\
+             -- EXECUTE segments(as_of := 1700000000);\n",
         ),
         AsOf::At(t) => {
             let _ = writeln!(out, "-- As of {t}.");
@@ -149,7 +151,9 @@ fn header(catalog: &Catalog, tables: &[tables::Table], as_of: AsOf) -> String {
 fn inputs(catalog: &Catalog, as_of: AsOf) -> String {
     let now = match as_of {
         AsOf::Param => "coalesce(\n    CAST($as_of AS BIGINT),\n    \
-             (SELECT max(ts) FROM (SELECT ts FROM events UNION ALL SELECT ts FROM scores)),\n    \
+             (SELECT max(ts) FROM (\n      \
+             SELECT ts FROM events UNION ALL SELECT ts FROM scores UNION ALL SELECT ts FROM models\n    \
+             )),\n    \
              0\n  )"
             .to_string(),
         AsOf::At(t) => format!("CAST({t} AS BIGINT)"),

@@ -2,10 +2,11 @@
 //!
 //! `users(user_id, <attributes>..., _row)`, `events(user_id, ts, kind, event_id,
 //! <fields>...)` (`event_id` NULL for events without one),
-//! `scores(user_id, model, score, ts)`, typed from the catalog's schemas. `_row` is the
-//! position of a row in `users.csv` (any increasing number will do): users are upserts
-//! and the last row of a user wins, which a table, having no order, cannot express
-//! otherwise.
+//! `scores(user_id, model, score, ts, version)` (`version` NULL for scores without one)
+//! and `models(model, version, ts, _row)`, typed from the catalog's schemas. `_row` is
+//! the position of a row in `users.csv` or `models.csv` (any increasing number will
+//! do): users are upserts and the last row of a user wins, and of a model's switches at
+//! one time the last wins, which a table, having no order, cannot express otherwise.
 
 use std::fmt::Write;
 
@@ -16,7 +17,7 @@ use super::error::SqlError;
 use super::ident::{quote_ident, Idents};
 use super::number::NUMBER;
 
-/// The users table's row-order column.
+/// The row-order column of the users and models tables.
 pub const ROW: &str = "_row";
 
 /// The SQL type of values of `ty`. Times are integer seconds since the Unix epoch.
@@ -44,9 +45,9 @@ impl Table {
     }
 }
 
-/// The three input tables, after checking that the declared columns stay distinct in
+/// The four input tables, after checking that the declared columns stay distinct in
 /// SQL.
-pub fn tables(catalog: &Catalog) -> Result<[Table; 3], SqlError> {
+pub fn tables(catalog: &Catalog) -> Result<[Table; 4], SqlError> {
     let fixed = |columns: &[(&str, &str)]| -> Vec<(String, String)> {
         columns
             .iter()
@@ -72,12 +73,20 @@ pub fn tables(catalog: &Catalog) -> Result<[Table; 3], SqlError> {
         ("model", "VARCHAR"),
         ("score", NUMBER),
         ("ts", "BIGINT"),
+        ("version", "VARCHAR"),
+    ]);
+    let models = fixed(&[
+        ("model", "VARCHAR"),
+        ("version", "VARCHAR"),
+        ("ts", "BIGINT"),
+        (ROW, "BIGINT"),
     ]);
     let table = |name, columns| Table { name, columns };
     Ok([
         table("users", users),
         table("events", events),
         table("scores", scores),
+        table("models", models),
     ])
 }
 
@@ -103,11 +112,12 @@ fn declared(
         .collect()
 }
 
-/// `CREATE TABLE` statements for the three input tables.
+/// `CREATE TABLE` statements for the four input tables.
 pub fn create_tables(catalog: &Catalog) -> Result<String, SqlError> {
     let mut out = String::from(
         "-- The input tables of `segflow sql`. users._row is the row's position in users.csv:\n\
-         -- the last row of a user_id wins. Empty CSV cells are NULL.\n",
+         -- the last row of a user_id wins. models._row is the row's position in models.csv:\n\
+         -- of a model's rows with one ts, the last wins. Empty CSV cells are NULL.\n",
     );
     for table in tables(catalog)? {
         let _ = writeln!(out, "CREATE TABLE {} (", table.name);

@@ -172,10 +172,47 @@ fn a_value_written_twice_is_one_column_named_by_its_feature() {
 fn scores_take_the_latest_then_the_greatest() {
     let sql = sql("segment risky = score('churn') > 0.7\n");
     let latest = cte(&sql, "latest_scores");
-    assert!(latest.contains("WHERE model IN ('churn')"));
-    assert!(latest.contains("ORDER BY ts DESC, score DESC) = 1"));
-    assert!(cte(&sql, "score_values")
-        .contains("max(score) FILTER (WHERE model = 'churn') AS \"score('churn')\""));
+    assert!(latest.contains("WHERE scores_now.model IN ('churn')"));
+    assert!(latest.contains("ORDER BY ts DESC, score DESC\n  ) = 1"));
+    assert!(cte(&sql, "score_values").contains(
+        "max(score) FILTER (WHERE model = 'churn' AND fixed_version IS NULL) \
+         AS \"score('churn')\""
+    ));
+}
+
+#[test]
+fn a_score_reads_the_active_version_or_a_fixed_one() {
+    let both = sql("segment risky = score('churn') > 0.7\n\
+         segment old = score('churn', 'v1') > 0.5 and score('ltv', 'it''s') > 1\n");
+    // The active version: the latest models row at now, then the last in the file.
+    let active = cte(&both, "active_versions");
+    assert!(active.contains("WHERE models.ts <= params.now AND models.model IN ('churn')"));
+    assert!(active.contains("ORDER BY models.ts DESC, models._row DESC\n  ) = 1"));
+    // score('churn') reads the active version's rows, or every row without one.
+    let latest = cte(&both, "latest_scores");
+    assert!(latest.contains(
+        "LEFT JOIN active_versions ON active_versions.model = scores_now.model\n    \
+         WHERE scores_now.model IN ('churn')\n      \
+         AND (active_versions.model IS NULL OR scores_now.version = active_versions.version)"
+    ));
+    // A fixed version reads its own rows, whatever is active.
+    assert!(latest.contains(
+        "SELECT user_id, model, version AS fixed_version, ts, score FROM scores_now\n    \
+         WHERE (model = 'churn' AND version = 'v1')\n      OR (model = 'ltv' AND version = 'it''s')"
+    ));
+    assert!(latest.contains("PARTITION BY user_id, model, fixed_version ORDER BY"));
+    let values = cte(&both, "score_values");
+    assert!(values.contains(
+        "max(score) FILTER (WHERE model = 'churn' AND fixed_version = 'v1') \
+         AS \"score('churn', 'v1')\""
+    ));
+    assert!(values.contains(
+        "max(score) FILTER (WHERE model = 'ltv' AND fixed_version = 'it''s') \
+         AS \"score('ltv', 'it''s')\""
+    ));
+    // Without a read of an active version, no active_versions.
+    let fixed = sql("segment old = score('churn', 'v1') > 0.5\n");
+    assert!(!fixed.contains("active_versions"), "{fixed}");
 }
 
 #[test]
@@ -183,8 +220,9 @@ fn as_of_is_a_parameter_or_a_literal() {
     let catalog = catalog("segment recent = users.age > 1 and now > 5\n");
     let param = compile(&catalog, AsOf::Param).unwrap();
     assert!(cte(&param, "params").contains("CAST($as_of AS BIGINT),"));
-    assert!(cte(&param, "params")
-        .contains("(SELECT max(ts) FROM (SELECT ts FROM events UNION ALL SELECT ts FROM scores))"));
+    assert!(cte(&param, "params").contains(
+        "SELECT ts FROM events UNION ALL SELECT ts FROM scores UNION ALL SELECT ts FROM models"
+    ));
     let fixed = compile(&catalog, AsOf::At(1_700_000_000)).unwrap();
     assert_eq!(
         cte(&fixed, "params"),
@@ -253,7 +291,11 @@ fn tables_are_typed_from_the_schemas() {
     ));
     assert!(text.contains(
         "CREATE TABLE scores (\n  user_id VARCHAR,\n  model VARCHAR,\n  score DECIMAL(38, 9),\n  \
-         ts BIGINT\n);"
+         ts BIGINT,\n  version VARCHAR\n);"
+    ));
+    assert!(text.contains(
+        "CREATE TABLE models (\n  model VARCHAR,\n  version VARCHAR,\n  ts BIGINT,\n  \
+         _row BIGINT\n);"
     ));
 }
 

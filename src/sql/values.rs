@@ -1,5 +1,5 @@
-//! Per-user values as SQL columns: the `event_values`, `latest_scores`, `score_values`
-//! and `features` CTEs.
+//! Per-user values as SQL columns: the `event_values`, `active_versions`,
+//! `latest_scores`, `score_values` and `features` CTEs.
 //!
 //! Every value a catalog uses (its features, and the aggregates, scores and attributes
 //! written inline in segments) becomes one column of `features`, a table with one row
@@ -24,13 +24,13 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use crate::catalog::ir::{AggFunc, Aggregate, Catalog, ValueExpr};
+use crate::catalog::ir::{AggFunc, Aggregate, Catalog, ScoreVersion, ValueExpr};
 use crate::catalog::show;
 use crate::value::Type;
 
 use super::ctes::{
-    EVENTS_NOW, EVENT_VALUES, FEATURES, LATEST_SCORES, NOW, PARAMS, SCORES_NOW, SCORE_VALUES,
-    UNIVERSE, USERS_NOW,
+    ACTIVE_VERSIONS, EVENTS_NOW, EVENT_VALUES, FEATURES, LATEST_SCORES, NOW, PARAMS, SCORES_NOW,
+    SCORE_VALUES, UNIVERSE, USERS_NOW,
 };
 use super::error::SqlError;
 use super::ident::{quote_str, Idents};
@@ -236,13 +236,18 @@ impl Values {
             ctes.push(self.event_values(&aggregates));
             joins.push(EVENT_VALUES);
         }
-        let scores: Vec<(&str, &str)> = self
+        let scores: Vec<ScoreRead> = self
             .entries
             .iter()
             .filter_map(|e| match (&e.expr, &e.column) {
-                (ValueExpr::Score(model, _), Column::Value(name)) => {
-                    Some((&**model, name.as_str()))
-                }
+                (ValueExpr::Score(model, version), Column::Value(name)) => Some(ScoreRead {
+                    model,
+                    fixed: match version {
+                        ScoreVersion::Active => None,
+                        ScoreVersion::Fixed(version) => Some(version),
+                    },
+                    column: name,
+                }),
                 _ => None,
             })
             .collect();
@@ -380,26 +385,107 @@ fn base_kind(catalog: &Catalog, expr: &ValueExpr) -> Kind {
     }
 }
 
-/// `latest_scores` and `score_values` for the models used, each `(model, column)`.
-fn score_ctes(scores: &[(&str, &str)]) -> [String; 2] {
-    let models: Vec<String> = scores.iter().map(|(m, _)| quote_str(m)).collect();
-    let latest = format!(
-        "-- each user's latest score per model: the greatest ts, ties to the greater score\n\
-         {LATEST_SCORES} AS (\n  SELECT user_id, model, score FROM {SCORES_NOW}\n  \
-         WHERE model IN ({})\n  \
-         QUALIFY row_number() OVER (PARTITION BY user_id, model ORDER BY ts DESC, score DESC) = 1\n)",
-        models.join(", ")
-    );
+/// A score a catalog reads: `score('model')` (`fixed` None: the model's active
+/// version) or `score('model', 'version')`, and the column of `features` that holds it.
+struct ScoreRead<'a> {
+    model: &'a str,
+    fixed: Option<&'a str>,
+    column: &'a str,
+}
+
+impl ScoreRead<'_> {
+    /// The condition on `latest_scores` that selects this read's row.
+    fn selects(&self) -> String {
+        let version = match self.fixed {
+            None => "fixed_version IS NULL".to_string(),
+            Some(version) => format!("fixed_version = {}", quote_str(version)),
+        };
+        format!("model = {} AND {version}", quote_str(self.model))
+    }
+}
+
+/// `active_versions` (when a score reads a model's active version), `latest_scores` and
+/// `score_values` for the scores read.
+///
+/// A model's active version at `now` is named by its `models` row with `ts <= now` of
+/// the greatest `ts`, then the greatest `_row` (the last in `models.csv`); a model
+/// without one has none. `score('m')` reads the rows of `m`'s active version — rows
+/// without a version do not count then — or every row of `m` while it has none;
+/// `score('m', 'v')` the rows of version `v`, whatever is active. Of the rows a score
+/// reads, the greatest `ts` wins, ties to the greater score. In `latest_scores`,
+/// `fixed_version` tells the reads of one model apart: NULL for the active version.
+fn score_ctes(reads: &[ScoreRead]) -> Vec<String> {
+    let mut ctes = Vec::new();
+    let mut branches = Vec::new();
+    // Each read is one value of the catalog, so neither list repeats itself.
+    let active: Vec<String> = reads
+        .iter()
+        .filter(|r| r.fixed.is_none())
+        .map(|r| quote_str(r.model))
+        .collect();
+    if !active.is_empty() {
+        let models = active.join(", ");
+        ctes.push(format!(
+            "-- each model's active version at now: of its models rows with ts <= now, the\n\
+             -- greatest ts, then the last in models.csv (the greatest _row); none without rows\n\
+             {ACTIVE_VERSIONS} AS (\n  SELECT models.model, models.version FROM models, {PARAMS}\n  \
+             WHERE models.ts <= {NOW} AND models.model IN ({models})\n  \
+             QUALIFY row_number() OVER (\n    \
+             PARTITION BY models.model ORDER BY models.ts DESC, models._row DESC\n  ) = 1\n)"
+        ));
+        branches.push(format!(
+            "-- score('m'): the rows of the active version, or of every version while there is none\n    \
+             SELECT {SCORES_NOW}.user_id, {SCORES_NOW}.model, \
+             CAST(NULL AS VARCHAR) AS fixed_version, {SCORES_NOW}.ts, {SCORES_NOW}.score\n    \
+             FROM {SCORES_NOW}\n    \
+             LEFT JOIN {ACTIVE_VERSIONS} ON {ACTIVE_VERSIONS}.model = {SCORES_NOW}.model\n    \
+             WHERE {SCORES_NOW}.model IN ({models})\n      \
+             AND ({ACTIVE_VERSIONS}.model IS NULL OR {SCORES_NOW}.version = {ACTIVE_VERSIONS}.version)"
+        ));
+    }
+    let fixed: Vec<String> = reads
+        .iter()
+        .filter_map(|r| {
+            let version = r.fixed?;
+            Some(format!(
+                "model = {} AND version = {}",
+                quote_str(r.model),
+                quote_str(version)
+            ))
+        })
+        .collect();
+    if !fixed.is_empty() {
+        branches.push(format!(
+            "-- score('m', 'v'): the rows of version v\n    \
+             SELECT user_id, model, version AS fixed_version, ts, score FROM {SCORES_NOW}\n    \
+             WHERE {}",
+            fixed
+                .iter()
+                .map(|c| format!("({c})"))
+                .collect::<Vec<_>>()
+                .join("\n      OR ")
+        ));
+    }
+    ctes.push(format!(
+        "-- each user's latest score of each score read: the greatest ts, ties to the greater\n\
+         -- score\n\
+         {LATEST_SCORES} AS (\n  SELECT user_id, model, fixed_version, score FROM (\n    {}\n  )\n  \
+         QUALIFY row_number() OVER (\n    \
+         PARTITION BY user_id, model, fixed_version ORDER BY ts DESC, score DESC\n  ) = 1\n)",
+        branches.join("\n    UNION ALL\n    ")
+    ));
     let mut values = format!("{SCORE_VALUES} AS (\n  SELECT user_id");
-    for (model, name) in scores {
+    for read in reads {
         let _ = write!(
             values,
-            ",\n    max(score) FILTER (WHERE model = {}) AS {name}",
-            quote_str(model)
+            ",\n    max(score) FILTER (WHERE {}) AS {}",
+            read.selects(),
+            read.column
         );
     }
     let _ = write!(values, "\n  FROM {LATEST_SCORES}\n  GROUP BY user_id\n)");
-    [latest, values]
+    ctes.push(values);
+    ctes
 }
 
 /// Whether the aggregate of no values is 0 rather than missing.
