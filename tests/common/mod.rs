@@ -42,7 +42,8 @@ fn number_expr() -> impl Strategy<Value = String> {
     prop_oneof![3 => number_value(), 1 => compound]
 }
 
-/// A random single per-user number: an aggregate or a score.
+/// A random single per-user number: an aggregate, an attribute or a score (of the
+/// model's active version, or of a fixed version).
 fn number_value() -> impl Strategy<Value = String> {
     let selection = (
         prop::option::of(prop_oneof![
@@ -65,7 +66,7 @@ fn number_value() -> impl Strategy<Value = String> {
             }
             text
         });
-    (0..9usize, selection).prop_map(|(func, sel)| match func {
+    (0..11usize, selection).prop_map(|(func, sel)| match func {
         0 => format!("count(events{sel})"),
         1 => format!("sum(events.amount{sel})"),
         2 => format!("avg(events.amount{sel})"),
@@ -74,7 +75,9 @@ fn number_value() -> impl Strategy<Value = String> {
         5 => format!("count_distinct(events.category{sel})"),
         6 => format!("median(events.amount{sel})"),
         7 => "users.age".to_string(),
-        _ => "score('m1')".to_string(),
+        8 => "score('m1')".to_string(),
+        9 => "score('m1', 'v1')".to_string(),
+        _ => "score('m1', 'v2')".to_string(),
     })
 }
 
