@@ -212,3 +212,59 @@ fn quick_bench_reports_every_section() {
     let svg = std::fs::read_to_string(&svg).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
 }
+
+/// Data with scores of two versions of a model: the bench times switches between them.
+#[test]
+fn quick_bench_times_switches_of_model_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, json) = (dir.path().join("data"), dir.path().join("report.json"));
+    let segflow = || Command::new(env!("CARGO_BIN_EXE_segflow"));
+    let gen = segflow()
+        .args([
+            "gen",
+            "--users",
+            "300",
+            "--events",
+            "3000",
+            "--model-versions",
+            "--out",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        gen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gen.stderr)
+    );
+    let output = segflow()
+        .args(["bench", "--catalog", "dataflows/ecommerce.seg", "--data"])
+        .arg(&data)
+        .args(["--quick", "--no-peers", "--out"])
+        .arg(&json)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("switch of model `churn`"), "{stdout}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let switches = &report["model_switches"];
+    check_series(switches, "model switches");
+    assert_eq!(switches["events"], 2, "{switches}");
+    assert!(
+        switches["changes"].as_u64().unwrap() > 0,
+        "a switch moved nobody: {switches}"
+    );
+    let targets = report["targets"].as_array().unwrap();
+    assert!(
+        targets
+            .iter()
+            .any(|t| t["name"] == "model-version switch ≤ 5 s"),
+        "{targets:?}"
+    );
+}

@@ -4,9 +4,10 @@
 
 use timely::worker::Worker;
 
-use crate::dataflow::{Event, UserKey};
+use crate::dataflow::{Event, ModelRecord, UserKey};
 use crate::engine::segmentation::Segmentation;
 use crate::live::frontier::{ClockKind, Frontier, TICKS_PER_SECOND};
+use crate::value::Text;
 
 use super::workload::LiveClock;
 
@@ -15,6 +16,8 @@ pub struct Driver {
     segmentation: Segmentation,
     frontier: Frontier,
     clock: LiveClock,
+    /// The order of the switches of model versions fed, as a live run numbers them.
+    switches: u64,
 }
 
 impl Driver {
@@ -31,7 +34,24 @@ impl Driver {
                 Some(backfill_time),
             ),
             clock: LiveClock::start(first),
+            switches: 0,
         }
+    }
+
+    /// Switches `model`'s active version to `version` at the current live second, and
+    /// moves the frontier past it.
+    pub fn switch(&mut self, model: Text, version: Text) {
+        let ts = self.clock.second();
+        let (at, _late) = self.frontier.effect(Some(ts));
+        self.switches += 1;
+        let record = ModelRecord {
+            ts,
+            seq: self.switches,
+            version,
+        };
+        self.segmentation.model(model, record, at);
+        self.frontier.admitted(at, Some(ts));
+        self.frontier.set(at + 1);
     }
 
     /// Applies `events` at the current live second, each at its own tick, and moves the

@@ -55,6 +55,7 @@ pub struct EngineFigures {
     pub closed_loop: Series,
     pub batch_sweep: Vec<Series>,
     pub open_loop: Vec<Series>,
+    pub model_switches: Option<Series>,
 }
 
 /// Seed of the updates' draws: every run applies the same sequence.
@@ -110,6 +111,7 @@ pub fn measure(
             &mut driver,
             &mut workload,
             &schedule,
+            &loaded.scored,
             profile.as_ref(),
         );
         control.stop(worker);
@@ -118,6 +120,7 @@ pub fn measure(
             closed_loop: figures.closed_loop,
             batch_sweep: figures.batch_sweep,
             open_loop: figures.open_loop,
+            model_switches: figures.model_switches,
         }))
     })?;
     let mut figures = None;

@@ -19,6 +19,8 @@ use super::driver::Driver;
 use super::measure::{Latencies, LatencySummary};
 use super::workload::Workload;
 use crate::engine::profile::OperatorProfile;
+use crate::io::scored::ScoredVersions;
+use crate::value::Text;
 
 /// How much of each loop to run.
 #[derive(Clone, Debug)]
@@ -37,6 +39,8 @@ pub struct Schedule {
     pub rates: Vec<f64>,
     /// Events offered at each rate: `rate × open_time`.
     pub open_time: Duration,
+    /// Switches of a model's active version timed, when the data has two versions.
+    pub switches: usize,
 }
 
 impl Schedule {
@@ -57,6 +61,7 @@ impl Schedule {
             min_batches: if quick { 2 } else { 10 },
             rates: vec![10_000.0, 100_000.0, 500_000.0],
             open_time: scale(3, 50),
+            switches: if quick { 2 } else { 8 },
         }
     }
 }
@@ -89,6 +94,9 @@ pub struct Figures {
     pub closed_loop: Series,
     pub batch_sweep: Vec<Series>,
     pub open_loop: Vec<Series>,
+    /// Switches of a model's active version, when the data has a model with two
+    /// versions.
+    pub model_switches: Option<Series>,
 }
 
 /// Runs every loop of `schedule`.
@@ -97,6 +105,7 @@ pub fn run(
     driver: &mut Driver,
     workload: &mut Workload,
     schedule: &Schedule,
+    scored: &ScoredVersions,
     profile: Option<&OperatorProfile>,
 ) -> Figures {
     // With `SEGFLOW_PROFILE` set: where each phase's time went, operator by operator.
@@ -142,11 +151,43 @@ pub fn run(
         .map(|&rate| open(worker, driver, workload, rate, schedule.open_time))
         .collect();
     phase_done("open loop");
+    let model_switches = switches(worker, driver, scored, schedule.switches);
+    phase_done("model switches");
     Figures {
         closed_loop,
         batch_sweep,
         open_loop,
+        model_switches,
     }
+}
+
+/// Switches of the active version of the first model with scores of two versions or
+/// more, to each of its versions in turn (the first switch to its second version);
+/// latency per switch, until every membership it moves is out.
+fn switches(
+    worker: &mut Worker,
+    driver: &mut Driver,
+    scored: &ScoredVersions,
+    count: usize,
+) -> Option<Series> {
+    let pairs = scored.pairs();
+    let model = pairs.first()?.0.clone();
+    let versions: Vec<Text> = (pairs.iter())
+        .filter(|(m, _)| *m == model)
+        .map(|(_, v)| v.clone())
+        .collect();
+    if versions.len() < 2 {
+        return None;
+    }
+    let mut tally = Tally::new();
+    for i in 0..count {
+        let version = versions[(i + 1) % versions.len()].clone();
+        let started = Instant::now();
+        driver.switch(model.clone(), version);
+        tally.changes += driver.finish(worker) as u64;
+        tally.timed_round(1, started.elapsed());
+    }
+    Some(tally.series(format!("switch of model `{model}`"), tally.busy))
 }
 
 /// Batches of `size` events, back to back; latency per batch.

@@ -274,6 +274,7 @@ pub fn run(options: BenchOptions) -> anyhow::Result<()> {
         closed_loop: figures.closed_loop,
         batch_sweep: figures.batch_sweep,
         open_loop: figures.open_loop,
+        model_switches: figures.model_switches,
         live: file_path.map(|file_path| Live { file_path, windows }),
         serve,
         targets: Vec::new(),

@@ -22,6 +22,9 @@ pub struct Report {
     pub closed_loop: Series,
     pub batch_sweep: Vec<Series>,
     pub open_loop: Vec<Series>,
+    /// Switches of a model's active version, when the data has two versions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_switches: Option<Series>,
     pub peers: Peers,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live: Option<Live>,
@@ -157,6 +160,14 @@ impl Report {
                 None,
             ),
         });
+        if let Some(switches) = &self.model_switches {
+            let p99 = switches.latency.p99_us;
+            targets.push(target(
+                "model-version switch ≤ 5 s",
+                format!("{}: p99 {}", switches.label, duration(p99)),
+                Some(p99 <= 5_000_000.0),
+            ));
+        }
         targets.push(match self.peers.duckdb_ratio {
             Some(ratio) => target(
                 "≥ 1000× lower latency than DuckDB from scratch",
@@ -274,6 +285,7 @@ impl Report {
         for series in std::iter::once(&self.closed_loop)
             .chain(&self.batch_sweep)
             .chain(&self.open_loop)
+            .chain(&self.model_switches)
         {
             let l = &series.latency;
             rows.push(vec![
