@@ -2,6 +2,7 @@
 //! is there, counts match the data, and the figures are sane. No timing is asserted:
 //! the machine running the tests decides those.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -44,31 +45,36 @@ fn check_series(series: &Value, what: &str) {
     check_latency(&series["latency"], what);
 }
 
-#[test]
-fn quick_bench_reports_every_section() {
-    let dir = tempfile::tempdir().unwrap();
-    let (json, svg) = (dir.path().join("report.json"), dir.path().join("chart.svg"));
+/// Runs `segflow bench --catalog dataflows/ecommerce.seg ARGS` from the repository's
+/// root; it must succeed. Returns what it printed.
+fn bench(args: &[OsString]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_segflow"))
-        .args([
-            "bench",
-            "--catalog",
-            "dataflows/ecommerce.seg",
-            "--data",
-            "datasets/sample",
-        ])
-        .args(["--quick", "--tail", "--serve", "-w", "2", "--out"])
-        .arg(&json)
-        .arg("--svg")
-        .arg(&svg)
+        .args(["bench", "--catalog", "dataflows/ecommerce.seg"])
+        .args(args)
         .current_dir(root())
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
         "{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    stdout
+}
+
+#[test]
+fn quick_bench_reports_every_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, svg) = (dir.path().join("report.json"), dir.path().join("chart.svg"));
+    let mut args: Vec<OsString> = ["--data", "datasets/sample"].map(Into::into).to_vec();
+    args.extend(["--quick", "--tail", "--serve", "-w", "2", "--out"].map(Into::into));
+    args.extend([
+        json.clone().into_os_string(),
+        "--svg".into(),
+        svg.clone().into_os_string(),
+    ]);
+    let stdout = bench(&args);
     for heading in [
         "backfill:",
         "closed loop, 1 event",
@@ -237,20 +243,10 @@ fn quick_bench_times_switches_of_model_versions() {
         "{}",
         String::from_utf8_lossy(&gen.stderr)
     );
-    let output = segflow()
-        .args(["bench", "--catalog", "dataflows/ecommerce.seg", "--data"])
-        .arg(&data)
-        .args(["--quick", "--no-peers", "--out"])
-        .arg(&json)
-        .current_dir(root())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let mut args = vec!["--data".into(), data.into_os_string()];
+    args.extend(["--quick", "--no-peers", "--out"].map(Into::into));
+    args.push(json.clone().into_os_string());
+    let stdout = bench(&args);
     assert!(stdout.contains("switch of model `churn`"), "{stdout}");
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let switches = &report["model_switches"];

@@ -185,14 +185,7 @@ fn a_switch_to_a_version_without_scores_is_rejected() {
         r#"{"type":"model","model":"churn","version":"v2","ts":1767225585}"#,
     ];
     fs::write(live.join("a.jsonl"), lines.join("\n") + "\n").unwrap();
-    let mut args = tail_args(&live, &log);
-    args.push("--once".into());
-    let output = segflow(&args);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&tail_once(&live, &log));
     let rejects = fs::read_to_string(dir.path().join("changes.csv.rejects.csv")).unwrap();
     let place = format!(
         "{},2,version,model `churn` has no scores of version `v3`",
@@ -233,14 +226,7 @@ fn a_line_over_the_limit_is_rejected_and_the_stream_goes_on() {
     );
     let text = format!("{}\n{long}\n{}\n", event("u9000001"), event("u9000002"));
     fs::write(live.join("a.jsonl"), text).unwrap();
-    let mut args = tail_args(&live, &log);
-    args.push("--once".into());
-    let output = segflow(&args);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&tail_once(&live, &log));
     let records = changes(&log);
     for user in ["u9000001", "u9000002"] {
         let entered = format!(",active_30d,{user},1");
