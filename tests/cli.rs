@@ -385,10 +385,12 @@ fn as_of_before_the_end_of_the_data_equals_the_reference_at_that_time() {
     assert_success(&output);
     assert_eq!(printed_as_of(&output), as_of);
     let unseen = data.events.iter().filter(|e| e.ts > as_of).count()
-        + data.scores.iter().filter(|s| s.ts > as_of).count();
+        + data.scores.iter().filter(|s| s.ts > as_of).count()
+        + data.models.iter().filter(|m| m.ts > as_of).count();
     assert!(
         stdout(&output).contains(&format!(
-            "{unseen} rows (events, scores, timed users rows) after the as-of time were not counted"
+            "{unseen} rows (events, scores, timed users rows, model switches) after the as-of \
+             time were not counted"
         )),
         "{}",
         stdout(&output)

@@ -66,7 +66,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     );
     if stats.after_as_of > 0 {
         println!(
-            "{} rows (events, scores, timed users rows) after the as-of time were not counted",
+            "{} rows (events, scores, timed users rows, model switches) after the as-of time were not counted",
             stats.after_as_of
         );
     }
