@@ -680,6 +680,108 @@ fn model_versions_give_segflow_runs_output_byte_for_byte() {
     }
 }
 
+/// `days_since(x)` is `floor((now - x) / 86400)`, rounded down: over an attribute
+/// and over `max(events.ts)`, as features, inside arithmetic, `if` and `least`, and
+/// compared in segments, at times where `x` is a day and more before `now`, a second
+/// before a day boundary, exactly on one, a second and a day ahead of `now` (negative:
+/// `-1` a second ahead, `-2` a day and a second ahead), and missing (no attribute, no
+/// events). The output is `segflow run`'s byte for byte and every value the reference
+/// evaluator's.
+#[test]
+fn days_since_gives_segflow_runs_output_byte_for_byte() {
+    if !duckdb_available() {
+        return;
+    }
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("days.seg");
+    write(
+        &path,
+        "schema users(signup_ts: time)\n\
+         feature last_seen = max(events.ts)\n\
+         feature member_days = days_since(users.signup_ts)\n\
+         feature idle = days_since(last_seen)\n\
+         feature idle_weeks = idle / 7\n\
+         feature mixed = 0.04 * days_since(last_seen) - member_days\n\
+         feature capped = least(days_since(users.signup_ts), 2)\n\
+         feature picked = if(days_since(max(events.ts)) >= 1, idle, -1)\n\
+         segment newcomers = member_days = 0\n\
+         segment first_day = days_since(users.signup_ts) = 1\n\
+         segment ahead = member_days < 0\n\
+         segment far_ahead = member_days <= -2\n\
+         segment idle_1 = days_since(max(events.ts)) >= 1\n\
+         segment active = idle = 0\n\
+         segment unknown = not member_days >= 0 and not member_days < 0\n\
+         segment weighed = mixed > 0\n\
+         segment capped_low = capped < 2\n\
+         segment picked_up = picked >= 0\n",
+    );
+    let data = dir.path().join("data");
+    fs::create_dir(&data).unwrap();
+    const T: u64 = 1_000_000;
+    // Signups at T (`at`), a second after it (`late`), a day after (`next`), a day and
+    // a second after (`later`), long before (`old`), at the greatest time (`max`), and
+    // none (`none`, and `events_only` without a users row).
+    write(
+        &data.join("users.csv"),
+        &format!(
+            "user_id,signup_ts\nat,{T}\nlate,{}\nnext,{}\nlater,{}\nold,0\n\
+             max,9223372036854775807\nnone,\n",
+            T + 1,
+            T + 86_400,
+            T + 86_401
+        ),
+    );
+    // Last events at T (`at`), a day before T (`old`), at T + 1 (`late`, after an
+    // earlier one), and `events_only`'s a second after a day boundary before T.
+    write(
+        &data.join("events.csv"),
+        &format!(
+            "user_id,ts,kind\nat,{T},view\nold,{},view\nlate,5,view\nlate,{},buy\n\
+             events_only,{},view\n",
+            T - 86_400,
+            T + 1,
+            T - 86_400 + 1
+        ),
+    );
+    let catalog = catalog::load(std::slice::from_ref(&path)).unwrap();
+    let dataset = loader::load_dataset(&data, &catalog);
+    let values: Vec<(String, &ValueExpr)> = catalog
+        .features
+        .iter()
+        .map(|f| (f.name.clone(), &f.expr))
+        .collect();
+    let day = 86_400;
+    for as_of in [
+        T - 1,
+        T,
+        T + 1,
+        T + day - 1,
+        T + day,
+        T + day + 1,
+        T + 2 * day,
+        T + 2 * day + 1,
+        T + 3 * day,
+    ] {
+        assert_same_output(&[&path], &data, Some(as_of));
+        let table = peer_values(&path, &data, as_of);
+        assert_same_values(&catalog, &dataset, as_of, &table, &values);
+    }
+    assert_same_output(&[&path], &data, None);
+    // What they agree on is the rule: as of T, a signup a second ahead is a day
+    // ahead, and one a day and a second ahead two.
+    let members =
+        |segment: &str, as_of: u64| reference::evaluate(&catalog, &dataset, as_of)[segment].clone();
+    let users = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
+    assert_eq!(members("newcomers", T), users(&["at"]));
+    assert_eq!(members("far_ahead", T), users(&["later", "max"]));
+    assert_eq!(
+        members("ahead", T),
+        users(&["late", "later", "max", "next"])
+    );
+    assert_eq!(members("unknown", T), users(&["events_only", "none"]));
+    assert_eq!(members("first_day", T + day), users(&["at"]));
+}
+
 /// Writes `data` as the CSV files of a data directory for `catalog`.
 fn write_dataset(dir: &Path, catalog: &Catalog, data: &Dataset) {
     let mut users = csv::Writer::from_path(dir.join("users.csv")).unwrap();

@@ -22,16 +22,20 @@
 //!   result is missing — division by zero, `ln` or `sqrt` of a value that is not
 //!   positive, a result that is not finite — DuckDB gives an infinity or NaN, so the
 //!   SQL makes those NULL explicitly.
+//! - `days_since(x)` is an exact integer, `floor((now - x) / 86400)` in `HUGEINT`
+//!   seconds, with the rounding down written out: DuckDB's integer `//` truncates
+//!   toward zero ([`days_since`]).
 //! - `least`, `greatest` and `coalesce` skip NULLs in DuckDB as in segflow. Their
 //!   arguments, and the two values of `if`, are cast to one decimal scale first: for
 //!   decimals of different scales DuckDB picks a common type that may hold fewer
 //!   places.
 
-use crate::arith::{ArithOp, Func};
+use crate::arith::{ArithOp, Func, DAY};
 use crate::catalog::ir::{AggFunc, Aggregate, Catalog, Pred, ValueExpr};
 use crate::catalog::show;
 use crate::value::Value;
 
+use super::ctes::PARAMS;
 use super::error::SqlError;
 use super::number::{Kind, MAX_PLACES};
 use super::predicate::{self, Cond, Imprecise, Term};
@@ -335,7 +339,11 @@ impl Values {
                 let text = format!("CASE WHEN {} THEN 1 ELSE 0 END", cond.text);
                 Ok(Sql::of(text, Kind::Int, false, Strength::Atom, &[&cond]))
             }
-            ValueExpr::DaysSince(_) => Err(Refusal::Unsupported("`days_since`")),
+            ValueExpr::DaysSince(x) => {
+                let time = self.sql(catalog, x)?;
+                let time = self.reusable(catalog, x, time);
+                Ok(days_since(&time))
+            }
             ValueExpr::Const(_)
             | ValueExpr::Now(_)
             | ValueExpr::Attr(_)
@@ -645,6 +653,23 @@ fn widen_integers(left: Sql, right: Sql) -> (Sql, Sql) {
     } else {
         (left, right)
     }
+}
+
+/// `days_since(x)` of the time `x` (seconds): the whole days from `x` to `now`,
+/// rounded down as segflow rounds them ([`crate::arith::days_since`]), so negative
+/// while `x` is ahead of `now`, and NULL where `x` is. DuckDB's `//` and `%` of
+/// integers truncate toward zero, so a negative remainder takes one more day off. The
+/// seconds are counted in `HUGEINT`, where `now - x` cannot overflow; the days fit a
+/// `BIGINT`. `now` is read from `params`, which the stages of `features` do not join.
+fn days_since(x: &Sql) -> Sql {
+    let seconds = format!(
+        "(CAST((SELECT now FROM {PARAMS}) AS HUGEINT) - {})",
+        x.within(Strength::Product)
+    );
+    let text = format!(
+        "CAST({seconds} // {DAY} - CASE WHEN {seconds} % {DAY} < 0 THEN 1 ELSE 0 END AS BIGINT)"
+    );
+    Sql::of(text, Kind::Int, x.nullable, Strength::Atom, &[x])
 }
 
 /// `-x`.

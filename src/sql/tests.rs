@@ -471,3 +471,26 @@ fn products_sql_cannot_hold_are_refused_naming_the_definition() {
     .unwrap_err();
     assert!(matches!(error, SqlError::Precision { context, .. } if context == "segment `s`"));
 }
+
+#[test]
+fn days_since_rounds_down_in_hugeint_seconds() {
+    let sql = sql("feature last_seen = max(events.ts)\n\
+         feature idle = days_since(last_seen)\n\
+         segment lapsed = idle >= 30 and days_since(last_seen) * 2 > 1\n");
+    // Integer `//` truncates toward zero: a negative remainder takes a day more off.
+    let seconds = "(CAST((SELECT now FROM params) AS HUGEINT) - \"last_seen\")";
+    assert!(sql.contains(&format!(
+        "CAST({seconds} // 86400 - CASE WHEN {seconds} % 86400 < 0 THEN 1 ELSE 0 END \
+         AS BIGINT) AS \"idle\""
+    )));
+    // An integer, kept exact in arithmetic, read from its one column.
+    assert!(
+        sql.contains("CAST(\"idle\" AS DECIMAL(38, 0)) * 2 AS \"days_since(max(events.ts)) * 2\"")
+    );
+    // Missing where `max(events.ts)` is: compared two-valued.
+    assert_eq!(
+        condition(&sql, "\"lapsed\""),
+        "coalesce(\"idle\" >= 30, false) AND \
+         coalesce(\"days_since(max(events.ts)) * 2\" > 1, false)"
+    );
+}
