@@ -42,8 +42,9 @@ fn number_expr() -> impl Strategy<Value = String> {
     prop_oneof![3 => number_value(), 1 => compound]
 }
 
-/// A random single per-user number: an aggregate, an attribute or a score (of the
-/// model's active version, or of a fixed version).
+/// A random single per-user number: an aggregate, an attribute, a score (of the
+/// model's active version, or of a fixed version), or `days_since` of a time read per
+/// user (negative while it is ahead of `now`).
 fn number_value() -> impl Strategy<Value = String> {
     let selection = (
         prop::option::of(prop_oneof![
@@ -66,7 +67,7 @@ fn number_value() -> impl Strategy<Value = String> {
             }
             text
         });
-    (0..11usize, selection).prop_map(|(func, sel)| match func {
+    (0..13usize, selection).prop_map(|(func, sel)| match func {
         0 => format!("count(events{sel})"),
         1 => format!("sum(events.amount{sel})"),
         2 => format!("avg(events.amount{sel})"),
@@ -77,7 +78,9 @@ fn number_value() -> impl Strategy<Value = String> {
         7 => "users.age".to_string(),
         8 => "score('m1')".to_string(),
         9 => "score('m1', 'v1')".to_string(),
-        _ => "score('m1', 'v2')".to_string(),
+        10 => "score('m1', 'v2')".to_string(),
+        11 => format!("days_since(max(events.ts{sel}))"),
+        _ => "days_since(users.signup_ts)".to_string(),
     })
 }
 
